@@ -1,0 +1,54 @@
+# The two commands: `make demo` runs the demo, `make test` runs every check and test.
+# Both create .venv and install what they need; `make test` also installs the Debian
+# packages prometheus and prometheus-alertmanager (promtool, amtool, the real servers).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_ARGS ?=
+
+.PHONY: demo test lint typecheck pytest system-deps bench docs clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[demo]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(VENV)/bin/agentwatch demo $(DEMO_ARGS)
+
+system-deps:
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! command -v alertmanager >/dev/null; then \
+		echo "installing Debian packages prometheus prometheus-alertmanager"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	fi
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(VENV)/.dev-installed
+	$(VENV)/bin/mypy src/agentwatch
+
+pytest: $(VENV)/.dev-installed system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/overhead.py
+
+docs: $(VENV)/.dev-installed
+	$(VENV)/bin/agentwatch docs --out docs
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from agentwatch._cli import main
+
+sys.exit(main())

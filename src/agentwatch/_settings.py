@@ -1,0 +1,279 @@
+"""One declarative table of settings and one loader.
+
+Every option is resolved the same way: the explicit argument to ``init()``, then the
+environment (``AGENTWATCH_*`` first, then the standard ``OTEL_*`` / ``SENTRY_*`` name), then
+the default. The environment is an injectable mapping and nothing is read at import time.
+
+A bad value raises :class:`~agentwatch.ConfigurationError` naming the key, the value and
+what would be accepted. The table below is the documentation of every environment
+variable; ``docs/configuration.md`` is generated from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._exceptions import ConfigurationError
+
+__all__ = ["OPTIONS", "Option", "Settings", "load_settings"]
+
+Parser = Callable[[str], Any]
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("true or false")
+
+
+def _parse_ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("a number between 0 and 1")
+    return value
+
+
+def _parse_positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("a positive number")
+    return value
+
+
+def _parse_positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("a positive integer")
+    return value
+
+
+def _parse_pairs(text: str) -> dict[str, str]:
+    """``key=value,key2=value2`` as in OTEL_RESOURCE_ATTRIBUTES (values percent-decoded)."""
+    from urllib.parse import unquote
+
+    pairs: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError("comma-separated key=value pairs")
+        pairs[unquote(key.strip())] = unquote(value.strip())
+    return pairs
+
+
+def _parse_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _choice(*choices: str) -> Parser:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(choices))
+        return value
+
+    parse.__doc__ = "one of " + ", ".join(choices)
+    return parse
+
+
+def _text(text: str) -> str:
+    return text.strip()
+
+
+def _optional_text(text: str) -> str | None:
+    return text.strip() or None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the settings table."""
+
+    name: str
+    parse: Parser
+    default: Any
+    env: tuple[str, ...]
+    doc: str
+    accepted: str = ""
+
+
+def _opt(name: str, parse: Parser, default: Any, env: tuple[str, ...], doc: str, accepted: str = "") -> Option:
+    return Option(name, parse, default, env, doc, accepted)
+
+
+OPTIONS: tuple[Option, ...] = (
+    _opt("service_name", _text, "unknown_service", ("AGENTWATCH_SERVICE_NAME", "OTEL_SERVICE_NAME"),
+         "Logical service name: resource service.name, log field service, build info label.", "a name"),
+    _opt("service_version", _text, "0.0.0", ("AGENTWATCH_SERVICE_VERSION",),
+         "Service version: resource service.version and health releaseId.", "a version string"),
+    _opt("environment", _text, "development", ("AGENTWATCH_ENVIRONMENT",),
+         "Deployment environment: resource deployment.environment.", "a name"),
+    _opt("resource_attributes", _parse_pairs, {}, ("OTEL_RESOURCE_ATTRIBUTES",),
+         "Extra resource attributes.", "comma-separated key=value pairs"),
+    _opt("sdk_disabled", _parse_bool, False, ("AGENTWATCH_DISABLED", "OTEL_SDK_DISABLED"),
+         "Turn tracing off entirely (metrics and logs keep working).", "true or false"),
+    _opt("traces_exporter", _choice("otlp", "console", "file", "memory", "none"), None,
+         ("AGENTWATCH_TRACES_EXPORTER",),
+         "Where kept traces go. Default: otlp when an OTLP endpoint is set, else none.",
+         "one of otlp, console, file, memory, none"),
+    _opt("traces_file", _optional_text, None, ("AGENTWATCH_TRACES_FILE",),
+         "Path of the JSON-lines file for traces_exporter=file.", "a path"),
+    _opt("otlp_endpoint", _optional_text, None, ("AGENTWATCH_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+         "OTLP endpoint (http://host:4318 for HTTP, http://host:4317 for gRPC).", "a URL"),
+    _opt("otlp_protocol", _choice("http/protobuf", "grpc"), "http/protobuf",
+         ("AGENTWATCH_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+         "OTLP transport.", "http/protobuf or grpc"),
+    _opt("otlp_headers", _parse_pairs, {}, ("OTEL_EXPORTER_OTLP_HEADERS",),
+         "Headers sent with every OTLP export.", "comma-separated key=value pairs"),
+    _opt("success_sample_ratio", _parse_ratio, 0.10,
+         ("AGENTWATCH_SUCCESS_SAMPLE_RATIO", "OTEL_TRACES_SAMPLER_ARG"),
+         "Share of successful, fast traces kept (error and slow traces are always kept).",
+         "a number between 0 and 1"),
+    _opt("slow_threshold_seconds", _parse_positive_float, 2.0, ("AGENTWATCH_SLOW_THRESHOLD_SECONDS",),
+         "A local root lasting longer than this keeps its trace.", "a positive number of seconds"),
+    _opt("max_spans_per_trace", _parse_positive_int, 512, ("AGENTWATCH_MAX_SPANS_PER_TRACE",),
+         "Spans buffered per trace before an early decision.", "a positive integer"),
+    _opt("max_pending_traces", _parse_positive_int, 4096, ("AGENTWATCH_MAX_PENDING_TRACES",),
+         "Traces buffered awaiting their local root before the oldest is decided early.",
+         "a positive integer"),
+    _opt("export_queue_size", _parse_positive_int, 8192, ("AGENTWATCH_EXPORT_QUEUE_SIZE",),
+         "Spans waiting for the exporter; beyond it spans are dropped and counted.", "a positive integer"),
+    _opt("export_batch_size", _parse_positive_int, 512, ("AGENTWATCH_EXPORT_BATCH_SIZE",),
+         "Spans per export call.", "a positive integer"),
+    _opt("export_interval_seconds", _parse_positive_float, 1.0, ("AGENTWATCH_EXPORT_INTERVAL_SECONDS",),
+         "Longest time a kept span waits before export.", "a positive number of seconds"),
+    _opt("existing_tracer_provider", _choice("reuse", "refuse"), "reuse",
+         ("AGENTWATCH_EXISTING_TRACER_PROVIDER",),
+         "If the app already set a global SDK TracerProvider: reuse it (add agentwatch's "
+         "processor to it) or refuse with an error.", "reuse or refuse"),
+    _opt("metrics_path", _text, "/metrics", ("AGENTWATCH_METRICS_PATH",),
+         "Path of the Prometheus endpoint mounted by init().", "a path"),
+    _opt("metrics_bearer_token", _optional_text, None, ("AGENTWATCH_METRICS_BEARER_TOKEN",),
+         "When set, /metrics requires 'Authorization: Bearer <token>'.", "a token"),
+    _opt("metrics_basic_auth", _optional_text, None, ("AGENTWATCH_METRICS_BASIC_AUTH",),
+         "When set (user:password), /metrics requires HTTP basic auth.", "user:password"),
+    _opt("multiprocess_dir", _optional_text, None, ("AGENTWATCH_MULTIPROC_DIR", "PROMETHEUS_MULTIPROC_DIR"),
+         "Directory shared by worker processes; turns on multi-process metrics.", "a directory path"),
+    _opt("exclude_paths", _parse_list, ("/metrics", "/health"), ("AGENTWATCH_EXCLUDE_PATHS",),
+         "Path prefixes not recorded as HTTP traffic nor traced.", "comma-separated paths"),
+    _opt("log_format", _choice("json", "text", "off"), "json", ("AGENTWATCH_LOG_FORMAT",),
+         "Format installed on the root logger by init(); off leaves logging alone.",
+         "json, text or off"),
+    _opt("log_level", _choice("debug", "info", "warning", "error", "critical"), "info",
+         ("AGENTWATCH_LOG_LEVEL",), "Root log level set by init().", "debug, info, warning, error or critical"),
+    _opt("redact_patterns", _parse_list, (), ("AGENTWATCH_REDACT_PATTERNS",),
+         "Extra regular expressions whose matches are redacted from logs and errors.",
+         "comma-separated regular expressions"),
+    _opt("loop_lag_interval_seconds", _parse_positive_float, 0.5, ("AGENTWATCH_LOOP_LAG_INTERVAL_SECONDS",),
+         "How often the asyncio event-loop lag probe runs.", "a positive number of seconds"),
+    _opt("sentry_dsn", _optional_text, None, ("AGENTWATCH_SENTRY_DSN", "SENTRY_DSN"),
+         "Sentry DSN; errors are sent to Sentry linked to their trace when set.", "a DSN URL"),
+    _opt("health_prefix", _text, "/health", ("AGENTWATCH_HEALTH_PREFIX",),
+         "Path prefix of the health endpoints.", "a path"),
+)
+
+_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :func:`load_settings`, not directly."""
+
+    service_name: str
+    service_version: str
+    environment: str
+    resource_attributes: dict[str, str]
+    sdk_disabled: bool
+    traces_exporter: str | None
+    traces_file: str | None
+    otlp_endpoint: str | None
+    otlp_protocol: str
+    otlp_headers: dict[str, str]
+    success_sample_ratio: float
+    slow_threshold_seconds: float
+    max_spans_per_trace: int
+    max_pending_traces: int
+    export_queue_size: int
+    export_batch_size: int
+    export_interval_seconds: float
+    existing_tracer_provider: str
+    metrics_path: str
+    metrics_bearer_token: str | None
+    metrics_basic_auth: str | None
+    multiprocess_dir: str | None
+    exclude_paths: tuple[str, ...]
+    log_format: str
+    log_level: str
+    redact_patterns: tuple[str, ...]
+    loop_lag_interval_seconds: float
+    sentry_dsn: str | None
+    health_prefix: str
+
+    @property
+    def effective_traces_exporter(self) -> str:
+        if self.sdk_disabled:
+            return "none"
+        if self.traces_exporter is not None:
+            return self.traces_exporter
+        return "otlp" if self.otlp_endpoint else "none"
+
+
+def _resolve(option: Option, explicit: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    if option.name in explicit and explicit[option.name] is not None:
+        value = explicit[option.name]
+        if isinstance(value, str):
+            return _parse(option, value, f"argument {option.name}")
+        return _check_explicit(option, value)
+    for env_name in option.env:
+        raw = environ.get(env_name)
+        if raw is not None and raw.strip() != "":
+            return _parse(option, raw, f"environment {env_name}", key=env_name)
+    return option.default
+
+
+def _parse(option: Option, raw: str, source: str, key: str | None = None) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        accepted = option.accepted or str(exc) or "a valid value"
+        raise ConfigurationError(key or option.name, raw, accepted, source=source) from None
+
+
+def _check_explicit(option: Option, value: Any) -> Any:
+    """Explicit non-string values still obey the same rules as their text form."""
+    if isinstance(value, bool) or isinstance(value, (dict, tuple, list)):
+        return tuple(value) if isinstance(value, list) else value
+    if isinstance(value, (int, float)):
+        return _parse(option, str(value), f"argument {option.name}")
+    return value
+
+
+def load_settings(
+    explicit: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve every option: explicit argument, then environment, then default.
+
+    >>> load_settings({"service_name": "api"}, environ={}).service_name
+    'api'
+    """
+    explicit = dict(explicit or {})
+    unknown = sorted(set(explicit) - set(_BY_NAME))
+    if unknown:
+        raise ConfigurationError(unknown[0], explicit[unknown[0]], "one of " + ", ".join(sorted(_BY_NAME)))
+    env = os.environ if environ is None else environ
+    values = {option.name: _resolve(option, explicit, env) for option in OPTIONS}
+    settings = Settings(**values)
+    if settings.effective_traces_exporter == "file" and not settings.traces_file:
+        raise ConfigurationError("AGENTWATCH_TRACES_FILE", None, "a path when traces_exporter=file")
+    return settings
+
+
+def settings_fields() -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(Settings))
