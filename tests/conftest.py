@@ -1,0 +1,35 @@
+"""Shared fixtures.
+
+Every error agentwatch swallows to protect its host (``report_internal_error``) fails the
+test that caused it, unless the test takes ``internal_errors`` and asserts on them itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from agentwatch import _state
+
+
+class InternalErrors(list[tuple[str, BaseException]]):
+    """Internal errors reported during a test; a test that expects some clears them."""
+
+    expected = False
+
+
+@pytest.fixture(autouse=True)
+def internal_errors() -> Iterator[InternalErrors]:
+    errors = InternalErrors()
+
+    def hook(component: str, exc: BaseException) -> None:
+        errors.append((component, exc))
+
+    _state.internal_error_hooks.append(hook)
+    try:
+        yield errors
+    finally:
+        _state.internal_error_hooks.remove(hook)
+    if errors and not errors.expected:
+        pytest.fail(f"agentwatch swallowed internal errors: {errors!r}")
