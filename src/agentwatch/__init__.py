@@ -14,13 +14,24 @@ from ._exceptions import (
     OpsError,
     ValidationFailedError,
 )
+from ._init import Agentwatch, init
+from ._logs import JsonFormatter
+from ._sampling import ErrorPriorityProcessor
+from ._sampling import HeadSampler as ErrorPrioritySampler
+from ._state import metric
 
 __all__ = [
+    "Agentwatch",
     "AgentwatchError",
     "BudgetExceededError",
     "ConfigurationError",
+    "ErrorPriorityProcessor",
+    "ErrorPrioritySampler",
+    "JsonFormatter",
     "MetricSpec",
     "OpsError",
     "ValidationFailedError",
     "define_pack",
+    "init",
+    "metric",
 ]

@@ -34,7 +34,10 @@ def render_configuration() -> str:
 def write_docs(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in (("metrics.md", render_reference() + "\n"), ("configuration.md", render_configuration())):
+    for name, text in (
+        ("metrics.md", render_reference() + "\n"),
+        ("configuration.md", render_configuration()),
+    ):
         path = folder / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

@@ -54,7 +54,9 @@ class GuardedMetric:
         if not self.spec.labels:
             return self._instrument
         if len(label_values) != len(self.spec.labels):
-            raise ValueError(f"{self.spec.name} takes labels {self.spec.labels}, got {label_values!r}")
+            raise ValueError(
+                f"{self.spec.name} takes labels {self.spec.labels}, got {label_values!r}"
+            )
         text = tuple("" if value is None else str(value) for value in label_values)
         with self._lock:
             child = self._children.get(text)
@@ -88,7 +90,7 @@ def _build_instrument(spec: MetricSpec, registry: CollectorRegistry | None) -> A
     if spec.kind == "counter":
         return Counter(spec.name.removesuffix("_total"), spec.help, **common)
     if spec.kind == "gauge":
-        return Gauge(spec.name, spec.help, multiprocess_mode=spec.multiprocess_mode, **common)
+        return Gauge(spec.name, spec.help, multiprocess_mode=spec.multiprocess_mode, **common)  # type: ignore[arg-type]
     return Histogram(spec.name, spec.help, buckets=spec.buckets, **common)
 
 
@@ -106,7 +108,9 @@ class Metrics:
         self._lock = threading.Lock()
         overflow_spec = get_spec("agentwatch_metric_overflow_total")
         self._overflow = self._register(overflow_spec)
-        self._by_name[overflow_spec.name] = GuardedMetric(overflow_spec, self._overflow, self._overflow)
+        self._by_name[overflow_spec.name] = GuardedMetric(
+            overflow_spec, self._overflow, self._overflow
+        )
         for spec in specs if specs is not None else list(CATALOG.values()):
             self._add(spec)
 
@@ -149,7 +153,7 @@ def enable_multiprocess(directory: str) -> None:
     """
     os.makedirs(directory, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    values.ValueClass = values.MultiProcessValue()
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 def multiprocess_enabled() -> bool:
@@ -158,13 +162,13 @@ def multiprocess_enabled() -> bool:
 
 def multiprocess_registry(directory: str) -> CollectorRegistry:
     registry = CollectorRegistry()
-    prom_multiprocess.MultiProcessCollector(registry, path=directory)
+    prom_multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     return registry
 
 
 def mark_process_dead(directory: str, pid: int | None = None) -> None:
     """Remove a finished worker's live gauges (call from the parent, or at worker exit)."""
     try:
-        prom_multiprocess.mark_process_dead(os.getpid() if pid is None else pid, directory)
+        prom_multiprocess.mark_process_dead(os.getpid() if pid is None else pid, directory)  # type: ignore[no-untyped-call]
     except Exception:  # never raise into the host while shutting down
         _log.debug("mark_process_dead failed", exc_info=True)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
-from ._metrics import Metrics
+from ._metrics import GuardedMetric, Metrics
 from ._redact import Redactor
 from ._settings import Settings, load_settings
 
-__all__ = ["Telemetry", "activate", "deactivate", "report_internal_error", "telemetry"]
+__all__ = ["Telemetry", "activate", "deactivate", "metric", "report_internal_error", "telemetry"]
 
 _log = logging.getLogger("agentwatch")
 InternalErrorHook = Callable[[str, BaseException], None]
@@ -67,6 +67,11 @@ def _get_fallback() -> Telemetry:
                 redactor=Redactor(),
             )
         return _fallback
+
+
+def metric(name: str) -> GuardedMetric:
+    """A catalog metric of the active telemetry, e.g. ``metric("queue_depth").labels("jobs").set(3)``."""
+    return telemetry().metrics[name]
 
 
 def active() -> Telemetry | None:

@@ -1,0 +1,260 @@
+"""``agentwatch.init()`` and the handle it returns.
+
+>>> aw = agentwatch.init(app, service_name="agent-api")     # doctest: +SKIP
+>>> aw.shutdown()                                           # doctest: +SKIP
+
+``init()`` is idempotent: while a handle is active, calling it again returns that handle
+(instrumenting a new app if one is given) and registers nothing twice. After
+``shutdown()`` a new ``init()`` starts afresh.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from . import _metrics
+from ._exceptions import ConfigurationError
+from ._exposition import MetricsEndpoint
+from ._logs import install_logging
+from ._metrics import Metrics
+from ._middleware import AgentwatchMiddleware, ASGIApp
+from ._redact import Redactor
+from ._runtime import LoopLagProbe, register_runtime_collectors
+from ._settings import Settings, load_settings
+from ._state import Telemetry, activate, deactivate, report_internal_error
+from ._tracing import Tracing, setup_tracing
+from ._window import RequestWindow
+
+__all__ = ["Agentwatch", "init"]
+
+_log = logging.getLogger("agentwatch")
+# Subsystems wired by init(): each module has attach(handle); a missing optional one is skipped.
+ATTACHERS: tuple[str, ...] = (
+    "agentwatch._outbound_wiring",
+    "agentwatch.health._wiring",
+    "agentwatch._errors",
+    "agentwatch._auto",
+)
+_lock = threading.Lock()
+_active: Agentwatch | None = None
+
+
+def _extractor() -> Callable[[Any], otel_context.Context | None]:
+    try:
+        from ._propagation import extract_asgi
+
+        return extract_asgi
+    except ImportError:  # pragma: no cover - until the W3C module lands
+
+        def extract(headers: Any) -> otel_context.Context:
+            carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
+            return propagate.extract(carrier)
+
+        return extract
+
+
+class Agentwatch:
+    """What ``init()`` returns: the wired telemetry and its lifecycle."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        exporter: SpanExporter | None = None,
+        health: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.closed = False
+        self._shutdown_callbacks: list[Callable[[], None]] = []
+        if settings.multiprocess_dir:
+            _metrics.enable_multiprocess(settings.multiprocess_dir)
+        self.registry = registry if registry is not None else REGISTRY
+        self.metrics = Metrics(self.registry)
+        self._collectors = register_runtime_collectors(self.registry)
+        self.metrics["agentwatch_build_info"].labels(
+            settings.service_name, settings.service_version, settings.environment
+        ).set(1)
+        self.tracing: Tracing = setup_tracing(
+            settings, self.metrics, tracer_provider=tracer_provider, exporter=exporter
+        )
+        self.redactor = Redactor(settings.redact_patterns)
+        self.telemetry = Telemetry(settings, self.metrics, self.tracing.tracer, self.redactor)
+        self.request_window = RequestWindow()
+        self.loop_lag = LoopLagProbe(self.metrics, settings.loop_lag_interval_seconds)
+        self.health = health
+        self.endpoints: dict[str, ASGIApp] = {
+            settings.metrics_path: MetricsEndpoint(
+                self._scrape_registry,
+                bearer_token=settings.metrics_bearer_token,
+                basic_auth=settings.metrics_basic_auth,
+            )
+        }
+        self.on_exception: Callable[[BaseException], None] | None = None
+        self._undo_logging = install_logging(
+            settings.service_name, self.redactor, settings.log_level, settings.log_format
+        )
+        activate(self.telemetry)
+        self._attach_subsystems()
+
+    @property
+    def tracer_provider(self) -> trace.TracerProvider:
+        return self.tracing.provider
+
+    @property
+    def tracer(self) -> trace.Tracer:
+        return self.tracing.tracer
+
+    def _scrape_registry(self) -> CollectorRegistry:
+        if self.settings.multiprocess_dir:
+            return _metrics.multiprocess_registry(self.settings.multiprocess_dir)
+        return self.registry
+
+    def _attach_subsystems(self) -> None:
+        for module_name in ATTACHERS:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name and module_name.startswith(exc.name):  # the part is not built yet
+                    continue
+                raise
+            module.attach(self)
+
+    def add_shutdown_callback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` (most recent first) when the handle shuts down."""
+        self._shutdown_callbacks.append(callback)
+
+    def wrap(self, app: ASGIApp) -> AgentwatchMiddleware:
+        """The instrumenting middleware around any ASGI app (for non-Starlette apps)."""
+        return AgentwatchMiddleware(
+            app,
+            metrics=self.metrics,
+            tracer=self.tracer,
+            endpoints=self.endpoints,
+            exclude_paths=self.settings.exclude_paths,
+            window=self.request_window,
+            extract=_extractor(),
+            on_exception=self._report_exception,
+            on_lifespan=self._lifespan,
+        )
+
+    def instrument(self, app: Any) -> None:
+        """Instrument a Starlette or FastAPI app (outermost); a second call does nothing."""
+        if getattr(app, "_agentwatch_handle", None) is self:
+            return
+        build = getattr(app, "build_middleware_stack", None)
+        if build is None:
+            raise ConfigurationError(
+                "app",
+                type(app).__name__,
+                "a Starlette or FastAPI app (wrap others: app = handle.wrap(app))",
+            )
+        original = getattr(app, "_agentwatch_original_build", build)
+
+        def build_middleware_stack() -> ASGIApp:
+            return self.wrap(original())
+
+        app._agentwatch_original_build = original
+        app.build_middleware_stack = build_middleware_stack
+        app.middleware_stack = None
+        app._agentwatch_handle = self
+
+    def _report_exception(self, exc: BaseException) -> None:
+        hook = self.on_exception
+        if hook is not None:
+            try:
+                hook(exc)
+            except Exception as error:
+                report_internal_error("on_exception", error)
+
+    async def _lifespan(self, message_type: str) -> None:
+        try:
+            if message_type == "lifespan.startup":
+                self.loop_lag.start()
+            elif message_type == "lifespan.shutdown":
+                await self.loop_lag.stop()
+                if self.settings.multiprocess_dir:
+                    _metrics.mark_process_dead(self.settings.multiprocess_dir)
+        except Exception as exc:
+            report_internal_error("lifespan", exc)
+
+    def force_flush(self, timeout_seconds: float = 10.0) -> bool:
+        """Hand every kept span to the exporter; True when done in time."""
+        return self.tracing.force_flush(timeout_seconds)
+
+    def shutdown(self, timeout_seconds: float = 10.0) -> None:
+        """Flush and stop: export queue, subsystems, logging, metrics registration."""
+        global _active
+        if self.closed:
+            return
+        self.closed = True
+        for callback in reversed(self._shutdown_callbacks):
+            try:
+                callback()
+            except Exception as exc:
+                report_internal_error("shutdown", exc)
+        self.tracing.shutdown(timeout_seconds)
+        self._undo_logging()
+        self.metrics.unregister()
+        for collector in self._collectors:
+            self.registry.unregister(collector)  # type: ignore[arg-type]
+        deactivate(self.telemetry)
+        with _lock:
+            if _active is self:
+                _active = None
+
+
+def init(
+    app: Any = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+    exporter: SpanExporter | None = None,
+    health: Any = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Agentwatch:
+    """Wire metrics, traces, propagation, logs and health into ``app``; return the handle.
+
+    Options are the rows of the settings table (``docs/configuration.md``); each falls back
+    to its environment variable, then its default. ``registry``, ``tracer_provider`` and
+    ``exporter`` inject your own objects (tests use a fresh ``CollectorRegistry`` and
+    :class:`agentwatch.testing.InMemorySpanExporter`).
+
+    >>> aw = agentwatch.init(app, service_name="agent-api", success_sample_ratio=0.2)  # doctest: +SKIP
+    """
+    global _active
+    with _lock:
+        if _active is not None:
+            if options or registry is not None or exporter is not None:
+                _log.info("agentwatch.init() called again: keeping the active configuration")
+            if app is not None:
+                _active.instrument(app)
+            return _active
+        settings = load_settings(options, os.environ if environ is None else environ)
+        handle = Agentwatch(
+            settings,
+            registry=registry,
+            tracer_provider=tracer_provider,
+            exporter=exporter,
+            health=health,
+        )
+        _active = handle
+    if app is not None:
+        handle.instrument(app)
+    return handle
+
+
+def active_handle() -> Agentwatch | None:
+    return _active
