@@ -133,6 +133,14 @@ _BUILTIN: dict[str, list[MetricSpec]] = {
             ("component",),
             budget=50,
         ),
+        _m(
+            "agentwatch_error_events_total",
+            "counter",
+            "Error events offered to Sentry, by outcome (sent, sampled_out, rate_limited, "
+            "queue_full, duplicate, failed).",
+            ("outcome",),
+            budget=10,
+        ),
     ],
     "http": [
         _m(

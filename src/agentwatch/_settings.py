@@ -40,6 +40,13 @@ def _parse_ratio(text: str) -> float:
     return value
 
 
+def _parse_percent(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 100.0:
+        raise ValueError("a number between 0 and 100")
+    return value
+
+
 def _parse_positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -344,6 +351,81 @@ OPTIONS: tuple[Option, ...] = (
         "Path prefix of the health endpoints.",
         "a path",
     ),
+    _opt(
+        "health_details_token",
+        _optional_text,
+        None,
+        ("AGENTWATCH_HEALTH_TOKEN",),
+        "When set, health outputs, details and error messages are shown only to callers "
+        "presenting 'Authorization: Bearer <token>'; anonymous callers see statuses only.",
+        "a token",
+    ),
+    _opt(
+        "health_check_timeout_seconds",
+        _parse_positive_float,
+        2.0,
+        ("AGENTWATCH_HEALTH_CHECK_TIMEOUT_SECONDS",),
+        "Default timeout of one health check; a check that takes longer fails with 'timeout'. "
+        "Keep probe timeouts (Kubernetes timeoutSeconds) above it.",
+        "a positive number of seconds",
+    ),
+    _opt(
+        "health_cache_seconds",
+        _parse_positive_float,
+        5.0,
+        ("AGENTWATCH_HEALTH_CACHE_SECONDS",),
+        "Default time a health check result is reused, so bursts of probes run each check once.",
+        "a positive number of seconds",
+    ),
+    _opt(
+        "health_warn_score",
+        _parse_percent,
+        80.0,
+        ("AGENTWATCH_HEALTH_WARN_SCORE",),
+        "Overall health is warn when the weighted score (0-100) is under this.",
+        "a number between 0 and 100",
+    ),
+    _opt(
+        "sentry_error_sample_rate",
+        _parse_ratio,
+        1.0,
+        ("AGENTWATCH_SENTRY_ERROR_SAMPLE_RATE",),
+        "Share of error (and fatal) events sent to Sentry.",
+        "a number between 0 and 1",
+    ),
+    _opt(
+        "sentry_warning_sample_rate",
+        _parse_ratio,
+        0.5,
+        ("AGENTWATCH_SENTRY_WARNING_SAMPLE_RATE",),
+        "Share of warning events sent to Sentry.",
+        "a number between 0 and 1",
+    ),
+    _opt(
+        "sentry_info_sample_rate",
+        _parse_ratio,
+        0.1,
+        ("AGENTWATCH_SENTRY_INFO_SAMPLE_RATE",),
+        "Share of info (and debug) events sent to Sentry.",
+        "a number between 0 and 1",
+    ),
+    _opt(
+        "sentry_event_level",
+        _choice("error", "warning", "info"),
+        "warning",
+        ("AGENTWATCH_SENTRY_EVENT_LEVEL",),
+        "Lowest log level whose records become Sentry events (then sampled by level).",
+        "error, warning or info",
+    ),
+    _opt(
+        "sentry_max_events_per_second",
+        _parse_positive_float,
+        10.0,
+        ("AGENTWATCH_SENTRY_MAX_EVENTS_PER_SECOND",),
+        "Events handed to Sentry per second (bursts of 5x allowed); beyond it events are "
+        "counted in agentwatch_error_events_total{outcome=rate_limited}, not sent.",
+        "a positive number",
+    ),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -382,6 +464,15 @@ class Settings:
     loop_lag_interval_seconds: float
     sentry_dsn: str | None
     health_prefix: str
+    health_details_token: str | None
+    health_check_timeout_seconds: float
+    health_cache_seconds: float
+    health_warn_score: float
+    sentry_error_sample_rate: float
+    sentry_warning_sample_rate: float
+    sentry_info_sample_rate: float
+    sentry_event_level: str
+    sentry_max_events_per_second: float
 
     @property
     def effective_traces_exporter(self) -> str:
