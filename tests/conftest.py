@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agentwatch import _state
+from agentwatch import _init, _state
 
 
 class InternalErrors(list[tuple[str, BaseException]]):
@@ -30,6 +30,9 @@ def internal_errors() -> Iterator[InternalErrors]:
     try:
         yield errors
     finally:
+        handle = _init.active_handle()
+        if handle is not None:  # a test that forgot shutdown() must not leak into the next
+            handle.shutdown()
         _state.internal_error_hooks.remove(hook)
     if errors and not errors.expected:
         pytest.fail(f"agentwatch swallowed internal errors: {errors!r}")

@@ -18,7 +18,7 @@ from ._init import Agentwatch, init
 from ._logs import JsonFormatter
 from ._sampling import ErrorPriorityProcessor
 from ._sampling import HeadSampler as ErrorPrioritySampler
-from ._state import metric
+from ._state import get_tracer, metric
 
 __all__ = [
     "Agentwatch",
@@ -32,6 +32,7 @@ __all__ = [
     "OpsError",
     "ValidationFailedError",
     "define_pack",
+    "get_tracer",
     "init",
     "metric",
 ]

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:  # an optional part not installed: say which extra
-            print(f"agentwatch: {module_name} unavailable ({exc})", file=sys.stderr)
+            if not (exc.name or "").startswith("agentwatch"):
+                print(f"agentwatch: {module_name} unavailable ({exc})", file=sys.stderr)
             continue
         module.register(subparsers)
     return parser

@@ -529,6 +529,8 @@ def load_settings(
         )
     env = os.environ if environ is None else environ
     values = {option.name: _resolve(option, explicit, env) for option in OPTIONS}
+    if values["service_name"] == "unknown_service" and "service.name" in values["resource_attributes"]:
+        values["service_name"] = values["resource_attributes"]["service.name"]
     settings = Settings(**values)
     if settings.effective_traces_exporter == "file" and not settings.traces_file:
         raise ConfigurationError("AGENTWATCH_TRACES_FILE", None, "a path when traces_exporter=file")

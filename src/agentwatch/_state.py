@@ -24,7 +24,7 @@ from ._metrics import GuardedMetric, Metrics
 from ._redact import Redactor
 from ._settings import Settings, load_settings
 
-__all__ = ["Telemetry", "activate", "deactivate", "metric", "report_internal_error", "telemetry"]
+__all__ = ["Telemetry", "activate", "deactivate", "get_tracer", "metric", "report_internal_error", "telemetry"]
 
 _log = logging.getLogger("agentwatch")
 InternalErrorHook = Callable[[str, BaseException], None]
@@ -72,6 +72,11 @@ def _get_fallback() -> Telemetry:
 def metric(name: str) -> GuardedMetric:
     """A catalog metric of the active telemetry, e.g. ``metric("queue_depth").labels("jobs").set(3)``."""
     return telemetry().metrics[name]
+
+
+def get_tracer() -> trace.Tracer:
+    """The tracer agentwatch records into (the active one, or the global before init)."""
+    return telemetry().tracer
 
 
 def active() -> Telemetry | None:
