@@ -5,6 +5,7 @@ One root, so ``except AgentwatchError`` catches everything the kit raises::
     AgentwatchError
     ├── ConfigurationError (also a ValueError) — a setting, file or argument is invalid
     ├── BudgetExceededError — a hard LLM budget is exhausted (raised before the call)
+    ├── CircuitOpenError — a CircuitBreaker refused a call while open
     └── OpsError — generating or validating the operations folder failed
         └── ValidationFailedError — a real tool (promtool, amtool) or a cross-check said no
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "AgentwatchError",
     "BudgetExceededError",
+    "CircuitOpenError",
     "ConfigurationError",
     "OpsError",
     "ValidationFailedError",
@@ -51,6 +53,15 @@ class BudgetExceededError(AgentwatchError):
         super().__init__(
             f"LLM budget {budget!r} is exhausted: spent ${spent_usd:.4f} of ${limit_usd:.4f}"
         )
+
+
+class CircuitOpenError(AgentwatchError):
+    """A :class:`~agentwatch.health.CircuitBreaker` is open: the call was not attempted."""
+
+    def __init__(self, breaker: str, retry_in_seconds: float) -> None:
+        self.breaker = breaker
+        self.retry_in_seconds = retry_in_seconds
+        super().__init__(f"circuit {breaker!r} is open; next trial in {retry_in_seconds:.1f}s")
 
 
 class OpsError(AgentwatchError):
