@@ -66,7 +66,9 @@ class SeededIds(RandomIdGenerator):
         return self._random.getrandbits(128) or 1
 
 
-def init_for_test(app: Any = None, *, ratio: float = 0.10, seed: int | None = None, **options: Any) -> tuple[agentwatch.Agentwatch, InMemorySpanExporter]:
+def init_for_test(
+    app: Any = None, *, ratio: float = 0.10, seed: int | None = None, **options: Any
+) -> tuple[agentwatch.Agentwatch, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider(
         sampler=agentwatch.ErrorPrioritySampler(ratio),
@@ -90,7 +92,7 @@ def sample(registry: CollectorRegistry, name: str, labels: dict[str, str] | None
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         self.server.received.append((self.path, dict(self.headers), body))  # type: ignore[attr-defined]
         status = self.server.status  # type: ignore[attr-defined]

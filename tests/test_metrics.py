@@ -9,42 +9,96 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from tests._apps import build_app, init_for_test, sample
 
 import agentwatch
 from agentwatch._catalog import CATALOG, PACKS, MetricSpec, define_pack, render_reference
 from agentwatch._docs import render_configuration
 from agentwatch._metrics import OVERFLOW, Metrics
-from tests._apps import build_app, init_for_test, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_pack_the_specification_names_is_in_the_catalog() -> None:
-    assert set(PACKS) >= {"http", "runtime", "llm", "agent", "workflow", "tool", "db", "cache", "queue", "circuit", "security", "health"}
+    assert set(PACKS) >= {
+        "http",
+        "runtime",
+        "llm",
+        "agent",
+        "workflow",
+        "tool",
+        "db",
+        "cache",
+        "queue",
+        "circuit",
+        "security",
+        "health",
+    }
     for name in [
-        "http_requests_total", "http_request_duration_seconds", "http_requests_in_progress", "http_request_size_bytes",
-        "http_response_size_bytes", "http_request_errors_total", "llm_requests_total", "llm_tokens_total",
-        "llm_cost_usd_total", "llm_errors_total", "llm_retries_total", "llm_fallbacks_total", "llm_budget_remaining_usd",
-        "llm_budget_utilization_ratio", "agent_runs_total", "agent_run_duration_seconds", "agent_runs_in_progress",
-        "agent_errors_total", "agent_retries_total", "workflow_runs_total", "workflow_run_duration_seconds",
-        "workflows_active", "workflow_approval_wait_seconds", "workflow_approvals_pending", "tool_calls_total",
-        "tool_call_duration_seconds", "tool_errors_total", "db_operation_duration_seconds", "db_pool_connections",
-        "db_errors_total", "cache_operations_total", "queue_depth", "queue_jobs_total", "queue_job_duration_seconds",
-        "circuit_breaker_state", "auth_login_attempts_total", "rate_limit_hits_total", "authz_denials_total",
-        "health_check_status", "health_check_duration_seconds", "health_score", "asyncio_event_loop_lag_seconds",
-        "agentwatch_metric_overflow_total", "agentwatch_spans_dropped_total", "agentwatch_traces_sampled_total",
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "http_requests_in_progress",
+        "http_request_size_bytes",
+        "http_response_size_bytes",
+        "http_request_errors_total",
+        "llm_requests_total",
+        "llm_tokens_total",
+        "llm_cost_usd_total",
+        "llm_errors_total",
+        "llm_retries_total",
+        "llm_fallbacks_total",
+        "llm_budget_remaining_usd",
+        "llm_budget_utilization_ratio",
+        "agent_runs_total",
+        "agent_run_duration_seconds",
+        "agent_runs_in_progress",
+        "agent_errors_total",
+        "agent_retries_total",
+        "workflow_runs_total",
+        "workflow_run_duration_seconds",
+        "workflows_active",
+        "workflow_approval_wait_seconds",
+        "workflow_approvals_pending",
+        "tool_calls_total",
+        "tool_call_duration_seconds",
+        "tool_errors_total",
+        "db_operation_duration_seconds",
+        "db_pool_connections",
+        "db_errors_total",
+        "cache_operations_total",
+        "queue_depth",
+        "queue_jobs_total",
+        "queue_job_duration_seconds",
+        "circuit_breaker_state",
+        "auth_login_attempts_total",
+        "rate_limit_hits_total",
+        "authz_denials_total",
+        "health_check_status",
+        "health_check_duration_seconds",
+        "health_score",
+        "asyncio_event_loop_lag_seconds",
+        "agentwatch_metric_overflow_total",
+        "agentwatch_spans_dropped_total",
+        "agentwatch_traces_sampled_total",
     ]:
         assert name in CATALOG, name
 
 
 def test_generated_references_are_current() -> None:
-    assert (ROOT / "docs" / "metrics.md").read_text() == render_reference() + "\n", "run: agentwatch docs --out docs"
-    assert (ROOT / "docs" / "configuration.md").read_text() == render_configuration(), "run: agentwatch docs --out docs"
+    assert (ROOT / "docs" / "metrics.md").read_text() == render_reference() + "\n", (
+        "run: agentwatch docs --out docs"
+    )
+    assert (ROOT / "docs" / "configuration.md").read_text() == render_configuration(), (
+        "run: agentwatch docs --out docs"
+    )
 
 
 def test_label_combinations_past_the_budget_go_to_one_overflow_series() -> None:
     registry = CollectorRegistry()
-    spec = define_pack("test_budget", [MetricSpec("test_budget_events_total", "counter", "Events.", labels=("user",), budget=3)])[0]
+    spec = define_pack(
+        "test_budget",
+        [MetricSpec("test_budget_events_total", "counter", "Events.", labels=("user",), budget=3)],
+    )[0]
     metrics = Metrics(registry, [spec])
     for user in ["a", "b", "c", "d", "e", "a", "d"]:
         metrics[spec.name].labels(user).inc()
@@ -128,8 +182,14 @@ async def test_promtool_check_metrics_reports_nothing_on_a_real_scrape() -> None
     for name in CATALOG:  # one series in every catalog metric, so all are linted
         spec = CATALOG[name]
         child = handle.metrics[name].labels(*["x"] * len(spec.labels))
-        getattr(child, {"counter": "inc", "gauge": "set", "histogram": "observe"}[spec.kind])(*(() if spec.kind == "counter" else (1,)))
+        getattr(child, {"counter": "inc", "gauge": "set", "histogram": "observe"}[spec.kind])(
+            *(() if spec.kind == "counter" else (1,))
+        )
     body = (await _get(app, "/metrics")).text
-    result = subprocess.run([_promtool(), "check", "metrics"], input=body, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0 and result.stdout.strip() == "" and result.stderr.strip() == "", result.stdout + result.stderr
+    result = subprocess.run(
+        [_promtool(), "check", "metrics"], input=body, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "" and result.stderr.strip() == "", (
+        result.stdout + result.stderr
+    )
     handle.shutdown()

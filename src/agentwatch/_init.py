@@ -25,7 +25,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from . import _metrics
 from ._exceptions import ConfigurationError
 from ._exposition import MetricsEndpoint
-from ._logs import install_logging
+from ._logs import LogSetup
 from ._metrics import Metrics
 from ._middleware import AgentwatchMiddleware, ASGIApp
 from ._redact import Redactor
@@ -102,9 +102,10 @@ class Agentwatch:
             )
         }
         self.on_exception: Callable[[BaseException], None] | None = None
-        self._undo_logging = install_logging(
+        self.logs = LogSetup(
             settings.service_name, self.redactor, settings.log_level, settings.log_format
         )
+        self.logs.apply()
         activate(self.telemetry)
         self._attach_subsystems()
 
@@ -181,6 +182,7 @@ class Agentwatch:
     async def _lifespan(self, message_type: str) -> None:
         try:
             if message_type == "lifespan.startup":
+                self.logs.apply()  # the server may have configured its loggers after init()
                 self.loop_lag.start()
             elif message_type == "lifespan.shutdown":
                 await self.loop_lag.stop()
@@ -205,7 +207,7 @@ class Agentwatch:
             except Exception as exc:
                 report_internal_error("shutdown", exc)
         self.tracing.shutdown(timeout_seconds)
-        self._undo_logging()
+        self.logs.undo()
         self.metrics.unregister()
         for collector in self._collectors:
             self.registry.unregister(collector)  # type: ignore[arg-type]

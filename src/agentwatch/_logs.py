@@ -21,7 +21,7 @@ from opentelemetry import trace
 
 from ._redact import Redactor
 
-__all__ = ["JsonFormatter", "install_logging"]
+__all__ = ["JsonFormatter", "LogSetup"]
 
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -57,6 +57,8 @@ class JsonFormatter(logging.Formatter):
         if self.service:
             payload["service"] = self.service
         context = trace.get_current_span().get_span_context()
+        if not context.is_valid and record.exc_info and record.exc_info[1] is not None:
+            context = getattr(record.exc_info[1], "__agentwatch_span_context__", context)
         if context.is_valid:
             payload["trace_id"] = format(context.trace_id, "032x")
             payload["span_id"] = format(context.span_id, "016x")
@@ -78,36 +80,52 @@ class JsonFormatter(logging.Formatter):
         }
 
 
-def install_logging(
-    service: str, redactor: Redactor, level: str = "info", fmt: str = "json"
-) -> Callable[[], None]:
-    """Put the JSON formatter on the root logger and uvicorn's loggers; returns an undo."""
-    if fmt == "off":
-        return lambda: None
-    formatter: logging.Formatter = (
-        JsonFormatter(service, redactor)
-        if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    )
-    root = logging.getLogger()
-    previous: list[tuple[logging.Handler, logging.Formatter | None]] = []
-    added: list[logging.Handler] = []
-    if not root.handlers:
-        stream = logging.StreamHandler(sys.stderr)
-        root.addHandler(stream)
-        added.append(stream)
-    for logger in [root, *(logging.getLogger(name) for name in _UVICORN_LOGGERS)]:
-        for handler in logger.handlers:
-            previous.append((handler, handler.formatter))
-            handler.setFormatter(formatter)
-    old_level = root.level
-    root.setLevel(level.upper())
+class LogSetup:
+    """The JSON formatter on the root logger and uvicorn's loggers, reversibly.
 
-    def undo() -> None:
-        for handler, old in previous:
+    :meth:`apply` is idempotent and runs again at ASGI startup, because servers such as
+    ``uvicorn.run(app)`` configure their loggers after the application called ``init()``.
+    """
+
+    def __init__(
+        self, service: str, redactor: Redactor, level: str = "info", fmt: str = "json"
+    ) -> None:
+        self._fmt = fmt
+        self._level = level.upper()
+        self._formatter: logging.Formatter = (
+            JsonFormatter(service, redactor)
+            if fmt == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        )
+        self._previous: dict[logging.Handler, logging.Formatter | None] = {}
+        self._added: list[logging.Handler] = []
+        self._old_level: int | None = None
+
+    def apply(self) -> None:
+        if self._fmt == "off":
+            return
+        root = logging.getLogger()
+        if self._old_level is None:
+            self._old_level = root.level
+            root.setLevel(self._level)
+        if not root.handlers:
+            stream = logging.StreamHandler(sys.stderr)
+            root.addHandler(stream)
+            self._added.append(stream)
+        for logger in [root, *(logging.getLogger(name) for name in _UVICORN_LOGGERS)]:
+            for handler in logger.handlers:
+                if handler.formatter is not self._formatter:
+                    self._previous.setdefault(handler, handler.formatter)
+                    handler.setFormatter(self._formatter)
+
+    def undo(self) -> None:
+        for handler, old in self._previous.items():
             handler.setFormatter(old)  # type: ignore[arg-type]
-        for handler in added:
+        self._previous.clear()
+        root = logging.getLogger()
+        for handler in self._added:
             root.removeHandler(handler)
-        root.setLevel(old_level)
-
-    return undo
+        self._added.clear()
+        if self._old_level is not None:
+            root.setLevel(self._old_level)
+            self._old_level = None

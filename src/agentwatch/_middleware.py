@@ -180,6 +180,7 @@ class AgentwatchMiddleware:
             status = status if status >= 500 else 500
             error_type = type(error).__qualname__
             span.record_exception(error)
+            _mark(error, span)
             if self._on_exception is not None:
                 self._on_exception(error)
         elif status >= 500:
@@ -213,6 +214,14 @@ class AgentwatchMiddleware:
         if error_type:
             self._errors.labels(method, route, error_type).inc()
         self._window.record(duration, bool(error_type))
+
+
+def _mark(error: BaseException, span: trace.Span) -> None:
+    """Remember the span on the exception, so logs written after the request still link it."""
+    try:
+        error.__agentwatch_span_context__ = span.get_span_context()  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # exceptions with __slots__
+        pass
 
 
 def _request_attributes(
