@@ -136,7 +136,7 @@ _BUILTIN: dict[str, list[MetricSpec]] = {
         _m(
             "agentwatch_error_events_total",
             "counter",
-            "Error events offered to Sentry, by outcome (sent, sampled_out, rate_limited, "
+            "Error events offered to Sentry, by outcome (sent, dropped, sampled_out, rate_limited, "
             "queue_full, duplicate, failed).",
             ("outcome",),
             budget=10,

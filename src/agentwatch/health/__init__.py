@@ -1,0 +1,55 @@
+"""Health checks, their registry and the ``/health`` endpoints.
+
+>>> from agentwatch.health import HealthRegistry, SQLAlchemyCheck, RedisCheck, ReadinessGate
+>>> health = HealthRegistry()
+>>> health.register("database", SQLAlchemyCheck(engine), critical=True, weight=3)
+>>> health.register("redis", RedisCheck("redis://127.0.0.1:6379/0"))
+>>> warmup = ReadinessGate()
+>>> health.register("warmup", warmup)
+>>> aw = agentwatch.init(app, health=health)     # doctest: +SKIP
+>>> warmup.mark_ready()                          # /health/ready turns 200
+
+A check is any object with ``async check() -> CheckResult`` (see :mod:`.base`).
+"""
+
+from __future__ import annotations
+
+from ._callable import CallableCheck, DependenciesGate, MigrationsCheck, ReadinessGate
+from ._circuit import CircuitBreaker, CircuitBreakerCheck
+from ._endpoints import CONTENT_TYPE, HealthEndpoints, SummarySource
+from ._http import HTTPCheck
+from ._queue import QueueDepthCheck
+from ._redis import RedisCheck, RedisQueueDepthCheck
+from ._registry import ComponentResult, HealthRegistry, HealthReport, aggregate
+from ._sql import PostgresCheck, SQLAlchemyCheck
+from ._system import DiskCheck, ProcessMemoryCheck, TCPCheck
+from .base import BaseCheck, CheckResult, HealthCheck, Status
+
+__all__ = [
+    "CONTENT_TYPE",
+    "BaseCheck",
+    "CallableCheck",
+    "CheckResult",
+    "CircuitBreaker",
+    "CircuitBreakerCheck",
+    "ComponentResult",
+    "DependenciesGate",
+    "DiskCheck",
+    "HTTPCheck",
+    "HealthCheck",
+    "HealthEndpoints",
+    "HealthRegistry",
+    "HealthReport",
+    "MigrationsCheck",
+    "PostgresCheck",
+    "ProcessMemoryCheck",
+    "QueueDepthCheck",
+    "ReadinessGate",
+    "RedisCheck",
+    "RedisQueueDepthCheck",
+    "SQLAlchemyCheck",
+    "Status",
+    "SummarySource",
+    "TCPCheck",
+    "aggregate",
+]
