@@ -14,6 +14,7 @@ A check is any object with ``async check() -> CheckResult`` (see :mod:`.base`).
 
 from __future__ import annotations
 
+from .._exceptions import CircuitOpenError
 from ._callable import CallableCheck, DependenciesGate, MigrationsCheck, ReadinessGate
 from ._circuit import CircuitBreaker, CircuitBreakerCheck
 from ._endpoints import CONTENT_TYPE, HealthEndpoints, SummarySource
@@ -32,6 +33,7 @@ __all__ = [
     "CheckResult",
     "CircuitBreaker",
     "CircuitBreakerCheck",
+    "CircuitOpenError",
     "ComponentResult",
     "DependenciesGate",
     "DiskCheck",
