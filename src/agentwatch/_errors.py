@@ -3,8 +3,8 @@
 When ``sentry_dsn`` (or ``SENTRY_DSN``) is set, ``init()`` calls :func:`attach`, which
 sets up sentry-sdk lean: no local variables, no source context, at most 50 frames, no
 Sentry performance tracing (OpenTelemetry does traces), no auto-enabled integrations,
-``send_default_pii=False``, and every event scrubbed by the same :class:`Redactor` as the
-logs before it is sent.
+no personal data (``send_default_pii`` off), and every event scrubbed by the same
+:class:`Redactor` as the logs before it is sent.
 
 Every event carries the trace id and span id of the span current when the error was
 captured, in ``contexts.trace`` and as tags ``trace_id`` / ``span_id`` — the same ids as
@@ -20,6 +20,7 @@ outcome is counted in ``agentwatch_error_events_total{outcome}``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import queue
 import random
@@ -112,6 +113,7 @@ class ErrorReporter:
         self._lock = threading.Lock()
         self._queue: queue.Queue[_Pending | None] = queue.Queue(queue_size)
         self._worker: threading.Thread | None = None
+        self.client: Any = None  # the sentry-sdk client attach() created, closed by close()
 
     # -- the request path: cheap ------------------------------------------------------------
     def capture_exception(self, exc: BaseException, level: str = "error") -> bool:
@@ -248,7 +250,11 @@ class ErrorReporter:
             self._worker = None
         import sentry_sdk
 
-        sentry_sdk.get_client().close(timeout=timeout_seconds)
+        client, self.client = self.client, None
+        if client is not None:
+            client.close(timeout=timeout_seconds)
+            if sentry_sdk.get_global_scope().client is client:
+                sentry_sdk.get_global_scope().set_client(None)
         if _active is self:
             _active = None
 
@@ -307,7 +313,7 @@ def sentry_options(settings: Settings, reporter: ErrorReporter) -> dict[str, Any
     from sentry_sdk.integrations.dedupe import DedupeIntegration
     from sentry_sdk.integrations.excepthook import ExcepthookIntegration
 
-    return {
+    options: dict[str, Any] = {
         "dsn": settings.sentry_dsn,
         "environment": settings.environment,
         "release": f"{settings.service_name}@{settings.service_version}",
@@ -325,10 +331,12 @@ def sentry_options(settings: Settings, reporter: ErrorReporter) -> dict[str, Any
         "auto_session_tracking": False,
         "enable_logs": False,
         "enable_metrics": False,
-        "send_default_pii": False,
         "before_send": reporter.before_send,
         "error_sampler": reporter.error_sampler,
     }
+    if importlib.util.find_spec("sentry_sdk.data_collection") is None:
+        options["send_default_pii"] = False  # newer sentry-sdk: off unless data_collection says
+    return options
 
 
 def attach(handle: Any) -> None:
@@ -354,6 +362,7 @@ def attach(handle: Any) -> None:
         metrics=handle.metrics,
     )
     sentry_sdk.init(**sentry_options(settings, reporter))
+    reporter.client = sentry_sdk.get_client()
     reporter.start()
     handler = SentryLogHandler(reporter, logging.getLevelName(settings.sentry_event_level.upper()))
     logging.getLogger().addHandler(handler)

@@ -1,0 +1,326 @@
+"""Errors to Sentry linked to their traces, through a local receiver decoding real envelopes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+import sentry_sdk
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter as OtelMemory,
+)
+from opentelemetry.trace import SpanKind
+from prometheus_client import CollectorRegistry
+from tests._sentry_receiver import SentryReceiver, sentry_receiver
+
+import agentwatch
+from agentwatch import _errors
+from agentwatch._metrics import Metrics
+from agentwatch._redact import Redactor
+from agentwatch._settings import load_settings
+from agentwatch.testing import InMemorySpanExporter
+
+log = logging.getLogger("tests.sentry")
+
+
+class HandledError(Exception):
+    pass
+
+
+def build_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/ok")
+    async def ok() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.get("/fail")
+    async def fail() -> None:
+        with agentwatch.get_tracer().start_as_current_span("child.work"):
+            raise RuntimeError("payment failed for postgresql://app:hunter2@db/app")
+
+    @app.get("/handled")
+    async def handled() -> None:
+        raise HandledError("token=abc123secret for alice@example.com")
+
+    @app.exception_handler(HandledError)
+    async def on_handled(request: Request, exc: HandledError) -> JSONResponse:
+        log.exception("handled error, password=hunter2")
+        return JSONResponse({"error": "handled"}, status_code=500)
+
+    return app
+
+
+@pytest.fixture
+def receiver() -> Iterator[SentryReceiver]:
+    with sentry_receiver() as found:
+        yield found
+
+
+@pytest.fixture
+def service(
+    receiver: SentryReceiver,
+) -> Iterator[tuple[Any, InMemorySpanExporter, httpx.AsyncClient]]:
+    app = build_app()
+    exporter = InMemorySpanExporter()
+    handle = agentwatch.init(
+        app,
+        registry=CollectorRegistry(),
+        tracer_provider=TracerProvider(),
+        exporter=exporter,
+        success_sample_ratio=1.0,
+        sentry_dsn=receiver.dsn,
+        service_name="payments",
+        service_version="2.1.0",
+        environ={},
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    client = httpx.AsyncClient(transport=transport, base_url="http://svc")
+    try:
+        yield handle, exporter, client
+    finally:
+        handle.shutdown()
+    assert not sentry_sdk.get_client().is_active()
+
+
+def server_span(exporter: InMemorySpanExporter, path: str) -> ReadableSpan:
+    spans = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind == SpanKind.SERVER and (s.attributes or {}).get("url.path") == path
+    ]
+    assert len(spans) == 1, spans
+    return spans[0]
+
+
+def ids_of(span: ReadableSpan) -> tuple[str, str]:
+    context = span.get_span_context()
+    assert context is not None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+async def test_unhandled_request_error_carries_the_server_span_ids(
+    receiver: SentryReceiver, service: Any
+) -> None:
+    handle, exporter, client = service
+    response = await client.get("/fail")
+    assert response.status_code == 500
+    handle.force_flush()
+    (event,) = receiver.wait_for(1)
+
+    trace_id, span_id = ids_of(server_span(exporter, "/fail"))
+    assert (event["contexts"]["trace"]["trace_id"], event["contexts"]["trace"]["span_id"]) == (
+        trace_id,
+        span_id,
+    )
+    assert (event["tags"]["trace_id"], event["tags"]["span_id"]) == (trace_id, span_id)
+    (exception,) = event["exception"]["values"]
+    assert exception["type"] == "RuntimeError"
+    assert exception["value"] == "payment failed for postgresql://app:[REDACTED]@db/app"
+    assert (event["level"], event["release"], event["environment"]) == (
+        "error",
+        "payments@2.1.0",
+        "development",
+    )
+    frames = exception["stacktrace"]["frames"]
+    assert frames and all("vars" not in f and "context_line" not in f for f in frames)
+    assert "user" not in event and "request" not in event  # send_default_pii off, no request data
+    assert receiver.paths == ["/api/1/envelope/"]
+
+
+async def test_logged_error_log_line_sentry_event_and_trace_share_ids(
+    receiver: SentryReceiver, service: Any
+) -> None:
+    handle, exporter, client = service
+    stream = io.StringIO()
+    json_lines = logging.StreamHandler(stream)
+    json_lines.setFormatter(agentwatch.JsonFormatter("payments"))
+    log.addHandler(json_lines)
+    try:
+        response = await client.get("/handled")
+    finally:
+        log.removeHandler(json_lines)
+    assert response.status_code == 500
+    handle.force_flush()
+    (event,) = receiver.wait_for(1)
+
+    line = json.loads(stream.getvalue())
+    trace_id, span_id = ids_of(server_span(exporter, "/handled"))
+    assert (line["trace_id"], line["span_id"]) == (trace_id, span_id)
+    assert (event["contexts"]["trace"]["trace_id"], event["contexts"]["trace"]["span_id"]) == (
+        trace_id,
+        span_id,
+    )
+    assert (event["tags"]["trace_id"], event["tags"]["span_id"]) == (trace_id, span_id)
+    assert event["logger"] == "tests.sentry"
+    assert event["logentry"]["message"] == "handled error, password=[REDACTED]"
+    assert event["exception"]["values"][0]["value"] == "token=[REDACTED] for [REDACTED:email]"
+
+
+async def test_successful_requests_send_nothing(receiver: SentryReceiver, service: Any) -> None:
+    handle, _, client = service
+    assert (await client.get("/ok")).status_code == 200
+    _errors.capture_exception(ValueError("sent, to prove the pipe is open"))
+    handle.on_exception.__self__.flush()
+    (event,) = receiver.wait_for(1)
+    assert event["exception"]["values"][0]["type"] == "ValueError"
+    assert "trace_id" not in event.get("tags", {})  # captured outside any span: nothing to link
+
+
+@pytest.fixture
+def otel() -> tuple[TracerProvider, OtelMemory]:
+    memory = OtelMemory()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    return provider, memory
+
+
+@pytest.fixture
+def reporter(receiver: SentryReceiver) -> Iterator[tuple[_errors.ErrorReporter, CollectorRegistry]]:
+    """attach() on a minimal handle: what init() passes it."""
+    prometheus = CollectorRegistry()
+    callbacks: list[Any] = []
+    handle = SimpleNamespace(
+        settings=load_settings({"sentry_dsn": receiver.dsn}, environ={}),
+        metrics=Metrics(prometheus),
+        redactor=Redactor(),
+        on_exception=None,
+        add_shutdown_callback=callbacks.append,
+    )
+    _errors.attach(handle)
+    assert handle.on_exception is not None
+    try:
+        yield handle.on_exception.__self__, prometheus
+    finally:
+        for callback in callbacks:
+            callback()
+
+
+def outcome(prometheus: CollectorRegistry, name: str) -> float:
+    return prometheus.get_sample_value("agentwatch_error_events_total", {"outcome": name}) or 0.0
+
+
+def test_captured_and_logged_exception_is_one_event_with_span_ids(
+    receiver: SentryReceiver, reporter: Any, otel: tuple[TracerProvider, OtelMemory]
+) -> None:
+    errors, prometheus = reporter
+    provider, memory = otel
+    with provider.get_tracer("t").start_as_current_span("agent.run"):
+        try:
+            raise KeyError("tool missing")
+        except KeyError as exc:
+            assert _errors.capture_exception(exc)
+            log.error("tool lookup failed", exc_info=True)  # the same exception: not sent twice
+    errors.flush()
+    (event,) = receiver.wait_for(1)
+    (span,) = memory.get_finished_spans()
+    trace_id, span_id = ids_of(span)
+    assert event["contexts"]["trace"] == {"trace_id": trace_id, "span_id": span_id}
+    assert (outcome(prometheus, "sent"), outcome(prometheus, "duplicate")) == (1.0, 1.0)
+
+
+def test_events_sent_directly_through_sentry_sdk_are_linked_and_scrubbed(
+    receiver: SentryReceiver, reporter: Any, otel: tuple[TracerProvider, OtelMemory]
+) -> None:
+    errors, _ = reporter
+    provider, memory = otel
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("outer"), tracer.start_as_current_span("inner"):
+        sentry_sdk.capture_message("api_key=sk-live-abcdefghijklmnopqrstuv leaked", level="error")
+    errors.flush()
+    (event,) = receiver.wait_for(1)
+    inner, outer = memory.get_finished_spans()
+    trace_id, span_id = ids_of(inner)
+    assert event["contexts"]["trace"] == {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": ids_of(outer)[1],
+    }
+    assert event["tags"] == {"trace_id": trace_id, "span_id": span_id}
+    assert event["message"] == "api_key=[REDACTED] leaked"
+
+
+@pytest.mark.parametrize(
+    ("draw", "sent_levels"),
+    [
+        (0.05, ["error", "warning", "info"]),
+        (0.30, ["error", "warning"]),
+        (0.70, ["error"]),
+    ],
+)
+def test_sampling_by_level(draw: float, sent_levels: list[str]) -> None:
+    prometheus = CollectorRegistry()
+    errors = _errors.ErrorReporter(
+        sample_rates={"error": 1.0, "warning": 0.5, "info": 0.1},
+        metrics=Metrics(prometheus),
+        rng=lambda: draw,
+    )
+    queued = [
+        level
+        for level in ("error", "warning", "info")
+        if errors.capture_exception(ValueError(), level)
+    ]
+    assert queued == sent_levels
+    assert outcome(prometheus, "sampled_out") == 3 - len(sent_levels)
+
+
+def test_rate_limit_lets_a_burst_through_then_the_rate() -> None:
+    prometheus = CollectorRegistry()
+    now = [0.0]
+    errors = _errors.ErrorReporter(
+        sample_rates={"error": 1.0},
+        max_events_per_second=2.0,
+        metrics=Metrics(prometheus),
+        clock=lambda: now[0],
+    )
+    first = sum(errors.capture_exception(RuntimeError()) for _ in range(12))
+    now[0] += 1.0
+    second = sum(errors.capture_exception(RuntimeError()) for _ in range(12))
+    assert (first, second) == (10, 2)  # burst of 5 x rate, then 2 per second
+    assert outcome(prometheus, "rate_limited") == 12.0
+
+
+def test_lean_sentry_options() -> None:
+    settings = load_settings({"sentry_dsn": "http://public@127.0.0.1:9/1"}, environ={})
+    options = _errors.sentry_options(settings, _errors.ErrorReporter(sample_rates={}))
+    assert {
+        key: options[key]
+        for key in (
+            "include_local_variables",
+            "include_source_context",
+            "default_integrations",
+            "auto_enabling_integrations",
+            "traces_sample_rate",
+            "max_stack_frames",
+        )
+    } == {
+        "include_local_variables": False,
+        "include_source_context": False,
+        "default_integrations": False,
+        "auto_enabling_integrations": False,
+        "traces_sample_rate": None,
+        "max_stack_frames": 50,
+    }
+    assert options.get("send_default_pii", False) is False and "data_collection" not in options
+    assert sorted(type(i).__name__ for i in options["integrations"]) == [
+        "DedupeIntegration",
+        "ExcepthookIntegration",
+    ]
+
+
+def test_without_a_dsn_nothing_is_set_up() -> None:
+    handle = SimpleNamespace(settings=load_settings({}, environ={}), on_exception=None)
+    _errors.attach(handle)
+    assert handle.on_exception is None
+    assert not _errors.capture_exception(RuntimeError("nowhere to send"))
+    assert not sentry_sdk.get_client().is_active()
