@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._metrics import Metrics
+from ._serverspan import ServerSpan
 
 __all__ = ["ExportQueue"]
 
@@ -91,6 +92,7 @@ class ExportQueue:
 
     def _send(self, batch: list[ReadableSpan]) -> None:
         try:
+            batch = [span.to_readable() if isinstance(span, ServerSpan) else span for span in batch]
             result = self.exporter.export(batch)
         except Exception as exc:  # an exporter bug or a transport error it did not catch
             result = SpanExportResult.FAILURE

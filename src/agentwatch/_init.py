@@ -141,7 +141,7 @@ class Agentwatch:
         return AgentwatchMiddleware(
             app,
             metrics=self.metrics,
-            tracer=self.tracer,
+            start_span=self.tracing.start_server_span,
             endpoints=self.endpoints,
             exclude_paths=self.settings.exclude_paths,
             window=self.request_window,
@@ -166,6 +166,9 @@ class Agentwatch:
         def build_middleware_stack() -> ASGIApp:
             return self.wrap(original())
 
+        native = getattr(app, "_telemetry", None)
+        if isinstance(native, dict) and "tracing" in native:
+            native["tracing"] = False  # FastAPI's own server span would duplicate ours
         app._agentwatch_original_build = original
         app.build_middleware_stack = build_middleware_stack
         app.middleware_stack = None

@@ -20,6 +20,7 @@ from typing import Any
 from opentelemetry import trace
 
 from ._redact import Redactor
+from ._stacktrace import format_exception
 
 __all__ = ["JsonFormatter", "LogSetup"]
 
@@ -75,7 +76,9 @@ class JsonFormatter(logging.Formatter):
             "type": kind.__qualname__,
             "message": self.redactor.redact(str(value)),
             "stacktrace": self.redactor.redact(
-                "".join(traceback.format_exception(kind, value, tb))
+                format_exception(value)
+                if value is not None
+                else "".join(traceback.format_exception(kind, value, tb))
             ),
         }
 

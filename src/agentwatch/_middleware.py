@@ -19,10 +19,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 from starlette.routing import Mount
 
 from ._metrics import Metrics
+from ._serverspan import record_exception
 from ._state import report_internal_error
 from ._window import RequestWindow
 
@@ -64,7 +65,7 @@ class AgentwatchMiddleware:
         app: ASGIApp,
         *,
         metrics: Metrics,
-        tracer: trace.Tracer,
+        start_span: Callable[[str, otel_context.Context | None, dict[str, Any]], trace.Span],
         endpoints: MutableMapping[str, ASGIApp],
         exclude_paths: Sequence[str],
         window: RequestWindow,
@@ -73,7 +74,7 @@ class AgentwatchMiddleware:
         on_lifespan: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
-        self._tracer = tracer
+        self._start_span = start_span
         self._endpoints = endpoints
         self._exclude = tuple(exclude_paths)
         self._window = window
@@ -126,12 +127,7 @@ class AgentwatchMiddleware:
         root_path = scope.get("root_path", "")
         headers = scope.get("headers", ())
         parent = self._extract(headers)
-        span = self._tracer.start_span(
-            method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=_request_attributes(scope, method, headers),
-        )
+        span = self._start_span(method, parent, _request_attributes(scope, method, headers))
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         in_progress = self._in_progress.labels(method)
         in_progress.inc()
@@ -179,7 +175,7 @@ class AgentwatchMiddleware:
         elif error is not None:
             status = status if status >= 500 else 500
             error_type = type(error).__qualname__
-            span.record_exception(error)
+            record_exception(span, error)
             _mark(error, span)
             if self._on_exception is not None:
                 self._on_exception(error)
@@ -209,8 +205,9 @@ class AgentwatchMiddleware:
         self._requests.labels(method, route, str(status)).inc()
         self._duration.labels(method, route).observe(duration)
         self._response_size.labels(method, route).observe(exchange.response_size)
-        length = scope.get("agentwatch.request_size", 0)
-        self._request_size.labels(method, route).observe(length)
+        length = scope.get("agentwatch.request_size")
+        if length is not None:  # requests that declare a body
+            self._request_size.labels(method, route).observe(length)
         if error_type:
             self._errors.labels(method, route, error_type).inc()
         self._window.record(duration, bool(error_type))

@@ -77,6 +77,10 @@ class HeadSampler(Sampler):
         decision = Decision.RECORD_AND_SAMPLE if keep else Decision.RECORD_ONLY
         return SamplingResult(decision, attributes, parent_state or None)
 
+    def keeps(self, trace_id: int) -> bool:
+        """The head decision for a trace: whether a successful, fast trace is kept."""
+        return (trace_id & _RANDOM_MASK) >= self._threshold
+
     def get_description(self) -> str:
         return f"AgentwatchErrorPriority{{ratio={self.ratio}}}"
 

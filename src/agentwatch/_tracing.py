@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.version import __version__ as otel_sdk_version
+from opentelemetry.trace import SpanKind
 
 from ._exceptions import ConfigurationError
 from ._export import ExportQueue
 from ._exporters import build_exporter
 from ._metrics import Metrics
 from ._sampling import ErrorPriorityProcessor, HeadSampler
+from ._serverspan import ServerSpanFactory
 from ._settings import Settings
 
 __all__ = ["Tracing", "build_resource", "setup_tracing"]
@@ -38,6 +42,21 @@ class Tracing:
     processor: ErrorPriorityProcessor | None
     queue: ExportQueue | None
     owns_provider: bool
+    fast: ServerSpanFactory | None = None
+
+    def start_server_span(
+        self, name: str, parent: Context | None, attributes: dict[str, Any]
+    ) -> trace.Span:
+        """The request's server span: lean when agentwatch owns the pipeline, else the SDK's."""
+        fast = self.fast
+        if fast is not None and fast.usable():
+            parent_span = (
+                trace.get_current_span(parent).get_span_context() if parent is not None else None
+            )
+            return fast.start(name, parent_span, attributes)
+        return self.tracer.start_span(
+            name, context=parent, kind=SpanKind.SERVER, attributes=attributes
+        )
 
     def force_flush(self, timeout_seconds: float = 10.0) -> bool:
         return self.queue.flush(timeout_seconds) if self.queue else True
@@ -134,4 +153,4 @@ def setup_tracing(
         max_pending_traces=settings.max_pending_traces,
     )
     provider.add_span_processor(processor)
-    return Tracing(provider, tracer, processor, queue, owns)
+    return Tracing(provider, tracer, processor, queue, owns, ServerSpanFactory(provider, processor))

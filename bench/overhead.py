@@ -1,0 +1,215 @@
+"""Per-request overhead: bare FastAPI vs agentwatch vs the stock stack, driven in-process.
+
+    python bench/overhead.py [--requests 2000] [--rounds 5]
+
+Each configuration runs in its own process (the global OpenTelemetry provider, sentry and
+the Prometheus registry are per process); the parent interleaves their rounds so noise on
+this shared machine hits all alike. Every request is a direct ASGI call, so what is
+measured is the framework plus the instrumentation. Printed per configuration and request
+kind: p50, p99 and amortised wall time per request (which includes the export thread's
+share of the GIL), and ratios to bare.
+
+- bare:       FastAPI alone.
+- agentwatch: agentwatch.init(): metrics, error-priority traces exported over OTLP/HTTP to
+              a local receiver, JSON logs, Sentry errors to a local receiver.
+- stock:      prometheus-fastapi-instrumentator + opentelemetry-instrumentation-fastapi
+              (BatchSpanProcessor, OTLP/HTTP to the same receiver) + sentry-sdk with
+              traces_sample_rate=1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.server
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+CONFIGS = ("bare", "agentwatch", "stock")
+KINDS = ("ok", "fail")
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def _tiny_app(config: str, otlp: str, dsn: str) -> Any:
+    if config == "stock":  # sentry hooks Starlette classes, so it must come before the app
+        import sentry_sdk
+
+        sentry_sdk.init(dsn=dsn, traces_sample_rate=1.0)
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id, "double": item_id * 2}
+
+    @app.get("/fail/{item_id}")
+    async def fail(item_id: int) -> dict[str, int]:
+        raise RuntimeError(f"item {item_id} failed")
+
+    if config == "agentwatch":
+        import agentwatch
+
+        options = {"service_name": "bench", "otlp_endpoint": otlp, "sentry_dsn": dsn, "log_level": "warning"}
+        options.update(json.loads(os.environ.get("BENCH_AGENTWATCH_OPTIONS", "{}")))  # for variants
+        agentwatch.init(app, environ={}, **options)
+    elif config == "stock":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from prometheus_fastapi_instrumentator import Instrumentator
+
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp + "/v1/traces")))
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+        Instrumentator().instrument(app).expose(app)
+    return app
+
+
+def _scope(path: str) -> dict[str, Any]:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"bench"), (b"user-agent", b"bench/1.0"), (b"accept", b"*/*")],
+        "client": ("127.0.0.1", 50000), "server": ("bench", 80),
+    }
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: dict[str, Any]) -> None:
+    return None
+
+
+async def _round(app: Any, kind: str, count: int) -> dict[str, Any]:
+    latencies = []
+    started = time.perf_counter_ns()
+    for i in range(count):
+        path = f"/items/{i}" if kind == "ok" else f"/fail/{i}"
+        t0 = time.perf_counter_ns()
+        try:
+            await app(_scope(path), _receive, _send)
+        except Exception:
+            pass
+        latencies.append(time.perf_counter_ns() - t0)
+    return {"latencies": latencies, "wall_ns": time.perf_counter_ns() - started}
+
+
+def worker(config: str, otlp: str, dsn: str) -> None:
+    import logging
+
+    logging.disable(logging.CRITICAL)  # the bench measures instrumentation, not stderr
+    app = _tiny_app(config, otlp, dsn)
+    loop = asyncio.new_event_loop()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        kind, count = line.split()
+        result = loop.run_until_complete(_round(app, kind, int(count)))
+        print(json.dumps(result), flush=True)
+
+
+# ---------------------------------------------------------------- parent side
+
+
+class _Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def _percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
+
+
+def _start(config: str, otlp: str, dsn: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--worker", config, "--otlp", otlp, "--dsn", dsn],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", f"{config} did not start"
+    return proc
+
+
+def _ask(proc: subprocess.Popen[str], kind: str, count: int) -> dict[str, Any]:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(f"{kind} {count}\n")
+    proc.stdin.flush()
+    result: dict[str, Any] = json.loads(proc.stdout.readline())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round and kind")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--worker")
+    parser.add_argument("--otlp", default="")
+    parser.add_argument("--dsn", default="")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.otlp, args.dsn)
+        return
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    port = sink.server_port
+    otlp, dsn = f"http://127.0.0.1:{port}", f"http://public@127.0.0.1:{port}/1"
+    procs = {config: _start(config, otlp, dsn) for config in CONFIGS}
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for config, proc in procs.items():  # warm-up, discarded
+        for kind in KINDS:
+            _ask(proc, kind, max(200, args.requests // 5))
+    for _ in range(args.rounds):
+        order = list(CONFIGS)
+        random.shuffle(order)
+        for config in order:
+            for kind in KINDS:
+                results.setdefault((config, kind), []).append(_ask(procs[config], kind, args.requests))
+    for proc in procs.values():
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    _report(results, args.requests)
+
+
+def _report(results: dict[tuple[str, str], list[dict[str, Any]]], count: int) -> None:
+    summary: dict[tuple[str, str], dict[str, float]] = {}
+    for key, rounds in results.items():
+        latencies = [value for result in rounds for value in result["latencies"]]
+        amortised = statistics.median(result["wall_ns"] / count / 1000.0 for result in rounds)
+        summary[key] = {"p50": _percentile(latencies, 0.50), "p99": _percentile(latencies, 0.99), "amortised": amortised}
+    print(f"{'config':<11} {'kind':<5} {'p50 µs':>9} {'p99 µs':>9} {'amort µs':>9} {'x bare p50':>10} {'x bare p99':>10} {'x bare amort':>12}")
+    for (config, kind), row in summary.items():
+        bare = summary[("bare", kind)]
+        print(
+            f"{config:<11} {kind:<5} {row['p50']:>9.1f} {row['p99']:>9.1f} {row['amortised']:>9.1f} "
+            f"{row['p50'] / bare['p50']:>10.2f} {row['p99'] / bare['p99']:>10.2f} {row['amortised'] / bare['amortised']:>12.2f}"
+        )
+    for config in CONFIGS:
+        if config == "bare":
+            continue
+        extra_ok = summary[(config, "ok")]["amortised"] - summary[("bare", "ok")]["amortised"]
+        extra_fail = summary[(config, "fail")]["amortised"] - summary[("bare", "fail")]["amortised"]
+        print(f"{config}: failing-request overhead / successful-request overhead = {extra_fail / max(extra_ok, 1e-9):.2f}")
+
+
+if __name__ == "__main__":
+    main()
