@@ -59,7 +59,12 @@ def _tiny_app(config: str, otlp: str, dsn: str) -> Any:
     if config == "agentwatch":
         import agentwatch
 
-        options = {"service_name": "bench", "otlp_endpoint": otlp, "sentry_dsn": dsn, "log_level": "warning"}
+        options = {
+            "service_name": "bench",
+            "otlp_endpoint": otlp,
+            "sentry_dsn": dsn,
+            "log_level": "warning",
+        }
         options.update(json.loads(os.environ.get("BENCH_AGENTWATCH_OPTIONS", "{}")))  # for variants
         agentwatch.init(app, environ={}, **options)
     elif config == "stock":
@@ -70,7 +75,9 @@ def _tiny_app(config: str, otlp: str, dsn: str) -> Any:
         from prometheus_fastapi_instrumentator import Instrumentator
 
         provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp + "/v1/traces")))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp + "/v1/traces"))
+        )
         FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
         Instrumentator().instrument(app).expose(app)
     return app
@@ -78,10 +85,18 @@ def _tiny_app(config: str, otlp: str, dsn: str) -> Any:
 
 def _scope(path: str) -> dict[str, Any]:
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
         "headers": [(b"host", b"bench"), (b"user-agent", b"bench/1.0"), (b"accept", b"*/*")],
-        "client": ("127.0.0.1", 50000), "server": ("bench", 80),
+        "client": ("127.0.0.1", 50000),
+        "server": ("bench", 80),
     }
 
 
@@ -124,7 +139,7 @@ def worker(config: str, otlp: str, dsn: str) -> None:
 
 
 class _Sink(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         self.send_response(200)
         self.send_header("content-length", "2")
@@ -143,9 +158,13 @@ def _percentile(values: list[int], q: float) -> float:
 def _start(config: str, otlp: str, dsn: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--worker", config, "--otlp", otlp, "--dsn", dsn],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", f"{config} did not start"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", (
+        f"{config} did not start"
+    )
     return proc
 
 
@@ -158,7 +177,9 @@ def _ask(proc: subprocess.Popen[str], kind: str, count: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=2000, help="requests per round and kind")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--worker")
@@ -174,7 +195,7 @@ def main() -> None:
     otlp, dsn = f"http://127.0.0.1:{port}", f"http://public@127.0.0.1:{port}/1"
     procs = {config: _start(config, otlp, dsn) for config in CONFIGS}
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for config, proc in procs.items():  # warm-up, discarded
+    for proc in procs.values():  # warm-up, discarded
         for kind in KINDS:
             _ask(proc, kind, max(200, args.requests // 5))
     for _ in range(args.rounds):
@@ -182,7 +203,9 @@ def main() -> None:
         random.shuffle(order)
         for config in order:
             for kind in KINDS:
-                results.setdefault((config, kind), []).append(_ask(procs[config], kind, args.requests))
+                results.setdefault((config, kind), []).append(
+                    _ask(procs[config], kind, args.requests)
+                )
     for proc in procs.values():
         assert proc.stdin is not None
         proc.stdin.close()
@@ -195,8 +218,14 @@ def _report(results: dict[tuple[str, str], list[dict[str, Any]]], count: int) ->
     for key, rounds in results.items():
         latencies = [value for result in rounds for value in result["latencies"]]
         amortised = statistics.median(result["wall_ns"] / count / 1000.0 for result in rounds)
-        summary[key] = {"p50": _percentile(latencies, 0.50), "p99": _percentile(latencies, 0.99), "amortised": amortised}
-    print(f"{'config':<11} {'kind':<5} {'p50 µs':>9} {'p99 µs':>9} {'amort µs':>9} {'x bare p50':>10} {'x bare p99':>10} {'x bare amort':>12}")
+        summary[key] = {
+            "p50": _percentile(latencies, 0.50),
+            "p99": _percentile(latencies, 0.99),
+            "amortised": amortised,
+        }
+    print(
+        f"{'config':<11} {'kind':<5} {'p50 µs':>9} {'p99 µs':>9} {'amort µs':>9} {'x bare p50':>10} {'x bare p99':>10} {'x bare amort':>12}"
+    )
     for (config, kind), row in summary.items():
         bare = summary[("bare", kind)]
         print(
@@ -208,7 +237,9 @@ def _report(results: dict[tuple[str, str], list[dict[str, Any]]], count: int) ->
             continue
         extra_ok = summary[(config, "ok")]["amortised"] - summary[("bare", "ok")]["amortised"]
         extra_fail = summary[(config, "fail")]["amortised"] - summary[("bare", "fail")]["amortised"]
-        print(f"{config}: failing-request overhead / successful-request overhead = {extra_fail / max(extra_ok, 1e-9):.2f}")
+        print(
+            f"{config}: failing-request overhead / successful-request overhead = {extra_fail / max(extra_ok, 1e-9):.2f}"
+        )
 
 
 if __name__ == "__main__":
