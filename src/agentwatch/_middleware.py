@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -123,14 +124,13 @@ class AgentwatchMiddleware:
 
     async def _traced(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         start = time.perf_counter()
-        method = scope["method"]
+        try:
+            method, span, token, in_progress = self._begin(scope)
+        except Exception as exc:  # a request we cannot instrument is still served
+            report_internal_error("middleware", exc)
+            await self.app(scope, receive, send)
+            return
         root_path = scope.get("root_path", "")
-        headers = scope.get("headers", ())
-        parent = self._extract(headers)
-        span = self._start_span(method, parent, _request_attributes(scope, method, headers))
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
-        in_progress = self._in_progress.labels(method)
-        in_progress.inc()
         exchange = _Exchange()
 
         async def send_wrapper(message: MutableMapping[str, Any]) -> None:
@@ -156,6 +156,18 @@ class AgentwatchMiddleware:
             finally:
                 in_progress.dec()
                 otel_context.detach(token)
+
+    def _begin(
+        self, scope: MutableMapping[str, Any]
+    ) -> tuple[str, trace.Span, Token[otel_context.Context], Any]:
+        method = scope["method"]
+        headers = scope.get("headers", ())
+        parent = self._extract(headers)
+        span = self._start_span(method, parent, _request_attributes(scope, method, headers))
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        in_progress = self._in_progress.labels(method)
+        in_progress.inc()
+        return method, span, token, in_progress
 
     def _finish(
         self,
