@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests._sentry_receiver import SentryReceiver, sentry_receiver
 
 import agentwatch
 from agentwatch import _errors
+from agentwatch._error_gate import ErrorGate, fingerprint
 from agentwatch._metrics import Metrics
 from agentwatch._redact import Redactor
 from agentwatch._settings import load_settings
@@ -185,25 +187,37 @@ def otel() -> tuple[TracerProvider, OtelMemory]:
     return provider, memory
 
 
+Reporter = tuple[_errors.ErrorReporter, CollectorRegistry]
+
+
 @pytest.fixture
-def reporter(receiver: SentryReceiver) -> Iterator[tuple[_errors.ErrorReporter, CollectorRegistry]]:
-    """attach() on a minimal handle: what init() passes it."""
-    prometheus = CollectorRegistry()
+def attach_reporter(receiver: SentryReceiver) -> Iterator[Callable[..., Reporter]]:
+    """attach() on a minimal handle (what init() passes it), with extra settings."""
     callbacks: list[Any] = []
-    handle = SimpleNamespace(
-        settings=load_settings({"sentry_dsn": receiver.dsn}, environ={}),
-        metrics=Metrics(prometheus),
-        redactor=Redactor(),
-        on_exception=None,
-        add_shutdown_callback=callbacks.append,
-    )
-    _errors.attach(handle)
-    assert handle.on_exception is not None
+
+    def attach(**options: Any) -> Reporter:
+        prometheus = CollectorRegistry()
+        handle = SimpleNamespace(
+            settings=load_settings({"sentry_dsn": receiver.dsn, **options}, environ={}),
+            metrics=Metrics(prometheus),
+            redactor=Redactor(),
+            on_exception=None,
+            add_shutdown_callback=callbacks.append,
+        )
+        _errors.attach(handle)
+        assert handle.on_exception is not None
+        return handle.on_exception.__self__, prometheus
+
     try:
-        yield handle.on_exception.__self__, prometheus
+        yield attach
     finally:
         for callback in callbacks:
             callback()
+
+
+@pytest.fixture
+def reporter(attach_reporter: Callable[..., Reporter]) -> Reporter:
+    return attach_reporter()
 
 
 def outcome(prometheus: CollectorRegistry, name: str) -> float:
@@ -259,40 +273,61 @@ def test_events_sent_directly_through_sentry_sdk_are_linked_and_scrubbed(
     ],
 )
 def test_sampling_by_level(draw: float, sent_levels: list[str]) -> None:
-    prometheus = CollectorRegistry()
-    errors = _errors.ErrorReporter(
-        sample_rates={"error": 1.0, "warning": 0.5, "info": 0.1},
-        metrics=Metrics(prometheus),
-        rng=lambda: draw,
-    )
-    queued = [
-        level
-        for level in ("error", "warning", "info")
-        if errors.capture_exception(ValueError(), level)
-    ]
-    assert queued == sent_levels
-    assert outcome(prometheus, "sampled_out") == 3 - len(sent_levels)
+    gate = ErrorGate({"error": 1.0, "warning": 0.5, "info": 0.1}, rng=lambda: draw)
+    decisions = {level: gate.admit(level, key=level) for level in ("error", "warning", "info")}
+    assert [level for level, (refused, _) in decisions.items() if refused is None] == sent_levels
+    assert {refused for refused, _ in decisions.values()} - {None} <= {"sampled_out"}
 
 
 def test_rate_limit_lets_a_burst_through_then_the_rate() -> None:
-    prometheus = CollectorRegistry()
     now = [0.0]
-    errors = _errors.ErrorReporter(
-        sample_rates={"error": 1.0},
-        max_events_per_second=2.0,
-        metrics=Metrics(prometheus),
-        clock=lambda: now[0],
-    )
-    first = sum(errors.capture_exception(RuntimeError()) for _ in range(12))
+    gate = ErrorGate({}, max_per_second=2.0, repeat_seconds=0.0, clock=lambda: now[0])
+    first = [gate.admit("error", key=n)[0] for n in range(12)]
     now[0] += 1.0
-    second = sum(errors.capture_exception(RuntimeError()) for _ in range(12))
-    assert (first, second) == (10, 2)  # burst of 5 x rate, then 2 per second
-    assert outcome(prometheus, "rate_limited") == 12.0
+    second = [gate.admit("error", key=n)[0] for n in range(12)]
+    assert first == [None] * 10 + ["rate_limited"] * 2  # a burst of 5 x the rate
+    assert second == [None] * 2 + ["rate_limited"] * 10  # then the rate
+
+
+def test_repeats_are_held_back_and_reported_with_the_next_one() -> None:
+    now = [0.0]
+    gate = ErrorGate({}, repeat_seconds=1.0, clock=lambda: now[0])
+    assert [gate.admit("error", "same") for _ in range(4)] == [(None, 0)] + [("repeated", 0)] * 3
+    assert gate.admit("error", "other") == (None, 0)
+    now[0] += 1.0
+    assert gate.admit("error", "same") == (None, 3)
+
+
+def _raise(message: str) -> BaseException:
+    try:
+        raise ConnectionError(message)
+    except ConnectionError as exc:
+        return exc
+
+
+def test_fingerprint_is_type_and_raise_site() -> None:
+    assert fingerprint(_raise("a")) == fingerprint(_raise("b"))  # same line, other message
+    assert fingerprint(_raise("a")) != fingerprint(ValueError("a"))
+    assert fingerprint(None, "app.db", "pool exhausted %s") == ("app.db", "pool exhausted %s")
+
+
+def test_repeated_error_events_say_how_many_were_held_back(
+    receiver: SentryReceiver, attach_reporter: Callable[..., Reporter]
+) -> None:
+    errors, prometheus = attach_reporter(sentry_repeat_seconds=0.2)
+    assert [errors.capture_exception(_raise("db down")) for _ in range(5)] == [True] + [False] * 4
+    time.sleep(0.25)  # the repeat window passes
+    assert errors.capture_exception(_raise("db down"))
+    errors.flush()
+    first, second = receiver.wait_for(2)
+    assert "repeats_suppressed" not in first.get("extra", {})
+    assert second["extra"]["repeats_suppressed"] == 4
+    assert (outcome(prometheus, "sent"), outcome(prometheus, "repeated")) == (2.0, 4.0)
 
 
 def test_lean_sentry_options() -> None:
     settings = load_settings({"sentry_dsn": "http://public@127.0.0.1:9/1"}, environ={})
-    options = _errors.sentry_options(settings, _errors.ErrorReporter(sample_rates={}))
+    options = _errors.sentry_options(settings, _errors.ErrorReporter(ErrorGate({})))
     assert {
         key: options[key]
         for key in (
@@ -309,7 +344,7 @@ def test_lean_sentry_options() -> None:
         "default_integrations": False,
         "auto_enabling_integrations": False,
         "traces_sample_rate": None,
-        "max_stack_frames": 50,
+        "max_stack_frames": 30,
     }
     assert options.get("send_default_pii", False) is False and "data_collection" not in options
     assert sorted(type(i).__name__ for i in options["integrations"]) == [

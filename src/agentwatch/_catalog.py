@@ -136,8 +136,8 @@ _BUILTIN: dict[str, list[MetricSpec]] = {
         _m(
             "agentwatch_error_events_total",
             "counter",
-            "Error events offered to Sentry, by outcome (sent, dropped, sampled_out, rate_limited, "
-            "queue_full, duplicate, failed).",
+            "Error events offered to Sentry, by outcome (sent, dropped, sampled_out, repeated, "
+            "rate_limited, queue_full, duplicate, failed).",
             ("outcome",),
             budget=10,
         ),

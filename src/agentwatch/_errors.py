@@ -1,7 +1,7 @@
 """Errors to Sentry, linked to their OpenTelemetry trace, captured off the request path.
 
 When ``sentry_dsn`` (or ``SENTRY_DSN``) is set, ``init()`` calls :func:`attach`, which
-sets up sentry-sdk lean: no local variables, no source context, at most 50 frames, no
+sets up sentry-sdk lean: no local variables, no source context, the 30 innermost frames, no
 Sentry performance tracing (OpenTelemetry does traces), no auto-enabled integrations,
 no personal data (``send_default_pii`` off), and every event scrubbed by the same
 :class:`Redactor` as the logs before it is sent.
@@ -12,9 +12,9 @@ the JSON log line of that error and the exported trace.
 
 Capture is cheap on the request path: :func:`capture_exception` (the middleware calls it
 while the server span is current) and the logging handler only snapshot the trace ids,
-sample by level (errors 100%, warnings 50%, info 10% by default), apply a rate limit and
-queue the error; a background thread builds and hands the Sentry event to sentry-sdk's
-transport. An exception is sent once even when it is both captured and logged. Every
+ask the :class:`~agentwatch._error_gate.ErrorGate` (sampling by level, repeats of the
+same error held back, a rate limit) and queue the error; a background thread builds the
+Sentry event (about 1 ms of CPU for 30 frames) and hands it to sentry-sdk's transport. An exception is sent once even when it is both captured and logged. Every
 outcome is counted in ``agentwatch_error_events_total{outcome}``.
 """
 
@@ -23,15 +23,15 @@ from __future__ import annotations
 import importlib.util
 import logging
 import queue
-import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
 
+from ._error_gate import ErrorGate, fingerprint
 from ._exceptions import ConfigurationError
 from ._metrics import Metrics
 from ._redact import Redactor
@@ -42,7 +42,8 @@ __all__ = ["ErrorReporter", "attach", "capture_exception", "current_trace_ids", 
 
 _MARK = "_agentwatch_sentry_captured"
 _SENTRY_LEVELS = {logging.CRITICAL: "fatal", logging.ERROR: "error", logging.WARNING: "warning"}
-_SCRUBBED_KEYS = ("exception", "logentry", "message", "extra", "request", "breadcrumbs", "user")
+_SCRUBBED_KEYS = ("logentry", "message", "extra", "request", "breadcrumbs", "user")
+MAX_FRAMES = 30  # innermost frames kept per exception: the cost of an event is per frame
 _TRACE_TAGS = ("trace_id", "span_id")
 _active: ErrorReporter | None = None
 
@@ -78,6 +79,18 @@ def _first_capture(exc: BaseException) -> bool:
     return True
 
 
+def _innermost(exc_info: Any, limit: int) -> tuple[Any, BaseException, Any]:
+    """``(type, value, traceback)`` with the traceback cut to its innermost ``limit`` frames."""
+    value: BaseException = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+    tb: Any = value.__traceback__ if not isinstance(exc_info, tuple) else exc_info[2]
+    depth, node = 0, tb
+    while node is not None:
+        depth, node = depth + 1, node.tb_next
+    for _ in range(depth - limit):
+        tb = tb.tb_next
+    return type(value), value, tb
+
+
 @dataclass(frozen=True)
 class _Pending:
     level: str
@@ -85,6 +98,7 @@ class _Pending:
     exc_info: Any = None
     message: str = ""
     logger: str = ""
+    repeats_suppressed: int = 0
 
 
 class ErrorReporter:
@@ -92,25 +106,15 @@ class ErrorReporter:
 
     def __init__(
         self,
+        gate: ErrorGate,
         *,
-        sample_rates: Mapping[str, float],
-        max_events_per_second: float = 10.0,
         redactor: Redactor | None = None,
         metrics: Metrics | None = None,
         queue_size: int = 256,
-        clock: Callable[[], float] = time.monotonic,
-        rng: Callable[[], float] = random.random,
     ) -> None:
-        self.sample_rates = dict(sample_rates)
+        self.gate = gate
         self.redactor = redactor or Redactor()
         self._metrics = metrics
-        self._rate = max_events_per_second
-        self._burst = max(1.0, 5.0 * max_events_per_second)
-        self._tokens = self._burst
-        self._clock = clock
-        self._last = clock()
-        self._rng = rng
-        self._lock = threading.Lock()
         self._queue: queue.Queue[_Pending | None] = queue.Queue(queue_size)
         self._worker: threading.Thread | None = None
         self.client: Any = None  # the sentry-sdk client attach() created, closed by close()
@@ -121,7 +125,10 @@ class ErrorReporter:
         try:
             if not _first_capture(exc):
                 return self._count("duplicate")
-            return self._offer(_Pending(level, current_trace_ids(), exc_info=exc))
+            refused, held = self.gate.admit(level, fingerprint(exc))
+            if refused is not None:
+                return self._count(refused)
+            return self._enqueue(_Pending(level, current_trace_ids(), exc, repeats_suppressed=held))
         except Exception as error:
             report_internal_error("errors", error)
             return False
@@ -132,46 +139,29 @@ class ErrorReporter:
             exc = record.exc_info[1] if record.exc_info else None
             if exc is not None and not _first_capture(exc):
                 return self._count("duplicate")
+            level = _sentry_level(record.levelno)
+            refused, held = self.gate.admit(level, fingerprint(exc, record.name, record.msg))
+            if refused is not None:
+                return self._count(refused)
             pending = _Pending(
-                _sentry_level(record.levelno),
+                level,
                 current_trace_ids(),
                 exc_info=record.exc_info if exc is not None else None,
                 message=record.getMessage(),
                 logger=record.name,
+                repeats_suppressed=held,
             )
-            return self._offer(pending)
+            return self._enqueue(pending)
         except Exception as error:
             report_internal_error("errors", error)
             return False
 
-    def _offer(self, pending: _Pending) -> bool:
-        if self._rng() >= self.rate_for(pending.level):
-            return self._count("sampled_out")
-        if not self._take_token():
-            return self._count("rate_limited")
+    def _enqueue(self, pending: _Pending) -> bool:
         try:
             self._queue.put_nowait(pending)
         except queue.Full:
             return self._count("queue_full")
         return True
-
-    def rate_for(self, level: str) -> float:
-        """The sampling rate of a Sentry level (fatal and error share the error rate)."""
-        if level in ("fatal", "error"):
-            return self.sample_rates.get("error", 1.0)
-        if level == "warning":
-            return self.sample_rates.get("warning", 1.0)
-        return self.sample_rates.get("info", 1.0)
-
-    def _take_token(self) -> bool:
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-            self._last = now
-            if self._tokens < 1.0:
-                return False
-            self._tokens -= 1.0
-            return True
 
     def _count(self, outcome: str) -> bool:
         try:
@@ -214,13 +204,17 @@ class ErrorReporter:
         if pending.exc_info is not None:
             mechanism = {"type": "agentwatch", "handled": bool(pending.logger)}
             event, hint = event_from_exception(
-                pending.exc_info, client_options=client.options, mechanism=mechanism
+                _innermost(pending.exc_info, MAX_FRAMES),
+                client_options=client.options,
+                mechanism=mechanism,
             )
         event["level"] = pending.level
         if pending.message:
             event["logentry"] = {"message": pending.message, "formatted": pending.message}
         if pending.logger:
             event["logger"] = pending.logger
+        if pending.repeats_suppressed:
+            event["extra"] = {"repeats_suppressed": pending.repeats_suppressed}
         if pending.trace_ids is not None:
             _link(event, pending.trace_ids)
         hint["agentwatch_sampled"] = True
@@ -271,7 +265,7 @@ class ErrorReporter:
         """Level sampling for events not captured through the reporter (already sampled)."""
         if hint.get("agentwatch_sampled"):
             return 1.0
-        return self.rate_for(str(event.get("level") or "error"))
+        return self.gate.rate_for(str(event.get("level") or "error"))
 
 
 def _link(event: dict[str, Any], ids: Mapping[str, str]) -> None:
@@ -283,7 +277,14 @@ def _link(event: dict[str, Any], ids: Mapping[str, str]) -> None:
 
 
 def scrub_event(event: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """The event with messages, exception text, extras, request and tags redacted."""
+    """The event with messages, exception text, extras, request and tags redacted.
+
+    Stack frames hold code locations only (no local variables, no source lines), so they
+    are left as they are.
+    """
+    for exception in (event.get("exception") or {}).get("values") or ():
+        if isinstance(exception.get("value"), str):
+            exception["value"] = redactor.redact(exception["value"])
     for key in _SCRUBBED_KEYS:
         if key in event:
             event[key] = redactor.redact_value(event[key])
@@ -322,7 +323,7 @@ def sentry_options(settings: Settings, reporter: ErrorReporter) -> dict[str, Any
         "integrations": [DedupeIntegration(), ExcepthookIntegration()],
         "include_local_variables": False,
         "include_source_context": False,
-        "max_stack_frames": 50,
+        "max_stack_frames": MAX_FRAMES,
         "add_full_stack": False,
         "attach_stacktrace": False,
         "max_breadcrumbs": 0,
@@ -351,13 +352,17 @@ def attach(handle: Any) -> None:
         raise ConfigurationError(
             "sentry_dsn", "(set)", "sentry-sdk installed: pip install 'agentwatch[sentry]'"
         ) from None
-    reporter = ErrorReporter(
-        sample_rates={
+    gate = ErrorGate(
+        {
             "error": settings.sentry_error_sample_rate,
             "warning": settings.sentry_warning_sample_rate,
             "info": settings.sentry_info_sample_rate,
         },
-        max_events_per_second=settings.sentry_max_events_per_second,
+        max_per_second=settings.sentry_max_events_per_second,
+        repeat_seconds=settings.sentry_repeat_seconds,
+    )
+    reporter = ErrorReporter(
+        gate,
         redactor=handle.redactor,
         metrics=handle.metrics,
     )

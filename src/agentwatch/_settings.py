@@ -40,6 +40,13 @@ def _parse_ratio(text: str) -> float:
     return value
 
 
+def _parse_non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError("a number >= 0")
+    return value
+
+
 def _parse_percent(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 100.0:
@@ -426,6 +433,16 @@ OPTIONS: tuple[Option, ...] = (
         "counted in agentwatch_error_events_total{outcome=rate_limited}, not sent.",
         "a positive number",
     ),
+    _opt(
+        "sentry_repeat_seconds",
+        _parse_non_negative_float,
+        1.0,
+        ("AGENTWATCH_SENTRY_REPEAT_SECONDS",),
+        "The same error (type and raise site, or logger and message) is sent at most once "
+        "per this many seconds; the next event says how many repeats were held back. 0 sends "
+        "every one.",
+        "a number of seconds >= 0",
+    ),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -473,6 +490,7 @@ class Settings:
     sentry_info_sample_rate: float
     sentry_event_level: str
     sentry_max_events_per_second: float
+    sentry_repeat_seconds: float
 
     @property
     def effective_traces_exporter(self) -> str:
@@ -529,7 +547,10 @@ def load_settings(
         )
     env = os.environ if environ is None else environ
     values = {option.name: _resolve(option, explicit, env) for option in OPTIONS}
-    if values["service_name"] == "unknown_service" and "service.name" in values["resource_attributes"]:
+    if (
+        values["service_name"] == "unknown_service"
+        and "service.name" in values["resource_attributes"]
+    ):
         values["service_name"] = values["resource_attributes"]["service.name"]
     settings = Settings(**values)
     if settings.effective_traces_exporter == "file" and not settings.traces_file:

@@ -1,0 +1,91 @@
+"""Which errors go to Sentry: sampling by level, repeats suppressed, a rate limit.
+
+Decided on the request path, so it is a few arithmetic operations under one lock:
+
+1. sampling by level: errors 100%, warnings 50%, info 10% by default;
+2. repeats: the same error (exception type and the file and line it was raised at, or the
+   logger and message template) is sent at most once per ``repeat_seconds``; how many
+   repeats were held back rides on the next event of it (``repeats_suppressed``) — Sentry
+   groups them into one issue anyway, and the metrics count every one;
+3. a token bucket of ``max_per_second`` events with bursts of five times that.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+__all__ = ["ErrorGate", "fingerprint"]
+
+_MAX_FINGERPRINTS = 4096
+
+
+def fingerprint(exc: BaseException | None, logger: str = "", template: Any = "") -> Hashable:
+    """What makes two errors "the same": type and raise site, or logger and template."""
+    if exc is None:
+        return (logger, str(template))
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    if last is None:
+        return (type(exc).__qualname__, "", 0)
+    return (type(exc).__qualname__, last.tb_frame.f_code.co_filename, last.tb_lineno)
+
+
+class ErrorGate:
+    """``admit(level, key)`` -> (None, repeats held back) to send, or (outcome, 0) not to."""
+
+    def __init__(
+        self,
+        sample_rates: Mapping[str, float],
+        *,
+        max_per_second: float = 10.0,
+        repeat_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.sample_rates = dict(sample_rates)
+        self.repeat_seconds = repeat_seconds
+        self._rate = max_per_second
+        self._burst = max(1.0, 5.0 * max_per_second)
+        self._tokens = self._burst
+        self._clock = clock
+        self._rng = rng
+        self._last = clock()
+        self._seen: dict[Hashable, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def rate_for(self, level: str) -> float:
+        """The sampling rate of a Sentry level (fatal and error share the error rate)."""
+        if level in ("fatal", "error"):
+            return self.sample_rates.get("error", 1.0)
+        if level == "warning":
+            return self.sample_rates.get("warning", 1.0)
+        return self.sample_rates.get("info", 1.0)
+
+    def admit(self, level: str, key: Hashable) -> tuple[str | None, int]:
+        if self._rng() >= self.rate_for(level):
+            return "sampled_out", 0
+        with self._lock:
+            now = self._clock()
+            sent_at, held = self._seen.get(key, (None, 0))
+            if sent_at is not None and now - sent_at < self.repeat_seconds:
+                self._seen[key] = (sent_at, held + 1)
+                return "repeated", 0
+            if not self._take_token(now):
+                return "rate_limited", 0
+            if len(self._seen) >= _MAX_FINGERPRINTS:
+                self._seen.clear()
+            self._seen[key] = (now, 0)
+            return None, held
+
+    def _take_token(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
