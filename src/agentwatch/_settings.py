@@ -443,6 +443,51 @@ OPTIONS: tuple[Option, ...] = (
         "every one.",
         "a number of seconds >= 0",
     ),
+    _opt(
+        "capture_content",
+        _parse_bool,
+        False,
+        ("AGENTWATCH_CAPTURE_CONTENT",),
+        "Record LLM prompts and completions and tool arguments and results on spans "
+        "(gen_ai.input.messages, gen_ai.output.messages), always through the redaction rules.",
+        "true or false",
+    ),
+    _opt(
+        "pricing_file",
+        _optional_text,
+        None,
+        ("AGENTWATCH_PRICING_FILE",),
+        "JSON or YAML price table ({provider: {model: {input, output, cached_input}}}, USD per "
+        "million tokens) merged over the shipped one by init().",
+        "a path",
+    ),
+    _opt(
+        "instrument_sqlalchemy",
+        _parse_bool,
+        False,
+        ("AGENTWATCH_INSTRUMENT_SQLALCHEMY",),
+        "Trace every SQLAlchemy engine's statements and record the db pack (operation "
+        "duration, pool connections by state, errors).",
+        "true or false",
+    ),
+    _opt(
+        "instrument_redis",
+        _parse_bool,
+        False,
+        ("AGENTWATCH_INSTRUMENT_REDIS",),
+        "Trace redis commands (OpenTelemetry redis instrumentation when installed) and record "
+        "the cache pack (operations by hit, miss, ok, error; duration).",
+        "true or false",
+    ),
+    _opt(
+        "instrument_httpx",
+        _parse_bool,
+        False,
+        ("AGENTWATCH_INSTRUMENT_HTTPX",),
+        "Client spans for every httpx request (OpenTelemetry httpx instrumentation; requires "
+        "opentelemetry-instrumentation-httpx).",
+        "true or false",
+    ),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -491,6 +536,11 @@ class Settings:
     sentry_event_level: str
     sentry_max_events_per_second: float
     sentry_repeat_seconds: float
+    capture_content: bool
+    pricing_file: str | None
+    instrument_sqlalchemy: bool
+    instrument_redis: bool
+    instrument_httpx: bool
 
     @property
     def effective_traces_exporter(self) -> str:
