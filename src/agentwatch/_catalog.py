@@ -237,7 +237,8 @@ _BUILTIN: dict[str, list[MetricSpec]] = {
         _m(
             "llm_tokens_total",
             "counter",
-            "Tokens used, by type (input, output, cached_input).",
+            "Tokens used, by type: input (not read from a cache), cached_input, output; the types "
+            "are disjoint, so their sum is every token.",
             ("provider", "model", "type"),
             budget=300,
         ),
