@@ -34,38 +34,12 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
+# the app, the request loop and the sink are bench/overhead.py's, so the figures compare
+from overhead import _ask, _percentile, _round, _Sink, _tiny_app
+
 CONFIGS = ("bare", "agentwatch", "+sentry", "+sentry every error", "+stock sentry")
-
-
-class _Sink(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200)
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: Any) -> None:
-        return None
-
-
-def _app() -> Any:
-    from fastapi import FastAPI
-
-    app = FastAPI()
-
-    @app.get("/items/{item_id}")
-    async def item(item_id: int) -> dict[str, int]:
-        return {"id": item_id}
-
-    @app.get("/fail/{item_id}")
-    async def fail(item_id: int) -> dict[str, int]:
-        raise RuntimeError(f"item {item_id} failed")
-
-    return app
 
 
 def _configure(config: str, dsn: str) -> Any:
@@ -75,7 +49,7 @@ def _configure(config: str, dsn: str) -> Any:
 
     import agentwatch
 
-    app = _app()
+    app = _tiny_app("bare", "", "")
     if config == "bare":
         return app
     options: dict[str, Any] = {}
@@ -92,42 +66,6 @@ def _configure(config: str, dsn: str) -> Any:
     return app
 
 
-def _scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"bench")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("bench", 80),
-    }
-
-
-async def _run(app: Any, kind: str, count: int) -> tuple[list[float], float]:
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        return None
-
-    latencies = []
-    started = time.perf_counter()
-    for i in range(count):
-        t0 = time.perf_counter()
-        try:
-            await app(_scope(f"/items/{i}" if kind == "ok" else f"/fail/{i}"), receive, send)
-        except RuntimeError:
-            pass
-        latencies.append(time.perf_counter() - t0)
-    return latencies, (time.perf_counter() - started) / count
-
-
 def worker(config: str, dsn: str) -> None:
     logging.disable(logging.CRITICAL)  # measure capture, not stderr
     app = _configure(config, dsn)
@@ -135,16 +73,7 @@ def worker(config: str, dsn: str) -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         kind, count = line.split()
-        latencies, amortised = loop.run_until_complete(_run(app, kind, int(count)))
-        print(json.dumps({"latencies": latencies, "amortised": amortised}), flush=True)
-
-
-def _ask(proc: subprocess.Popen[str], kind: str, count: int) -> dict[str, Any]:
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(f"{kind} {count}\n")
-    proc.stdin.flush()
-    answer: dict[str, Any] = json.loads(proc.stdout.readline())
-    return answer
+        print(json.dumps(loop.run_until_complete(_round(app, kind, int(count)))), flush=True)
 
 
 def _measure(dsn: str, requests: int, rounds: int) -> dict[tuple[str, str], dict[str, list[float]]]:
@@ -170,7 +99,7 @@ def _measure(dsn: str, requests: int, rounds: int) -> dict[tuple[str, str], dict
                     if round_number:
                         row = results.setdefault((config, kind), {"latencies": [], "amortised": []})
                         row["latencies"].extend(answer["latencies"])
-                        row["amortised"].append(answer["amortised"])
+                        row["amortised"].append(answer["wall_ns"] / requests / 1000.0)
     finally:
         for proc in procs.values():
             assert proc.stdin is not None
@@ -180,18 +109,14 @@ def _measure(dsn: str, requests: int, rounds: int) -> dict[tuple[str, str], dict
 
 
 def _report(results: dict[tuple[str, str], dict[str, list[float]]]) -> None:
-    def us(values: list[float], q: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
-
-    amortised = {key: statistics.median(row["amortised"]) * 1e6 for key, row in results.items()}
+    amortised = {key: statistics.median(row["amortised"]) for key, row in results.items()}
     print(
         f"{'config':<20} {'kind':<5} {'p50 µs':>8} {'p99 µs':>9} {'amort µs':>9} {'over bare':>10}"
     )
     for (config, kind), row in sorted(results.items(), key=lambda item: CONFIGS.index(item[0][0])):
         extra = amortised[(config, kind)] - amortised[("bare", kind)]
         print(
-            f"{config:<20} {kind:<5} {us(row['latencies'], 0.5):>8.1f} {us(row['latencies'], 0.99):>9.1f}"
+            f"{config:<20} {kind:<5} {_percentile(row['latencies'], 0.5):>8.1f} {_percentile(row['latencies'], 0.99):>9.1f}"
             f" {amortised[(config, kind)]:>9.1f} {extra:>+10.1f}"
         )
     for config in CONFIGS[1:]:

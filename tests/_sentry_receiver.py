@@ -1,4 +1,4 @@
-"""A local Sentry: an HTTP server on 127.0.0.1 that decodes the envelopes sentry-sdk sends.
+"""A local Sentry: decodes the envelopes sentry-sdk POSTs to a recording server on 127.0.0.1.
 
 The DSN is ``http://public@127.0.0.1:<port>/1``; sentry-sdk POSTs gzip-compressed
 envelopes to ``/api/1/envelope/``: a header line, then for each item a header line and a
@@ -8,14 +8,14 @@ payload (``length`` bytes when the item header says so, else up to the newline).
 from __future__ import annotations
 
 import gzip
-import http.server
 import json
-import threading
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from tests._apps import recording_server
 
 
 def parse_envelope(raw: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, Any], bytes]]]:
@@ -34,68 +34,48 @@ def parse_envelope(raw: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, Any
     return json.loads(header_line), items
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        encoding = self.headers.get("Content-Encoding", "")
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        receiver: SentryReceiver = self.server.receiver  # type: ignore[attr-defined]
-        receiver.record(self.path, self.headers.get("X-Sentry-Auth", ""), body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: Any) -> None:
-        return None
+def _decoded(headers: dict[str, str], body: bytes) -> bytes:
+    encoding = {k.lower(): v for k, v in headers.items()}.get("content-encoding", "")
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    return body
 
 
 class SentryReceiver:
-    """Collects the events (``type: event`` items) of every envelope received."""
+    """The events (``type: event`` items) of every envelope the server received."""
 
-    def __init__(self, port: int) -> None:
-        self.dsn = f"http://public@127.0.0.1:{port}/1"
-        self.paths: list[str] = []
-        self.auth: list[str] = []
-        self.envelope_headers: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.dsn = f"http://public@127.0.0.1:{server.server_address[1]}/1"
 
-    def record(self, path: str, auth: str, body: bytes) -> None:
-        header, items = parse_envelope(body)
-        with self._lock:
-            self.paths.append(path)
-            self.auth.append(auth)
-            self.envelope_headers.append(header)
-            for item_header, payload in items:
-                if item_header.get("type") == "event":
-                    self.events.append(json.loads(payload))
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _, _ in list(self.server.received)]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        found = []
+        for _, headers, body in list(self.server.received):
+            _, items = parse_envelope(_decoded(headers, body))
+            found.extend(
+                json.loads(payload) for item, payload in items if item.get("type") == "event"
+            )
+        return found
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The events once ``count`` arrived (fails after ``timeout``: a wait, not a timing)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.events) >= count:
-                    return list(self.events)
+            events = self.events
+            if len(events) >= count:
+                return events
             time.sleep(0.01)
         raise AssertionError(f"expected {count} Sentry events, got {len(self.events)}")
 
 
 @contextmanager
 def sentry_receiver() -> Iterator[SentryReceiver]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    receiver = SentryReceiver(int(server.server_address[1]))
-    server.receiver = receiver  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with recording_server() as server:
+        yield SentryReceiver(server)

@@ -13,8 +13,6 @@ from typing import Any
 import httpx
 import pytest
 import sentry_sdk
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
@@ -22,6 +20,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
+from tests._apps import build_app, init_for_test
+from tests._apps import log as app_log
 from tests._sentry_receiver import SentryReceiver, sentry_receiver
 
 import agentwatch
@@ -31,36 +31,6 @@ from agentwatch._metrics import Metrics
 from agentwatch._redact import Redactor
 from agentwatch._settings import load_settings
 from agentwatch.testing import InMemorySpanExporter
-
-log = logging.getLogger("tests.sentry")
-
-
-class HandledError(Exception):
-    pass
-
-
-def build_app() -> FastAPI:
-    app = FastAPI()
-
-    @app.get("/ok")
-    async def ok() -> dict[str, str]:
-        return {"ok": "yes"}
-
-    @app.get("/fail")
-    async def fail() -> None:
-        with agentwatch.get_tracer().start_as_current_span("child.work"):
-            raise RuntimeError("payment failed for postgresql://app:hunter2@db/app")
-
-    @app.get("/handled")
-    async def handled() -> None:
-        raise HandledError("token=abc123secret for alice@example.com")
-
-    @app.exception_handler(HandledError)
-    async def on_handled(request: Request, exc: HandledError) -> JSONResponse:
-        log.exception("handled error, password=hunter2")
-        return JSONResponse({"error": "handled"}, status_code=500)
-
-    return app
 
 
 @pytest.fixture
@@ -74,17 +44,8 @@ def service(
     receiver: SentryReceiver,
 ) -> Iterator[tuple[Any, InMemorySpanExporter, httpx.AsyncClient]]:
     app = build_app()
-    exporter = InMemorySpanExporter()
-    handle = agentwatch.init(
-        app,
-        registry=CollectorRegistry(),
-        tracer_provider=TracerProvider(),
-        exporter=exporter,
-        success_sample_ratio=1.0,
-        sentry_dsn=receiver.dsn,
-        service_name="payments",
-        service_version="2.1.0",
-        environ={},
+    handle, exporter = init_for_test(
+        app, ratio=1.0, sentry_dsn=receiver.dsn, service_name="payments", service_version="2.1.0"
     )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     client = httpx.AsyncClient(transport=transport, base_url="http://svc")
@@ -115,12 +76,12 @@ async def test_unhandled_request_error_carries_the_server_span_ids(
     receiver: SentryReceiver, service: Any
 ) -> None:
     handle, exporter, client = service
-    response = await client.get("/fail")
+    response = await client.get("/fail/7")
     assert response.status_code == 500
     handle.force_flush()
     (event,) = receiver.wait_for(1)
 
-    trace_id, span_id = ids_of(server_span(exporter, "/fail"))
+    trace_id, span_id = ids_of(server_span(exporter, "/fail/7"))
     assert (event["contexts"]["trace"]["trace_id"], event["contexts"]["trace"]["span_id"]) == (
         trace_id,
         span_id,
@@ -128,7 +89,7 @@ async def test_unhandled_request_error_carries_the_server_span_ids(
     assert (event["tags"]["trace_id"], event["tags"]["span_id"]) == (trace_id, span_id)
     (exception,) = event["exception"]["values"]
     assert exception["type"] == "RuntimeError"
-    assert exception["value"] == "payment failed for postgresql://app:[REDACTED]@db/app"
+    assert exception["value"] == "item 7 failed"
     assert (event["level"], event["release"], event["environment"]) == (
         "error",
         "payments@2.1.0",
@@ -147,11 +108,11 @@ async def test_logged_error_log_line_sentry_event_and_trace_share_ids(
     stream = io.StringIO()
     json_lines = logging.StreamHandler(stream)
     json_lines.setFormatter(agentwatch.JsonFormatter("payments"))
-    log.addHandler(json_lines)
+    app_log.addHandler(json_lines)
     try:
         response = await client.get("/handled")
     finally:
-        log.removeHandler(json_lines)
+        app_log.removeHandler(json_lines)
     assert response.status_code == 500
     handle.force_flush()
     (event,) = receiver.wait_for(1)
@@ -164,14 +125,14 @@ async def test_logged_error_log_line_sentry_event_and_trace_share_ids(
         span_id,
     )
     assert (event["tags"]["trace_id"], event["tags"]["span_id"]) == (trace_id, span_id)
-    assert event["logger"] == "tests.sentry"
-    assert event["logentry"]["message"] == "handled error, password=[REDACTED]"
+    assert event["logger"] == "tests.app"
+    assert event["logentry"]["message"] == "handled error for [REDACTED:email] password=[REDACTED]"
     assert event["exception"]["values"][0]["value"] == "token=[REDACTED] for [REDACTED:email]"
 
 
 async def test_successful_requests_send_nothing(receiver: SentryReceiver, service: Any) -> None:
     handle, _, client = service
-    assert (await client.get("/ok")).status_code == 200
+    assert (await client.get("/ok/1")).status_code == 200
     _errors.capture_exception(ValueError("sent, to prove the pipe is open"))
     handle.on_exception.__self__.flush()
     (event,) = receiver.wait_for(1)
@@ -231,15 +192,18 @@ def test_captured_and_logged_exception_is_one_event_with_span_ids(
     provider, memory = otel
     with provider.get_tracer("t").start_as_current_span("agent.run"):
         try:
-            raise KeyError("tool missing")
+            raise KeyError("tool missing, see postgresql://app:hunter2@db/app")
         except KeyError as exc:
             assert _errors.capture_exception(exc)
-            log.error("tool lookup failed", exc_info=True)  # the same exception: not sent twice
+            app_log.error("tool lookup failed", exc_info=True)  # the same exception: not sent twice
     errors.flush()
     (event,) = receiver.wait_for(1)
     (span,) = memory.get_finished_spans()
     trace_id, span_id = ids_of(span)
     assert event["contexts"]["trace"] == {"trace_id": trace_id, "span_id": span_id}
+    assert event["exception"]["values"][0]["value"] == (
+        "'tool missing, see postgresql://app:[REDACTED]@db/app'"
+    )
     assert (outcome(prometheus, "sent"), outcome(prometheus, "duplicate")) == (1.0, 1.0)
 
 
