@@ -146,8 +146,8 @@ async def test_hung_dependencies_cost_one_timeout_not_the_sum() -> None:
         elapsed = time.perf_counter() - start
 
     body = response.json()
-    # three hung checks in sequence would take 3 x timeout; concurrently they cost one
-    assert elapsed < 3 * timeout - 0.1, f"/health/full took {elapsed:.2f}s"
+    # one timeout plus a margin (three hung checks in sequence would take 3 x timeout)
+    assert elapsed < timeout + 1.0, f"/health/full took {elapsed:.2f}s"
     for key in ("redis:responseTime", "cache:responseTime", "billing:responseTime"):
         assert body["checks"][key][0]["status"] == "fail"
         assert body["checks"][key][0]["output"] == "timeout: no answer within 1s"
