@@ -20,6 +20,7 @@ outcome is counted in ``agentwatch_error_events_total{outcome}``.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
 import queue
@@ -373,9 +374,11 @@ def attach(handle: Any) -> None:
     logging.getLogger().addHandler(handler)
     _active = reporter
     handle.on_exception = reporter.capture_exception
+    atexit.register(reporter.close)  # queued errors still go out when nobody calls shutdown()
 
     def detach() -> None:
         logging.getLogger().removeHandler(handler)
+        atexit.unregister(reporter.close)
         reporter.close()
 
     handle.add_shutdown_callback(detach)
