@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from contextvars import Token
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -54,6 +55,7 @@ __all__ = [
     "redact_url",
     "uninstrument_httpx",
     "uninstrument_requests",
+    "untraced",
 ]
 
 KNOWN_METHODS = frozenset(
@@ -97,6 +99,20 @@ def _suppressed() -> bool:
         or get_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY)
         or threading.current_thread().name == _EXPORT_THREAD
     )
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """HTTP calls made inside get neither a CLIENT span nor trace headers.
+
+    >>> with untraced():
+    ...     httpx.get(probe_url)  # doctest: +SKIP
+    """
+    token = attach(set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True))
+    try:
+        yield
+    finally:
+        detach(token)
 
 
 def _error_type(exc: BaseException) -> str:

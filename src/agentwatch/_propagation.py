@@ -88,6 +88,8 @@ def _items(carrier: Any) -> Iterable[tuple[Any, Any]]:
 def header_values(carrier: Any, name: str) -> list[str]:
     """Every value of header ``name`` (lowercase) in ``carrier``, names matched in any case."""
     values: list[str] = []
+    if carrier is None:
+        return values
     for key, value in _items(carrier):
         if _text(key).lower() == name:
             if isinstance(value, (list, tuple)):

@@ -488,6 +488,15 @@ OPTIONS: tuple[Option, ...] = (
         "opentelemetry-instrumentation-httpx).",
         "true or false",
     ),
+    _opt(
+        "instrument_http_clients",
+        _parse_bool,
+        True,
+        ("AGENTWATCH_INSTRUMENT_HTTP_CLIENTS",),
+        "W3C trace context (traceparent, tracestate, baggage) on every outgoing httpx and "
+        "requests call, each recorded as a CLIENT span (agentwatch's own instrumentation).",
+        "true or false",
+    ),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -541,6 +550,7 @@ class Settings:
     instrument_sqlalchemy: bool
     instrument_redis: bool
     instrument_httpx: bool
+    instrument_http_clients: bool
 
     @property
     def effective_traces_exporter(self) -> str:
