@@ -1,0 +1,57 @@
+"""What ``init()`` wires for the GenAI and data-layer instrumentation.
+
+``attach(handle)`` (called by ``init()``):
+
+- merges ``pricing_file`` over the shipped price table;
+- publishes the budgets defined before ``init()`` on the new registry;
+- ``instrument_sqlalchemy=True``: a span per statement and the db pack for every engine;
+- ``instrument_redis=True``: the cache pack for every redis client, and spans from
+  ``opentelemetry-instrumentation-redis`` when installed;
+- ``instrument_httpx=True``: client spans from ``opentelemetry-instrumentation-httpx``.
+
+Each is undone (or idled) by ``handle.shutdown()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import _autodb, _budget
+from ._clientpatch import require
+from ._pricing import load_prices
+
+if TYPE_CHECKING:
+    from ._init import Agentwatch
+
+__all__ = ["attach"]
+
+
+def _httpx(handle: Agentwatch) -> None:
+    module = require(
+        "opentelemetry.instrumentation.httpx",
+        "httpx",
+        "instrument_httpx (also pip install opentelemetry-instrumentation-httpx)",
+    )
+    instrumentor: Any = module.HTTPXClientInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=handle.tracer_provider)
+        handle.add_shutdown_callback(instrumentor.uninstrument)
+
+
+def attach(handle: Agentwatch) -> None:
+    """Wire pricing, budgets and the data-layer auto-instrumentation from the settings."""
+    settings = handle.settings
+    if settings.pricing_file:
+        load_prices(settings.pricing_file)
+    _budget.publish_all()
+    if settings.instrument_sqlalchemy:
+        require("sqlalchemy", "sqlalchemy", "instrument_sqlalchemy")
+        _autodb.instrument_sqlalchemy()
+        handle.add_shutdown_callback(lambda: _autodb.set_enabled(False))
+    if settings.instrument_redis:
+        require("redis", "redis", "instrument_redis")
+        from ._autocache import instrument_redis
+
+        handle.add_shutdown_callback(instrument_redis(handle.tracer_provider))
+    if settings.instrument_httpx:
+        _httpx(handle)

@@ -1,0 +1,6 @@
+"""The demo agent service that ``agentwatch demo`` runs.
+
+``llm_server`` simulates an LLM provider (OpenAI and Anthropic APIs), ``app`` is the
+instrumented FastAPI agent orchestration service, ``traffic`` drives both, ``cli`` wires
+the command.
+"""
