@@ -62,6 +62,10 @@ __all__ = [
 ]
 
 _REMOTE_PARENT = create_key("agentwatch-remote-parent")
+# Trace ids continued from callers that did not set the random flag (most recent first
+# out), so spans nested anywhere under them never claim it.
+_NOT_RANDOM: dict[int, None] = {}
+_NOT_RANDOM_MAX = 4096
 _EMPTY = Context()
 # The context keys of the current span and of baggage, learnt through the public API.
 _SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, _EMPTY)))
@@ -118,10 +122,23 @@ def _read(carrier: Any, name: str, getter: Getter[Any]) -> list[str]:
     return list(getter.get(carrier, name) or ())
 
 
+def _remember_not_random(trace_id: int) -> None:
+    _NOT_RANDOM[trace_id] = None
+    if len(_NOT_RANDOM) > _NOT_RANDOM_MAX:
+        try:
+            del _NOT_RANDOM[next(iter(_NOT_RANDOM))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+            pass
+
+
 def _remote_parent(traceparent: str, tracestate: Iterable[str] | None) -> SpanContext | None:
     parsed = parse_traceparent(traceparent)
     if parsed is None:
         return None
+    if not parsed[2] & RANDOM:
+        _remember_not_random(parsed[0])
+    elif _NOT_RANDOM:
+        _NOT_RANDOM.pop(parsed[0], None)
     state = parse_tracestate(tracestate) if tracestate else EMPTY_TRACE_STATE
     return SpanContext(parsed[0], parsed[1], True, TraceFlags(parsed[2]), state)
 
@@ -197,7 +214,7 @@ class TraceContextPropagator(TextMapPropagator):
         parent = getattr(trace.get_current_span(context), "parent", None)
         if isinstance(parent, SpanContext) and parent.is_remote:
             return bool(parent.trace_flags & RANDOM)  # extracted by another propagator
-        return self._random_ids  # started here
+        return self._random_ids and span_context.trace_id not in _NOT_RANDOM  # started here
 
 
 class BaggagePropagator(TextMapPropagator):

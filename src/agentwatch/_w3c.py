@@ -164,8 +164,8 @@ def _parse_properties(text: str) -> list[Property] | None:
 
 
 def _parse_member(member: str) -> tuple[str, str] | None:
-    pair, _, rest = member.partition(";")
-    match = _BAGGAGE_PAIR.fullmatch(pair.rstrip(_OWS) if rest else pair)
+    pair, semicolon, rest = member.partition(";")
+    match = _BAGGAGE_PAIR.fullmatch(pair.rstrip(_OWS) if semicolon else pair)
     if match is None:
         return None
     key, value = match.groups()
@@ -173,7 +173,7 @@ def _parse_member(member: str) -> tuple[str, str] | None:
         value = _decode(value)
         if value is None:
             return None
-    if not rest:
+    if not semicolon:
         return key, value
     properties = _parse_properties(rest)
     if properties is None:
