@@ -7,14 +7,13 @@
 - ``instrument_sqlalchemy=True``: a span per statement and the db pack for every engine;
 - ``instrument_redis=True``: the cache pack for every redis client, and spans from
   ``opentelemetry-instrumentation-redis`` when installed;
-- ``instrument_httpx=True``: client spans from ``opentelemetry-instrumentation-httpx``.
 
 Each is undone (or idled) by ``handle.shutdown()``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import _autodb, _budget
 from ._clientpatch import require
@@ -24,18 +23,6 @@ if TYPE_CHECKING:
     from ._init import Agentwatch
 
 __all__ = ["attach"]
-
-
-def _httpx(handle: Agentwatch) -> None:
-    module = require(
-        "opentelemetry.instrumentation.httpx",
-        "httpx",
-        "instrument_httpx (also pip install opentelemetry-instrumentation-httpx)",
-    )
-    instrumentor: Any = module.HTTPXClientInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=handle.tracer_provider)
-        handle.add_shutdown_callback(instrumentor.uninstrument)
 
 
 def attach(handle: Agentwatch) -> None:
@@ -53,5 +40,3 @@ def attach(handle: Agentwatch) -> None:
         from ._autocache import instrument_redis
 
         handle.add_shutdown_callback(instrument_redis(handle.tracer_provider))
-    if settings.instrument_httpx:
-        _httpx(handle)

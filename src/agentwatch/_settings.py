@@ -480,15 +480,6 @@ OPTIONS: tuple[Option, ...] = (
         "true or false",
     ),
     _opt(
-        "instrument_httpx",
-        _parse_bool,
-        False,
-        ("AGENTWATCH_INSTRUMENT_HTTPX",),
-        "Client spans for every httpx request (OpenTelemetry httpx instrumentation; requires "
-        "opentelemetry-instrumentation-httpx).",
-        "true or false",
-    ),
-    _opt(
         "instrument_http_clients",
         _parse_bool,
         True,
@@ -549,7 +540,6 @@ class Settings:
     pricing_file: str | None
     instrument_sqlalchemy: bool
     instrument_redis: bool
-    instrument_httpx: bool
     instrument_http_clients: bool
 
     @property
