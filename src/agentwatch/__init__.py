@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from ._autollm import instrument_anthropic, instrument_openai
+from ._budget import Budget, budget
 from ._catalog import MetricSpec, define_pack
 from ._exceptions import (
     AgentwatchError,
@@ -14,8 +16,19 @@ from ._exceptions import (
     OpsError,
     ValidationFailedError,
 )
+from ._genai import (
+    agent_run,
+    approval_wait,
+    current_llm_call,
+    llm_call,
+    mark_error,
+    record_usage,
+    tool_call,
+    workflow_run,
+)
 from ._init import Agentwatch, init
 from ._logs import JsonFormatter
+from ._pricing import get_price, load_prices, set_prices
 from ._sampling import ErrorPriorityProcessor
 from ._sampling import HeadSampler as ErrorPrioritySampler
 from ._state import get_tracer, metric
@@ -23,6 +36,7 @@ from ._state import get_tracer, metric
 __all__ = [
     "Agentwatch",
     "AgentwatchError",
+    "Budget",
     "BudgetExceededError",
     "ConfigurationError",
     "ErrorPriorityProcessor",
@@ -31,8 +45,22 @@ __all__ = [
     "MetricSpec",
     "OpsError",
     "ValidationFailedError",
+    "agent_run",
+    "approval_wait",
+    "budget",
+    "current_llm_call",
     "define_pack",
+    "get_price",
     "get_tracer",
     "init",
+    "instrument_anthropic",
+    "instrument_openai",
+    "llm_call",
+    "load_prices",
+    "mark_error",
     "metric",
+    "record_usage",
+    "set_prices",
+    "tool_call",
+    "workflow_run",
 ]
