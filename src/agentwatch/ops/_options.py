@@ -1,0 +1,151 @@
+"""What ``agentwatch ops generate`` takes: options, the timing profile, status values.
+
+The status values the SDK records are fixed here: HTTP ``status`` is the numeric code as
+text (``"503"``); LLM, agent, workflow and tool runs record ``status`` as
+:data:`STATUS_SUCCESS` or :data:`STATUS_ERROR`. Rules and dashboards select on these, so the
+genai helpers must record exactly these values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+from .._catalog import PACKS
+from .._exceptions import ConfigurationError
+
+__all__ = [
+    "DEFAULT_INFRA_TARGETS",
+    "DEFAULT_PROFILE",
+    "HOST_PACK",
+    "STATUS_ERROR",
+    "STATUS_SUCCESS",
+    "TEST_PROFILE",
+    "GenerateOptions",
+    "Profile",
+    "ReceiverOptions",
+    "resolve_packs",
+]
+
+STATUS_SUCCESS = "success"
+STATUS_ERROR = "error"
+HTTP_SERVER_ERROR = '"5.."'
+HOST_PACK = "host"  # node-exporter, postgres-exporter, redis-exporter rules: not a catalog pack
+
+DEFAULT_INFRA_TARGETS: Mapping[str, tuple[str, ...]] = {
+    "node-exporter": ("node-exporter:9100",),
+    "postgres-exporter": ("postgres-exporter:9187",),
+    "redis-exporter": ("redis-exporter:9121",),
+    "cadvisor": ("cadvisor:8080",),
+    "otel-collector": ("otel-collector:8888",),
+    "prometheus": ("localhost:9090",),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Timings. ``time_scale`` compresses every rule window and ``for:`` (and SLO windows).
+
+    The test profile turns minutes into seconds so an end-to-end test sees an alert fire
+    within seconds; generated promtool tests follow the same scale.
+    """
+
+    name: str = "default"
+    time_scale: Fraction = Fraction(1)
+    scrape_interval: str = "15s"
+    service_scrape_interval: str = "5s"
+    evaluation_interval: str = "15s"
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "12h"
+
+
+DEFAULT_PROFILE = Profile()
+TEST_PROFILE = Profile(
+    name="test",
+    time_scale=Fraction(1, 60),
+    scrape_interval="1s",
+    service_scrape_interval="1s",
+    evaluation_interval="1s",
+    group_wait="1s",
+    group_interval="2s",
+    repeat_interval="12h",
+)
+PROFILES = {p.name: p for p in (DEFAULT_PROFILE, TEST_PROFILE)}
+
+
+@dataclass(frozen=True)
+class ReceiverOptions:
+    """Alertmanager receivers. Secrets are only ever file paths; no secret is written.
+
+    Read from the environment by :meth:`from_env` (``AGENTWATCH_ALERT_*``).
+    """
+
+    slack_channel_critical: str = "#alerts-critical"
+    slack_channel_warning: str = "#alerts"
+    email_to: str = "oncall@example.com"
+    smtp_smarthost: str = "smtp.example.com:587"
+    smtp_from: str = "alertmanager@example.com"
+    smtp_username: str = "alertmanager"
+    secrets_dir: str = "/etc/alertmanager/secrets"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ReceiverOptions:
+        """Fields from ``AGENTWATCH_ALERT_<FIELD>`` (e.g. ``AGENTWATCH_ALERT_EMAIL_TO``)."""
+        values = {
+            name: environ[key]
+            for name in cls.__dataclass_fields__
+            if (key := f"AGENTWATCH_ALERT_{name.upper()}") in environ
+        }
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Everything ``agentwatch ops generate`` needs; every field has a working default.
+
+    >>> GenerateOptions(service="agent-api", packs=("http", "llm"))  # doctest: +SKIP
+    """
+
+    service: str = "agent-api"
+    service_targets: tuple[str, ...] = ("host.docker.internal:8000",)
+    metrics_path: str = "/metrics"
+    packs: tuple[str, ...] | None = None
+    slo_file: Path | None = None
+    cluster: str = "local"
+    hub_targets: tuple[str, ...] = ("hub:8787",)
+    infra_targets: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_INFRA_TARGETS)
+    )
+    alertmanager_targets: tuple[str, ...] = ("alertmanager:9093",)
+    alert_webhook_url: str = "http://127.0.0.1:8787/api/alerts/alertmanager"
+    runbook_url_base: str = "http://127.0.0.1:8787/runbooks/"
+    llm_cost_per_hour_usd: Decimal = Decimal(50)
+    service_image: str = ""
+    receivers: ReceiverOptions = field(default_factory=ReceiverOptions)
+    profile: Profile = DEFAULT_PROFILE
+
+    def __post_init__(self) -> None:
+        if not self.service or not all(c.isalnum() or c in "-_." for c in self.service):
+            raise ConfigurationError("service", self.service, "letters, digits, '-', '_', '.'")
+        if not self.service_targets:
+            raise ConfigurationError("service_targets", self.service_targets, "host:port targets")
+
+    @property
+    def image(self) -> str:
+        return self.service_image or f"{self.service}:0.1.0"
+
+
+def resolve_packs(packs: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The packs to generate for, in catalog order; ``None`` means every pack (and host)."""
+    known = (*PACKS, HOST_PACK)
+    if packs is None:
+        return known
+    for pack in packs:
+        if pack not in known:
+            raise ConfigurationError("packs", pack, "one of " + ", ".join(sorted(known)))
+    chosen = set(packs) | {"agentwatch"}
+    return tuple(p for p in known if p in chosen)
