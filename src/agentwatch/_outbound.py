@@ -87,10 +87,10 @@ def redact_url(url: str, redactor: Redactor | None = None) -> str:
     scheme, netloc, path, query, fragment = urlsplit(url)
     if "@" in netloc:
         netloc = "REDACTED:REDACTED@" + netloc.rpartition("@")[2]
-    tail = urlunsplit(("", "", path, _redact_query(query) if query else "", fragment))
-    if redactor is not None:
-        tail = redactor.redact(tail)
-    return urlunsplit((scheme, netloc, "", "", "")) + tail
+    if redactor is not None:  # first, so the REDACTED markers below stay as they are
+        path, query, fragment = (redactor.redact(part) for part in (path, query, fragment))
+    query = _redact_query(query) if query else query
+    return urlunsplit((scheme, netloc, path, query, fragment))
 
 
 def _suppressed() -> bool:
@@ -291,13 +291,16 @@ def instrument_httpx(tracer_provider: trace.TracerProvider | None = None) -> boo
     """Trace and propagate every httpx request; True if this call installed the wrappers.
 
     ``tracer_provider``: where CLIENT spans go (default: agentwatch's active tracer, looked
-    up per request). Calling again only changes the provider.
+    up per request). Calling again installs nothing more; a provider given then replaces
+    the one in use.
     """
     global _IN_PROCESS
     httpx = _import_httpx()
-    _httpx.use(tracer_provider)
     if _httpx.active:
+        if tracer_provider is not None:
+            _httpx.use(tracer_provider)
         return False
+    _httpx.use(tracer_provider)
     _IN_PROCESS = (httpx.ASGITransport, httpx.WSGITransport)
     _patch(_httpx, httpx.Client, "send", _wrap_httpx_sync)
     _patch(_httpx, httpx.AsyncClient, "send", _wrap_httpx_async)
@@ -357,9 +360,11 @@ def instrument_requests(tracer_provider: trace.TracerProvider | None = None) -> 
             "agentwatch's requests instrumentation needs requests: "
             "pip install 'agentwatch[requests]'"
         ) from exc
-    _requests.use(tracer_provider)
     if _requests.active:
+        if tracer_provider is not None:
+            _requests.use(tracer_provider)
         return False
+    _requests.use(tracer_provider)
     _patch(_requests, requests.Session, "send", _wrap_requests)
     return True
 
