@@ -30,7 +30,7 @@ def _error_rate(c: RuleContext, severity: str, threshold: str, bad: int) -> Aler
         name="HighErrorRate",
         pack="http",
         severity=severity,
-        expr=f"{ratio} > {threshold}",
+        expr=f"{ratio} > {fmt(Decimal(threshold))}",
         for_minutes=5,
         summary=f"{{{{ $labels.service }}}}: more than {pct}% of requests fail",
         description=f"More than {pct}% of HTTP requests to {{{{ $labels.service }}}} answered 5xx.",

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import OpsError
+from ._alertmanager import alertmanager_config
 from ._alerts import alert_rules
 from ._options import GenerateOptions, resolve_packs
 from ._prometheus import prometheus_config
 from ._promtests import unit_test_files
 from ._rules import AlertRule, RuleContext, render_alert_groups
+from ._runbooks import runbooks
 from ._slo import SloSpec, slos_for
 from ._slo_rules import slo_alert_rules, slo_groups
 from ._yaml import dump
@@ -50,9 +52,12 @@ def plan(options: GenerateOptions) -> Plan:
         "prometheus/prometheus.yml": dump(prometheus_config(options)),
         "prometheus/rules/alerts.yml": dump(render_alert_groups(alerts, ctx)),
         "prometheus/rules/slo.yml": dump(slo_groups(ctx, slos, slo_alerts)),
+        "alertmanager/alertmanager.yml": dump(alertmanager_config(options)),
     }
     for name, body in unit_test_files(ctx, [*alerts, *slo_alerts]).items():
         files[f"prometheus/tests/{name}"] = dump(body)
+    for name, text in runbooks([*alerts, *slo_alerts], options.service).items():
+        files[f"runbooks/{name}"] = text
     return Plan(options, packs, slos, (*alerts, *slo_alerts), files)
 
 

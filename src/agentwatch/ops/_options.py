@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .._catalog import PACKS
 from .._exceptions import ConfigurationError
+from .._operation import ERROR, SUCCESS
 
 __all__ = [
     "DEFAULT_INFRA_TARGETS",
@@ -30,8 +31,8 @@ __all__ = [
     "resolve_packs",
 ]
 
-STATUS_SUCCESS = "success"
-STATUS_ERROR = "error"
+STATUS_SUCCESS = SUCCESS  # the values the genai helpers record (agentwatch._operation)
+STATUS_ERROR = ERROR
 HTTP_SERVER_ERROR = '"5.."'
 HOST_PACK = "host"  # node-exporter, postgres-exporter, redis-exporter rules: not a catalog pack
 

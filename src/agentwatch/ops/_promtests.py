@@ -7,6 +7,8 @@ the profile: one test step is one nominal minute scaled like every rule window.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._rules import AlertRule, RuleContext, Series, render_annotations
 from ._units import duration
 
@@ -22,9 +24,7 @@ def _input(c: RuleContext, series: tuple[Series, ...], steps: int) -> list[dict[
     return [{"series": s.selector(c.service), "values": s.values(steps, step)} for s in series]
 
 
-def _expected(
-    c: RuleContext, rule: AlertRule, same_name: list[AlertRule]
-) -> list[dict[str, object]]:
+def _expected(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[dict[str, Any]]:
     scenario = rule.scenario
     base = dict(scenario.labels)
     if scenario.service_label:
@@ -38,7 +38,7 @@ def _expected(
     return out
 
 
-def _cases(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[dict[str, object]]:
+def _cases(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[dict[str, Any]]:
     scenario = rule.scenario
     fire_step = scenario.true_from + rule.for_minutes
     steps = fire_step + 2
@@ -62,7 +62,7 @@ def _cases(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[
     return [fire, quiet]
 
 
-def unit_test_files(c: RuleContext, rules: list[AlertRule]) -> dict[str, dict[str, object]]:
+def unit_test_files(c: RuleContext, rules: list[AlertRule]) -> dict[str, dict[str, Any]]:
     """``{"<Alert>.yml": test file}`` for every alert name, rules in their given order."""
     by_name: dict[str, list[AlertRule]] = {}
     for rule in rules:

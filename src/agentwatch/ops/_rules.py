@@ -18,6 +18,7 @@ from ._options import GenerateOptions
 from ._units import duration, fmt
 
 __all__ = [
+    "LABEL_REF",
     "AlertRule",
     "RuleContext",
     "Scenario",
@@ -29,7 +30,7 @@ __all__ = [
     "render_annotations",
 ]
 
-_LABEL_REF = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+LABEL_REF = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,12 @@ class RuleContext:
 def render_annotations(rule: AlertRule, labels: Mapping[str, str], base: str) -> dict[str, str]:
     """The annotations with ``{{ $labels.x }}`` filled in (what promtool expects)."""
     raw = rule_annotations(rule, base)
-    return {key: _LABEL_REF.sub(lambda m: labels.get(m.group(1), ""), v) for key, v in raw.items()}
+    return {key: LABEL_REF.sub(lambda m: labels.get(m.group(1), ""), v) for key, v in raw.items()}
 
 
 def rule_annotations(rule: AlertRule, base: str) -> dict[str, str]:
     for text in (rule.summary, rule.description):
-        if "{{" in _LABEL_REF.sub("", text):
+        if "{{" in LABEL_REF.sub("", text):
             raise ValueError(f"{rule.name}: only {{{{ $labels.x }}}} templates are allowed")
     return {
         "summary": rule.summary,

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -165,7 +166,7 @@ DEFAULT_SLOS = (
 def slos_for(packs: tuple[str, ...], slo_file: Path | None) -> tuple[SloSpec, ...]:
     """The defaults whose metrics are in the chosen packs, merged with the file's (by name)."""
     chosen: dict[str, SloSpec] = {}
-    include_defaults, from_file = True, ()
+    include_defaults, from_file = True, tuple[SloSpec, ...]()
     if slo_file is not None:
         include_defaults, from_file = load_slo_file(slo_file)
     if include_defaults:
@@ -190,6 +191,8 @@ def load_slo_file(path: Path) -> tuple[bool, tuple[SloSpec, ...]]:
         raise ConfigurationError(
             "slo file", str(path), f"valid YAML ({exc})", source=f"{path}{line}"
         ) from None
+    if root is None:
+        raise _fail("slos", None, "a list under the key 'slos' (the file is empty)", f"{path}:1")
     top = _mapping(root, "the top level", f"{path}:1")
     if "slos" not in top or not isinstance(top["slos"][1], yaml.SequenceNode):
         raise _fail("slos", None, "a list under the key 'slos'", f"{path}:{_line(root)}")
@@ -216,15 +219,17 @@ def _spec_from_node(node: yaml.Node, field: str, path: Path) -> SloSpec:
         raise _fail(f"{field}.{missing[0]}", None, "name, objective and total", where)
     lines = {key: f"{path}:{_line(value)}" for key, (_k, value) in items.items()}
     raw = {key: value for key, (_k, value) in items.items()}
+    texts: dict[str, Any] = {
+        key: _text(raw[key], f"{field}.{key}", lines[key])
+        for key in ("error", "good", "window", "description")
+        if key in raw
+    }
     spec = SloSpec(
         name=_text(raw["name"], f"{field}.name", lines["name"]),
         objective=_number(raw["objective"], f"{field}.objective", lines["objective"]),
-        **{
-            key: _text(raw[key], f"{field}.{key}", lines[key])
-            for key in ("total", "error", "good", "window", "description")
-            if key in raw
-        },
+        total=_text(raw["total"], f"{field}.total", lines["total"]),
     )
+    spec = replace(spec, **texts)
     if "min_events" in raw:
         count = _number(raw["min_events"], f"{field}.min_events", lines["min_events"])
         if count != count.to_integral_value():

@@ -1,0 +1,104 @@
+"""``validate()``: prove a generated folder with the real tools and the catalog cross-check.
+
+Runs ``promtool check config``, ``promtool check rules``, ``promtool test rules``,
+``amtool check-config``, parses every YAML and JSON file, and runs the cross-check. All
+failures are collected and raised together as :class:`ValidationFailedError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .._exceptions import ValidationFailedError
+from ._crosscheck import cross_check
+
+__all__ = ["ValidationReport", "find_tool", "validate"]
+
+INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
+
+
+@dataclass
+class ValidationReport:
+    """What ran and what it said: ``checks`` maps a check to its one-line outcome."""
+
+    folder: Path
+    checks: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def find_tool(name: str, *aliases: str) -> str:
+    """Path of a real tool; raises ValidationFailedError saying how to install it."""
+    for candidate in (name, *aliases):
+        path = shutil.which(candidate)
+        if path:
+            return path
+    raise ValidationFailedError(f"{name} not found on PATH: {INSTALL_HINT}")
+
+
+def _run(report: ValidationReport, check: str, argv: list[str], cwd: Path) -> None:
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
+    output = (proc.stdout + proc.stderr).strip()
+    if proc.returncode == 0:
+        report.checks[check] = "ok"
+    else:
+        report.checks[check] = "failed"
+        report.problems.append(f"{check} (exit {proc.returncode}):\n{output}")
+
+
+def _parse_all(report: ValidationReport) -> None:
+    count = 0
+    for path in sorted(report.folder.rglob("*")):
+        if path.suffix not in (".yml", ".yaml", ".json") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".json":
+                json.loads(text)
+            else:
+                list(yaml.safe_load_all(text))
+            count += 1
+        except (yaml.YAMLError, ValueError) as exc:
+            report.problems.append(f"{path.relative_to(report.folder)}: does not parse: {exc}")
+    report.checks["parse yaml/json"] = f"{count} files"
+
+
+def validate(folder: str | os.PathLike[str]) -> ValidationReport:
+    """Validate ``folder``; returns the report or raises ValidationFailedError listing problems.
+
+    >>> validate("deploy").checks  # doctest: +SKIP
+    """
+    root = Path(folder)
+    if not (root / "prometheus" / "prometheus.yml").is_file():
+        raise ValidationFailedError(
+            f"{root}: no prometheus/prometheus.yml (not a generated folder)"
+        )
+    promtool, amtool = find_tool("promtool"), find_tool("amtool")
+    report = ValidationReport(root)
+    prom = root / "prometheus"
+    rules = sorted(str(p.relative_to(prom)) for p in (prom / "rules").glob("*.yml"))
+    tests = sorted(str(p.relative_to(prom)) for p in (prom / "tests").glob("*.yml"))
+    _run(report, "promtool check config", [promtool, "check", "config", "prometheus.yml"], prom)
+    _run(report, "promtool check rules", [promtool, "check", "rules", *rules], prom)
+    _run(report, "promtool test rules", [promtool, "test", "rules", *tests], prom)
+    _run(
+        report,
+        "amtool check-config",
+        [amtool, "check-config", "alertmanager/alertmanager.yml"],
+        root,
+    )
+    _parse_all(report)
+    problems = cross_check(root)
+    report.checks["catalog cross-check"] = "ok" if not problems else f"{len(problems)} problems"
+    report.problems += problems
+    if report.problems:
+        raise ValidationFailedError(
+            f"{root}: {len(report.problems)} problem(s):\n" + "\n".join(report.problems)
+        )
+    return report
