@@ -25,6 +25,7 @@ that), from agentwatch's export thread, and httpx calls through the in-process
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
@@ -66,6 +67,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _EXPORT_THREAD = "agentwatch-export"
 _Started = tuple[trace.Span, Token[Context]]
 _Describe = Callable[[], tuple[Any, ...] | None]
+_Begin = Callable[[Any, Any], "_Started | None"]
+_Version = Callable[[Any], str | None]
+_Target = tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]
 
 
 def _redact_query(query: str) -> str:
@@ -204,36 +208,76 @@ def _begin(state: _Instrumentation, describe: _Describe) -> _Started | None:
         return None
 
 
-def _patch(state: _Instrumentation, owner: type, name: str, wrap: Callable[..., Any]) -> None:
-    original = getattr(owner, name)
-    wrapper = functools.wraps(original)(wrap(original))
-    wrapper.__agentwatch_original__ = original  # type: ignore[attr-defined]
-    setattr(owner, name, wrapper)
-    state.patches.append((owner, name, original))
+def _sync(original: Callable[..., Any], begin: _Begin, version: _Version) -> Callable[..., Any]:
+    def send(owner: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        started = begin(owner, request)
+        if started is None:
+            return original(owner, request, *args, **kwargs)
+        try:
+            response = original(owner, request, *args, **kwargs)
+        except BaseException as error:
+            _fail(started, error)
+            raise
+        _finish(started, response.status_code, version(response))
+        return response
+
+    return send
 
 
-def _unpatch(state: _Instrumentation) -> None:
+def _async(original: Callable[..., Any], begin: _Begin, version: _Version) -> Callable[..., Any]:
+    async def send(owner: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        started = begin(owner, request)
+        if started is None:
+            return await original(owner, request, *args, **kwargs)
+        try:
+            response = await original(owner, request, *args, **kwargs)
+        except BaseException as error:
+            _fail(started, error)
+            raise
+        _finish(started, response.status_code, version(response))
+        return response
+
+    return send
+
+
+def _install(
+    state: _Instrumentation, provider: trace.TracerProvider | None, targets: list[_Target]
+) -> bool:
+    if state.active:
+        if provider is not None:
+            state.use(provider)
+        return False
+    state.use(provider)
+    for owner, name, wrap in targets:
+        original = getattr(owner, name)
+        wrapper = functools.wraps(original)(wrap(original))
+        wrapper.__agentwatch_original__ = original  # type: ignore[attr-defined]
+        setattr(owner, name, wrapper)
+        state.patches.append((owner, name, original))
+    return True
+
+
+def _uninstall(state: _Instrumentation) -> None:
     for owner, name, original in reversed(state.patches):
         if getattr(getattr(owner, name), "__agentwatch_original__", None) is original:
             setattr(owner, name, original)
     state.patches.clear()  # a wrapper someone else re-wrapped stays, inactive
+    state.use(None)
+
+
+def _import(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"agentwatch's {module} instrumentation needs {module}: "
+            f"pip install 'agentwatch[{module}]'"
+        ) from exc
 
 
 # --- httpx -----------------------------------------------------------------------------
 
 _httpx = _Instrumentation("httpx")
-
-
-def _import_httpx() -> Any:
-    try:
-        import httpx
-    except ImportError as exc:
-        raise ImportError(
-            "agentwatch's httpx instrumentation needs httpx: pip install 'agentwatch[httpx]'"
-        ) from exc
-    return httpx
-
-
 _IN_PROCESS: tuple[type, ...] = ()
 
 
@@ -246,45 +290,13 @@ def _httpx_describe(client: Any, request: Any) -> tuple[Any, ...] | None:
     return request.method, str(url), url.host, port, request.headers
 
 
-def _httpx_version(response: Any) -> str | None:
-    version = getattr(response, "http_version", "")
-    return version.removeprefix("HTTP/") if isinstance(version, str) and version else None
-
-
 def _httpx_begin(client: Any, request: Any) -> _Started | None:
     return _begin(_httpx, lambda: _httpx_describe(client, request))
 
 
-def _wrap_httpx_sync(original: Callable[..., Any]) -> Callable[..., Any]:
-    def send(client: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        started = _httpx_begin(client, request)
-        if started is None:
-            return original(client, request, *args, **kwargs)
-        try:
-            response = original(client, request, *args, **kwargs)
-        except BaseException as error:
-            _fail(started, error)
-            raise
-        _finish(started, response.status_code, _httpx_version(response))
-        return response
-
-    return send
-
-
-def _wrap_httpx_async(original: Callable[..., Any]) -> Callable[..., Any]:
-    async def send(client: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        started = _httpx_begin(client, request)
-        if started is None:
-            return await original(client, request, *args, **kwargs)
-        try:
-            response = await original(client, request, *args, **kwargs)
-        except BaseException as error:
-            _fail(started, error)
-            raise
-        _finish(started, response.status_code, _httpx_version(response))
-        return response
-
-    return send
+def _httpx_version(response: Any) -> str | None:
+    version = getattr(response, "http_version", "")
+    return version.removeprefix("HTTP/") if isinstance(version, str) and version else None
 
 
 def instrument_httpx(tracer_provider: trace.TracerProvider | None = None) -> bool:
@@ -295,22 +307,21 @@ def instrument_httpx(tracer_provider: trace.TracerProvider | None = None) -> boo
     the one in use.
     """
     global _IN_PROCESS
-    httpx = _import_httpx()
-    if _httpx.active:
-        if tracer_provider is not None:
-            _httpx.use(tracer_provider)
-        return False
-    _httpx.use(tracer_provider)
+    httpx = _import("httpx")
     _IN_PROCESS = (httpx.ASGITransport, httpx.WSGITransport)
-    _patch(_httpx, httpx.Client, "send", _wrap_httpx_sync)
-    _patch(_httpx, httpx.AsyncClient, "send", _wrap_httpx_async)
-    return True
+    return _install(
+        _httpx,
+        tracer_provider,
+        [
+            (httpx.Client, "send", lambda send: _sync(send, _httpx_begin, _httpx_version)),
+            (httpx.AsyncClient, "send", lambda send: _async(send, _httpx_begin, _httpx_version)),
+        ],
+    )
 
 
 def uninstrument_httpx() -> None:
     """Remove the httpx wrappers (no-op when not instrumented)."""
-    _unpatch(_httpx)
-    _httpx.use(None)
+    _uninstall(_httpx)
 
 
 # --- requests --------------------------------------------------------------------------
@@ -327,25 +338,13 @@ def _requests_describe(request: Any) -> tuple[Any, ...]:
     return request.method or "GET", url, parts.hostname or "", port, headers
 
 
+def _requests_begin(session: Any, request: Any) -> _Started | None:
+    return _begin(_requests, lambda: _requests_describe(request))
+
+
 def _requests_version(response: Any) -> str | None:
     version = getattr(getattr(response, "raw", None), "version", None)
     return _REQUESTS_VERSIONS.get(version) if isinstance(version, int) else None
-
-
-def _wrap_requests(original: Callable[..., Any]) -> Callable[..., Any]:
-    def send(session: Any, request: Any, **kwargs: Any) -> Any:
-        started = _begin(_requests, lambda: _requests_describe(request))
-        if started is None:
-            return original(session, request, **kwargs)
-        try:
-            response = original(session, request, **kwargs)
-        except BaseException as error:
-            _fail(started, error)
-            raise
-        _finish(started, response.status_code, _requests_version(response))
-        return response
-
-    return send
 
 
 def instrument_requests(tracer_provider: trace.TracerProvider | None = None) -> bool:
@@ -353,23 +352,11 @@ def instrument_requests(tracer_provider: trace.TracerProvider | None = None) -> 
 
     ``tracer_provider`` as for :func:`instrument_httpx`.
     """
-    try:
-        import requests
-    except ImportError as exc:
-        raise ImportError(
-            "agentwatch's requests instrumentation needs requests: "
-            "pip install 'agentwatch[requests]'"
-        ) from exc
-    if _requests.active:
-        if tracer_provider is not None:
-            _requests.use(tracer_provider)
-        return False
-    _requests.use(tracer_provider)
-    _patch(_requests, requests.Session, "send", _wrap_requests)
-    return True
+    requests = _import("requests")
+    wrap = lambda send: _sync(send, _requests_begin, _requests_version)  # noqa: E731
+    return _install(_requests, tracer_provider, [(requests.Session, "send", wrap)])
 
 
 def uninstrument_requests() -> None:
     """Remove the requests wrapper (no-op when not instrumented)."""
-    _unpatch(_requests)
-    _requests.use(None)
+    _uninstall(_requests)

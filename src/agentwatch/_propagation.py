@@ -17,7 +17,7 @@ id generator draws all 128 bits at random).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, TypeVar, overload
 
 from opentelemetry import baggage as otel_baggage
@@ -159,15 +159,10 @@ def _with_baggage(base: Context, entries: dict[str, str]) -> Context:
     return Context({**base, _BAGGAGE_KEY: entries})
 
 
-class TraceContextPropagator(TextMapPropagator):
-    """W3C ``traceparent`` and ``tracestate`` (Trace Context Level 2).
+class _HeaderPropagator(TextMapPropagator):
+    """The textmap plumbing: a fresh base context, every value of a header, plain writes."""
 
-    ``random_trace_ids``: trace ids started in this process are random, so they carry the
-    Level 2 ``random-trace-id`` flag (true for the SDK's default id generator).
-    """
-
-    def __init__(self, *, random_trace_ids: bool = True) -> None:
-        self._random_ids = random_trace_ids
+    _fields: tuple[str, ...] = ()
 
     def extract(
         self,
@@ -176,10 +171,7 @@ class TraceContextPropagator(TextMapPropagator):
         getter: Getter[CarrierT] = default_getter,
     ) -> Context:
         base = context if context is not None else Context()
-        parents = _read(carrier, "traceparent", getter)
-        if len(parents) != 1:  # none, or repeated: invalid, a new trace starts here
-            return base
-        return _with_parent(base, parents[0], _read(carrier, "tracestate", getter))
+        return self._extract(lambda name: _read(carrier, name, getter), base)
 
     def inject(
         self,
@@ -187,18 +179,48 @@ class TraceContextPropagator(TextMapPropagator):
         context: Context | None = None,
         setter: Setter[CarrierT] = default_setter,
     ) -> None:
-        span_context = trace.get_current_span(context).get_span_context()
-        if not span_context.is_valid:
-            return
-        flags = self.trace_flags(span_context, context)
-        value = format_traceparent(span_context.trace_id, span_context.span_id, flags)
-        setter.set(carrier, "traceparent", value)
-        if span_context.trace_state:
-            setter.set(carrier, "tracestate", span_context.trace_state.to_header())
+        for name, value in self._headers(context):
+            setter.set(carrier, name, value)
 
     @property
     def fields(self) -> set[str]:
-        return {"traceparent", "tracestate"}
+        return set(self._fields)
+
+    def _extract(self, read: Callable[[str], list[str]], base: Context) -> Context:
+        raise NotImplementedError
+
+    def _headers(self, context: Context | None) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+
+class TraceContextPropagator(_HeaderPropagator):
+    """W3C ``traceparent`` and ``tracestate`` (Trace Context Level 2).
+
+    ``random_trace_ids``: trace ids started in this process are random, so they carry the
+    Level 2 ``random-trace-id`` flag (true for the SDK's default id generator).
+    """
+
+    _fields = ("traceparent", "tracestate")
+
+    def __init__(self, *, random_trace_ids: bool = True) -> None:
+        self._random_ids = random_trace_ids
+
+    def _extract(self, read: Callable[[str], list[str]], base: Context) -> Context:
+        parents = read("traceparent")
+        if len(parents) != 1:  # none, or repeated: invalid, a new trace starts here
+            return base
+        return _with_parent(base, parents[0], read("tracestate"))
+
+    def _headers(self, context: Context | None) -> list[tuple[str, str]]:
+        span_context = trace.get_current_span(context).get_span_context()
+        if not span_context.is_valid:
+            return []
+        flags = self.trace_flags(span_context, context)
+        value = format_traceparent(span_context.trace_id, span_context.span_id, flags)
+        headers = [("traceparent", value)]
+        if span_context.trace_state:
+            headers.append(("tracestate", span_context.trace_state.to_header()))
+        return headers
 
     def trace_flags(self, span_context: SpanContext, context: Context | None = None) -> int:
         """The flags sent for ``span_context``: its sampled bit and the random bit."""
@@ -217,33 +239,19 @@ class TraceContextPropagator(TextMapPropagator):
         return self._random_ids and span_context.trace_id not in _NOT_RANDOM  # started here
 
 
-class BaggagePropagator(TextMapPropagator):
+class BaggagePropagator(_HeaderPropagator):
     """W3C ``baggage``: percent-encoded values, properties kept (``BaggageValue``)."""
 
-    def extract(
-        self,
-        carrier: CarrierT,
-        context: Context | None = None,
-        getter: Getter[CarrierT] = default_getter,
-    ) -> Context:
-        base = context if context is not None else Context()
-        values = _read(carrier, "baggage", getter)
+    _fields = ("baggage",)
+
+    def _extract(self, read: Callable[[str], list[str]], base: Context) -> Context:
+        values = read("baggage")
         return _with_baggage(base, parse_baggage(values)) if values else base
 
-    def inject(
-        self,
-        carrier: CarrierT,
-        context: Context | None = None,
-        setter: Setter[CarrierT] = default_setter,
-    ) -> None:
+    def _headers(self, context: Context | None) -> list[tuple[str, str]]:
         entries = otel_baggage.get_all(context)
         header = format_baggage(entries) if entries else ""
-        if header:
-            setter.set(carrier, "baggage", header)
-
-    @property
-    def fields(self) -> set[str]:
-        return {"baggage"}
+        return [("baggage", header)] if header else []
 
 
 _TRACE_CONTEXT = TraceContextPropagator()
