@@ -4,8 +4,8 @@ Listeners sit on the ``Engine`` and pool classes, so engines created before ``in
 are covered too (the OpenTelemetry contrib instrumentation only sees engines created after
 it, or those passed to it). Async engines are covered through their sync engine.
 
-Spans follow the database conventions: ``{db.operation.name} {db.collection.name}``,
-kind CLIENT, with ``db.system.name``, ``db.namespace``, ``db.operation.name``,
+Spans follow the database conventions: ``{db.operation.name} {db.collection.name}`` (or
+the operation alone), kind CLIENT, with ``db.system.name``, ``db.namespace``, ``db.operation.name``,
 ``db.collection.name``, ``db.query.text`` (the statement with its placeholders — bound
 values are never recorded), ``server.address`` / ``server.port`` and ``error.type``.
 Metrics: ``db_operation_duration_seconds{system,operation}``, ``db_errors_total``, and
@@ -77,10 +77,8 @@ def _before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, m
         attributes["db.query.text"] = statement
         if collection:
             attributes["db.collection.name"] = collection
-        target = collection or attributes.get("db.namespace") or engine.dialect.name
-        span = telemetry().tracer.start_span(
-            f"{operation} {target}", kind=SpanKind.CLIENT, attributes=attributes
-        )
+        name = f"{operation} {collection}" if collection else operation
+        span = telemetry().tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         setattr(context, _KEY, (span, time.perf_counter(), engine.dialect.name, operation))
     except Exception as exc:
         report_internal_error("sqlalchemy", exc)

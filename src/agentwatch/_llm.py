@@ -106,6 +106,7 @@ class LLMCall(Operation):
         self.priced = True
         self.time_to_first_token: float | None = None
         self._observers: list[StreamObserver] = []
+        self._responses: set[str] = set()
         self._scope: dict[str, str | None] = {}
 
     @property
@@ -174,8 +175,20 @@ class LLMCall(Operation):
         self.usage_estimated = True
         self.record_usage(input_tokens=self.input_tokens_estimate or 0, output_tokens=output_tokens)
 
+    def claim_response(self, response_id: Any) -> bool:
+        """False when this response was recorded already (auto-instrumentation did it)."""
+        if not response_id:
+            return True
+        if response_id in self._responses:
+            return False
+        self._responses.add(str(response_id))
+        return True
+
     def record_response(self, response: Any) -> None:
-        """Read usage, model, id and finish reasons from a provider response (or dict)."""
+        """Read usage, model, id and finish reasons from a provider response (or dict).
+
+        A response recorded twice (by ``instrument_openai()`` and by you) counts once.
+        """
         try:
             read_response(self, response)
         except Exception as exc:

@@ -91,7 +91,6 @@ class Operation:
         self._state = 0  # 0 new, 1 running, 2 ended
         self._context_token: object = None
         self._operation_token: Token[Operation | None] | None = None
-        self._recorded: BaseException | None = None
 
     # -- what subclasses provide ---------------------------------------------------------
     def _span_name(self) -> str:
@@ -173,7 +172,6 @@ class Operation:
         try:
             self.error_type = error_type_of(error)
             exception = error if isinstance(error, BaseException) else None
-            self._recorded = exception
             description = message or (str(error) if exception is not None else "")
             mark_span(self.span, self.error_type, exception, description)
             if propagate:
@@ -201,8 +199,8 @@ class Operation:
             return
         self._state = 2
         try:
-            if error is not None and error is not self._recorded:
-                self.fail(error)
+            if error is not None and self.error_type is None:
+                self.fail(error)  # an explicit fail() before the exception keeps its type
             self.duration_seconds = time.perf_counter() - self._started
             self._before_end()
             self.span.end()
@@ -279,11 +277,10 @@ def mark_error(error: BaseException | str, message: str = "") -> None:
     try:
         current = trace.get_current_span()
         operation = _current.get()
-        if operation is None:
-            mark_span(current, error_type_of(error), None, message)
-            return
-        if current is not operation.span:
-            mark_span(current, error_type_of(error), None, message)
-        operation.fail(error, propagate=True, message=message)
+        exception = error if isinstance(error, BaseException) else None
+        if operation is None or current is not operation.span:
+            mark_span(current, error_type_of(error), exception, message or str(error))
+        if operation is not None:
+            operation.fail(error, propagate=True, message=message)
     except Exception as exc:
         report_internal_error("genai", exc)

@@ -91,6 +91,8 @@ def response_text(response: Any) -> list[str]:
 
 def read_response(call: LLMCall, response: Any) -> None:
     """Record a whole (non-streamed) response's usage, model, id and finish reasons."""
+    if not call.claim_response(field(response, "id")):
+        return
     usage = read_usage(field(response, "usage") or field(response, "usage_metadata"))
     if usage is not None:
         call.record_usage(
@@ -174,6 +176,8 @@ class StreamObserver:
             return
         self.flushed = True
         call = self.call
+        if not call.claim_response(self.response_id):  # the same stream, observed twice
+            return
         if self.reported is not None:
             call.record_usage(
                 input_tokens=self.reported[0],
