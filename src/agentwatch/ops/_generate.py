@@ -16,6 +16,7 @@ from pathlib import Path
 from .._exceptions import OpsError
 from ._alertmanager import alertmanager_config
 from ._alerts import alert_rules
+from ._grafana import dashboard_files, datasources, providers
 from ._options import GenerateOptions, resolve_packs
 from ._prometheus import prometheus_config
 from ._promtests import unit_test_files
@@ -56,6 +57,12 @@ def plan(options: GenerateOptions) -> Plan:
     }
     for name, body in unit_test_files(ctx, [*alerts, *slo_alerts]).items():
         files[f"prometheus/tests/{name}"] = dump(body)
+    for name, text in dashboard_files(packs, slos).items():
+        files[f"grafana/dashboards/{name}"] = text
+    files["grafana/provisioning/datasources/datasources.yml"] = dump(
+        datasources(options.profile.scrape_interval)
+    )
+    files["grafana/provisioning/dashboards/dashboards.yml"] = dump(providers())
     for name, text in runbooks([*alerts, *slo_alerts], options.service).items():
         files[f"runbooks/{name}"] = text
     return Plan(options, packs, slos, (*alerts, *slo_alerts), files)

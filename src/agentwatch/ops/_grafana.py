@@ -1,0 +1,194 @@
+"""Grafana: dashboards built with grafana-foundation-sdk, and provisioning files.
+
+Dashboards use the SDK's builders (current schema), stable uids (``aw-...``), fixed panel
+ids and a ``service`` template variable fed by ``label_values(up, service)``. JSON is
+written with sorted keys, so the output is byte-for-byte deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._catalog import PACKS
+from ._alerts import BUILTIN_PACKS
+from ._dashboards import Board, Panel, platform_boards
+from ._dashboards_ai import ai_boards, pack_board, slo_board
+from ._slo import SloSpec
+
+__all__ = ["dashboard_files", "datasources", "providers", "selected_boards"]
+
+PROMETHEUS_UID, TEMPO_UID, LOKI_UID = "prometheus", "tempo", "loki"
+DASHBOARD_PATH = "/var/lib/grafana/dashboards"
+
+
+def _sdk() -> Any:
+    try:
+        from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+        from grafana_foundation_sdk.cog.encoder import JSONEncoder
+        from grafana_foundation_sdk.models import dashboard as models
+    except ImportError as exc:  # pragma: no cover - the ops extra is missing
+        from .._exceptions import OpsError
+
+        raise OpsError(
+            f"dashboards need grafana-foundation-sdk: pip install 'agentwatch[ops]' ({exc})"
+        ) from None
+    return dashboard, prometheus, stat, timeseries, JSONEncoder, models
+
+
+def selected_boards(packs: tuple[str, ...], slos: tuple[SloSpec, ...]) -> list[Board]:
+    """Boards with only the panels of chosen packs; empty boards dropped."""
+    chosen = set(packs) | ({"slo"} if slos else set())
+    boards = [*platform_boards(), *ai_boards(), slo_board()]
+    boards += [
+        pack_board(pack, PACKS[pack])
+        for pack in packs
+        if pack in PACKS and pack not in BUILTIN_PACKS
+    ]
+    out = []
+    for board in boards:
+        rows = tuple(
+            (title, kept)
+            for title, panels in board.rows
+            if (kept := tuple(p for p in panels if p.pack in chosen))
+        )
+        if rows:
+            out.append(Board(board.uid, board.title, board.description, rows))
+    return out
+
+
+def _panel(sdk: Any, panel: Panel, panel_id: int) -> Any:
+    _dashboard, prometheus, stat, timeseries, _enc, models = sdk
+    ds = models.DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
+    builder = stat.Panel() if panel.kind == "stat" else timeseries.Panel()
+    builder = (
+        builder.id(panel_id)
+        .title(panel.title)
+        .datasource(ds)
+        .unit(panel.unit)
+        .span(panel.width)
+        .height(8)
+    )
+    for index, (expr, legend) in enumerate(panel.queries):
+        target = (
+            prometheus.Dataquery()
+            .expr(expr)
+            .legend_format(legend)
+            .ref_id(chr(65 + index))
+            .datasource(ds)
+        )
+        builder = builder.with_target(target)
+    return builder
+
+
+def _board_json(sdk: Any, board: Board) -> str:
+    dashboard, _prom, _stat, _ts, encoder, models = sdk
+    ds = models.DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
+    service = (
+        dashboard.QueryVariable("service")
+        .label("Service")
+        .query("label_values(up, service)")
+        .datasource(ds)
+        .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(models.VariableSort.ALPHABETICAL_ASC)
+    )
+    builder = (
+        dashboard.Dashboard(board.title)
+        .uid(board.uid)
+        .description(board.description)
+        .tags(["agentwatch"])
+        .time("now-6h", "now")
+        .refresh("30s")
+        .timezone("browser")
+        .with_variable(service)
+    )
+    panel_id = 1
+    for title, panels in board.rows:
+        builder = builder.with_row(dashboard.Row(title).id(panel_id))
+        panel_id += 1
+        for panel in panels:
+            builder = builder.with_panel(_panel(sdk, panel, panel_id))
+            panel_id += 1
+    return json.dumps(builder.build(), cls=encoder, indent=2, sort_keys=True) + "\n"
+
+
+def dashboard_files(packs: tuple[str, ...], slos: tuple[SloSpec, ...]) -> dict[str, str]:
+    """``{"<uid>.json": dashboard JSON}``."""
+    sdk = _sdk()
+    return {f"{board.uid}.json": _board_json(sdk, board) for board in selected_boards(packs, slos)}
+
+
+def datasources(scrape_interval: str) -> dict[str, object]:
+    """Prometheus, Tempo and Loki; Loki lines link to traces by their ``trace_id`` field."""
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "uid": PROMETHEUS_UID,
+                "type": "prometheus",
+                "access": "proxy",
+                "url": "http://prometheus:9090",
+                "isDefault": True,
+                "jsonData": {
+                    "timeInterval": scrape_interval,
+                    "exemplarTraceIdDestinations": [
+                        {"name": "trace_id", "datasourceUid": TEMPO_UID}
+                    ],
+                },
+            },
+            {
+                "name": "Tempo",
+                "uid": TEMPO_UID,
+                "type": "tempo",
+                "access": "proxy",
+                "url": "http://tempo:3200",
+                "jsonData": {
+                    "tracesToLogsV2": {
+                        "datasourceUid": LOKI_UID,
+                        "filterByTraceID": True,
+                        "spanStartTimeShift": "-5m",
+                        "spanEndTimeShift": "5m",
+                    },
+                    "serviceMap": {"datasourceUid": PROMETHEUS_UID},
+                    "nodeGraph": {"enabled": True},
+                },
+            },
+            {
+                "name": "Loki",
+                "uid": LOKI_UID,
+                "type": "loki",
+                "access": "proxy",
+                "url": "http://loki:3100",
+                "jsonData": {
+                    "derivedFields": [
+                        {
+                            "name": "TraceID",
+                            "datasourceUid": TEMPO_UID,
+                            "matcherRegex": r'"trace_id":\s*"(\w+)"',
+                            # $$ is a literal $ in provisioning files (Grafana expands $VAR there)
+                            "url": "$${__value.raw}",
+                            "urlDisplayLabel": "View trace",
+                        }
+                    ]
+                },
+            },
+        ],
+    }
+
+
+def providers() -> dict[str, object]:
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": "agentwatch",
+                "folder": "agentwatch",
+                "type": "file",
+                "disableDeletion": False,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 30,
+                "options": {"path": DASHBOARD_PATH, "foldersFromFilesStructure": False},
+            }
+        ],
+    }
