@@ -4,10 +4,8 @@ records what it receives; CLIENT spans read from the SDK's in-memory exporter.""
 from __future__ import annotations
 
 import asyncio
-import http.server
 import socket
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from tests._apps import init_for_test
+from tests._http_recorder import Server, recording_server
 
 from agentwatch.propagation import (
     extract_headers,
@@ -36,51 +35,10 @@ from agentwatch.propagation import (
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        self.server.received.append((self.command, self.path, self.headers.items()))  # type: ignore[attr-defined]
-        path = self.path.partition("?")[0]
-        status = {"/missing": 404, "/boom": 500, "/redirect": 302}.get(path, 200)
-        self.send_response(status)
-        if status == 302:
-            self.send_header("location", "/ok")
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    do_GET = do_POST = do_PURGE = _answer
-
-    def log_message(self, *args: Any) -> None:
-        return None
-
-
-class Server:
-    def __init__(self) -> None:
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-        self.httpd.received = []  # type: ignore[attr-defined]
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    @property
-    def received(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
-        return self.httpd.received  # type: ignore[attr-defined,no-any-return]
-
-    def headers(self, index: int = -1) -> dict[str, str]:
-        return {k.lower(): v for k, v in self.received[index][2]}
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    srv = Server()
-    thread = threading.Thread(target=srv.httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with recording_server() as srv:
         yield srv
-    finally:
-        srv.httpd.shutdown()
-        srv.httpd.server_close()
 
 
 @pytest.fixture

@@ -130,8 +130,7 @@ def _error_type(exc: BaseException) -> str:
 class _Instrumentation:
     """What one library's instrumentation patched, and the tracer it records into."""
 
-    def __init__(self, library: str) -> None:
-        self.library = library
+    def __init__(self) -> None:
         self.patches: list[tuple[type, str, Callable[..., Any]]] = []
         self.provider: trace.TracerProvider | None = None
         self._tracer: trace.Tracer | None = None
@@ -277,7 +276,7 @@ def _import(module: str) -> Any:
 
 # --- httpx -----------------------------------------------------------------------------
 
-_httpx = _Instrumentation("httpx")
+_httpx = _Instrumentation()
 _IN_PROCESS: tuple[type, ...] = ()
 
 
@@ -326,7 +325,7 @@ def uninstrument_httpx() -> None:
 
 # --- requests --------------------------------------------------------------------------
 
-_requests = _Instrumentation("requests")
+_requests = _Instrumentation()
 _REQUESTS_VERSIONS = {10: "1.0", 11: "1.1", 20: "2"}
 
 
