@@ -121,7 +121,8 @@ class Service:
         )
 
     async def start(self) -> None:
-        await self.store.create_schema()
+        with agentwatch.get_tracer().start_as_current_span("demo startup"):
+            await self.store.create_schema()
         self.jobs.start()
 
     async def stop(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .store import Store
 __all__ = ["APPROVAL", "WORKFLOWS", "Agent", "ToolError", "WorkflowEngine"]
 
 APPROVAL = "approval"
+log = logging.getLogger("agentwatch.demo")
 _POLICY = " ".join(f"Support policy, section {i}: be accurate, brief and kind." for i in range(120))
 
 
@@ -93,12 +95,14 @@ class WorkflowEngine:
                     assert isinstance(step, Agent)
                     context = await self._agent(run_id, step, context)
                 except (LLMUnavailable, ToolError, TimeoutError) as exc:
+                    log.warning("workflow %s run %s failed: %s", workflow, run_id, exc)
                     run.fail(exc, propagate=True)  # handled, yet the whole trace shows it
                     await self.store.set_status(
                         run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:200]
                     )
                     return "failed"
             await self.store.set_status(run_id, "succeeded", result=context[:500])
+            log.info("workflow %s run %s succeeded", workflow, run_id)
         return "succeeded"
 
     async def _agent(self, run_id: str, agent: Agent, context: str) -> str:
