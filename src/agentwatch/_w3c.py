@@ -16,7 +16,8 @@ the propagators on them. Decisions the specifications leave open, and how they a
     ``tenant-id@system-id`` grammar (simple key: a lowercase letter then up to 255 of
     ``a-z 0-9 _ - * /``; tenant: a letter or digit then up to 240; system: a letter then
     up to 13) — the grammar of the W3C test suite and of OpenTelemetry's ``TraceState``;
-    Level 2 relaxed it, and a key valid only under the relaxed rule is discarded here.
+    Level 2 relaxed it; a tracestate with a key valid only under the relaxed rule is
+    discarded here.
     Values are 1 to 256 printable ASCII characters except ``,`` and ``=``, not ending in a
     space (trailing optional whitespace is dropped). Any invalid member, a duplicate key,
     or more than 32 members discards the whole ``tracestate``.
