@@ -16,10 +16,14 @@ from pathlib import Path
 from .._exceptions import OpsError
 from ._alertmanager import alertmanager_config
 from ._alerts import alert_rules
+from ._collector import collector_config, loadbalancer_config
+from ._compose import compose_file, tempo_config
 from ._grafana import dashboard_files, datasources, providers
+from ._k8s import k8s_files
 from ._options import GenerateOptions, resolve_packs
 from ._prometheus import prometheus_config
 from ._promtests import unit_test_files
+from ._readme import readme
 from ._rules import AlertRule, RuleContext, render_alert_groups
 from ._runbooks import runbooks
 from ._slo import SloSpec, slos_for
@@ -63,6 +67,13 @@ def plan(options: GenerateOptions) -> Plan:
         datasources(options.profile.scrape_interval)
     )
     files["grafana/provisioning/dashboards/dashboards.yml"] = dump(providers())
+    files["otel-collector/config.yaml"] = dump(collector_config())
+    files["otel-collector/loadbalancer.yaml"] = dump(loadbalancer_config())
+    files["docker-compose.yml"] = dump(compose_file(options))
+    files["tempo/tempo.yaml"] = dump(tempo_config())
+    for name, body in k8s_files(options).items():
+        files[f"k8s/{name}"] = dump(body)
+    files["README.md"] = readme(options, packs, [spec.name for spec in slos])
     for name, text in runbooks([*alerts, *slo_alerts], options.service).items():
         files[f"runbooks/{name}"] = text
     return Plan(options, packs, slos, (*alerts, *slo_alerts), files)

@@ -19,7 +19,7 @@ from ._slo import SloSpec
 __all__ = ["dashboard_files", "datasources", "providers", "selected_boards"]
 
 PROMETHEUS_UID, TEMPO_UID, LOKI_UID = "prometheus", "tempo", "loki"
-DASHBOARD_PATH = "/var/lib/grafana/dashboards"
+DASHBOARD_PATH = "/etc/grafana/dashboards"
 
 
 def _sdk() -> Any:

@@ -1,0 +1,190 @@
+"""docker-compose.yml for the whole stack, plus the Tempo config it mounts.
+
+Images are pinned. No default password anywhere: Grafana's admin password and every
+Alertmanager secret are Compose secrets read from ``./secrets/<name>`` files the operator
+creates (see the folder's README); exporter credentials come from the environment.
+"""
+
+from __future__ import annotations
+
+from ._options import GenerateOptions
+
+__all__ = ["IMAGES", "SECRETS", "compose_file", "tempo_config"]
+
+IMAGES = {
+    "otel-collector": "otel/opentelemetry-collector-contrib:0.103.1",
+    "prometheus": "prom/prometheus:v2.53.1",
+    "alertmanager": "prom/alertmanager:v0.27.0",
+    "tempo": "grafana/tempo:2.5.0",
+    "loki": "grafana/loki:3.1.0",
+    "grafana": "grafana/grafana:11.6.0",
+    "node-exporter": "prom/node-exporter:v1.8.2",
+    "cadvisor": "gcr.io/cadvisor/cadvisor:v0.49.1",
+    "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+    "redis-exporter": "oliver006/redis_exporter:v1.62.0",
+    "hub": "python:3.11.9-slim",
+}
+SECRETS = (
+    "grafana_admin_password",
+    "slack_webhook_url",
+    "pagerduty_routing_key",
+    "smtp_password",
+    "postgres_password",
+)
+_AM_SECRETS = ("slack_webhook_url", "pagerduty_routing_key", "smtp_password")
+
+
+def _service(name: str, **body: object) -> dict[str, object]:
+    return {"image": IMAGES[name], "restart": "unless-stopped", **body}
+
+
+def _observability(options: GenerateOptions) -> dict[str, object]:
+    secrets_dir = options.receivers.secrets_dir.rstrip("/")
+    return {
+        "otel-collector": _service(
+            "otel-collector",
+            command=["--config=/etc/otelcol/config.yaml"],
+            volumes=[
+                "./otel-collector/config.yaml:/etc/otelcol/config.yaml:ro",
+                "otelcol-data:/var/lib/otelcol/file_storage",
+            ],
+            ports=["4317:4317", "4318:4318"],
+        ),
+        "prometheus": _service(
+            "prometheus",
+            command=[
+                "--config.file=/etc/prometheus/prometheus.yml",
+                "--storage.tsdb.path=/prometheus",
+                "--storage.tsdb.retention.time=15d",
+            ],
+            volumes=["./prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
+            ports=["9090:9090"],
+            extra_hosts=["host.docker.internal:host-gateway"],
+        ),
+        "alertmanager": _service(
+            "alertmanager",
+            command=[
+                "--config.file=/etc/alertmanager/alertmanager.yml",
+                "--storage.path=/alertmanager",
+            ],
+            volumes=[
+                "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
+                "alertmanager-data:/alertmanager",
+            ],
+            secrets=[{"source": name, "target": f"{secrets_dir}/{name}"} for name in _AM_SECRETS],
+            ports=["9093:9093"],
+        ),
+        "tempo": _service(
+            "tempo",
+            command=["-config.file=/etc/tempo/tempo.yaml"],
+            volumes=["./tempo/tempo.yaml:/etc/tempo/tempo.yaml:ro", "tempo-data:/var/tempo"],
+        ),
+        "loki": _service(
+            "loki",
+            command=["-config.file=/etc/loki/local-config.yaml"],
+            volumes=["loki-data:/loki"],
+        ),
+        "grafana": _service(
+            "grafana",
+            environment={
+                "GF_SECURITY_ADMIN_PASSWORD__FILE": "/run/secrets/grafana_admin_password",
+                "GF_AUTH_ANONYMOUS_ENABLED": "false",
+                "GF_USERS_ALLOW_SIGN_UP": "false",
+            },
+            secrets=["grafana_admin_password"],
+            volumes=[
+                "./grafana/provisioning:/etc/grafana/provisioning:ro",
+                "./grafana/dashboards:/etc/grafana/dashboards:ro",
+                "grafana-data:/var/lib/grafana",
+            ],
+            ports=["3000:3000"],
+            depends_on=["prometheus", "tempo", "loki"],
+        ),
+    }
+
+
+def _exporters() -> dict[str, object]:
+    return {
+        "node-exporter": _service(
+            "node-exporter",
+            command=["--path.rootfs=/host"],
+            pid="host",
+            volumes=["/:/host:ro,rslave"],
+        ),
+        "cadvisor": _service(
+            "cadvisor",
+            privileged=True,
+            devices=["/dev/kmsg"],
+            volumes=[
+                "/:/rootfs:ro",
+                "/var/run:/var/run:ro",
+                "/sys:/sys:ro",
+                "/var/lib/docker/:/var/lib/docker:ro",
+            ],
+        ),
+        "postgres-exporter": _service(
+            "postgres-exporter",
+            secrets=["postgres_password"],
+            environment={
+                "DATA_SOURCE_URI": "${POSTGRES_URI:?host:port/db?sslmode=disable}",
+                "DATA_SOURCE_USER": "${POSTGRES_USER:?database user to monitor with}",
+                "DATA_SOURCE_PASS_FILE": "/run/secrets/postgres_password",
+            },
+        ),
+        "redis-exporter": _service(
+            "redis-exporter", environment={"REDIS_ADDR": "${REDIS_ADDR:?redis://host:6379}"}
+        ),
+        "hub": _service(
+            "hub",
+            command=[
+                "sh",
+                "-c",
+                "pip install --no-cache-dir 'agentwatch[hub]==0.1.0' && "
+                "exec agentwatch hub --host 0.0.0.0 --port 8787",
+            ],
+            volumes=["hub-data:/data", "./runbooks:/runbooks:ro"],
+            environment={"AGENTWATCH_HUB_DATA": "/data"},
+            ports=["8787:8787"],
+        ),
+    }
+
+
+def compose_file(options: GenerateOptions) -> dict[str, object]:
+    volumes = (
+        "otelcol-data",
+        "prometheus-data",
+        "alertmanager-data",
+        "tempo-data",
+        "loki-data",
+        "grafana-data",
+        "hub-data",
+    )
+    return {
+        "name": f"{options.service}-observability",
+        "services": {**_observability(options), **_exporters()},
+        "volumes": {name: {} for name in volumes},
+        "secrets": {name: {"file": f"./secrets/{name}"} for name in SECRETS},
+    }
+
+
+def tempo_config() -> dict[str, object]:
+    return {
+        "server": {"http_listen_port": 3200},
+        "distributor": {
+            "receivers": {
+                "otlp": {
+                    "protocols": {
+                        "grpc": {"endpoint": "0.0.0.0:4317"},
+                        "http": {"endpoint": "0.0.0.0:4318"},
+                    }
+                }
+            }
+        },
+        "storage": {
+            "trace": {
+                "backend": "local",
+                "wal": {"path": "/var/tempo/wal"},
+                "local": {"path": "/var/tempo/blocks"},
+            }
+        },
+    }
