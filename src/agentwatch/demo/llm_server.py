@@ -78,6 +78,7 @@ class _Simulator:
         self.requests = 0
 
     def behaviour(self, request: Request, prompt: str) -> str:
+        self.requests += 1
         forced = request.headers.get("x-sim") or ""
         match = _MARKER.search(prompt) or _MARKER.search(f"[{forced}]")
         if match:
@@ -222,6 +223,7 @@ class _OpenAI:
 
     async def embeddings(self, request: Request) -> Response:
         body = await request.json()
+        self.sim.requests += 1
         inputs = body.get("input")
         items = inputs if isinstance(inputs, list) else [inputs]
         tokens = sum(count_tokens(str(item)) for item in items)

@@ -1,0 +1,78 @@
+"""What the GenAI and demo tests share: a recording init, span lookups, servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from tests._apps import init_for_test, sample
+
+import agentwatch
+from agentwatch import _budget
+from agentwatch.demo.llm_server import SimConfig, create_llm_app
+from agentwatch.demo.serving import BackgroundServer
+from agentwatch.testing import InMemorySpanExporter
+
+QUIET_LLM = SimConfig(
+    error_rate=0.0,
+    rate_limit_rate=0.0,
+    slow_rate=0.0,
+    seconds_per_token=0.0,
+    base_latency_seconds=0.002,
+    seed=7,
+)
+
+
+@dataclass
+class Recording:
+    """An init()'d agentwatch keeping every trace, and ways to read what it recorded."""
+
+    handle: agentwatch.Agentwatch
+    exporter: InMemorySpanExporter
+
+    def spans(self) -> list[ReadableSpan]:
+        self.handle.force_flush()
+        return self.exporter.get_finished_spans()
+
+    def span(self, name: str) -> ReadableSpan:
+        found = [span for span in self.spans() if span.name == name]
+        assert len(found) == 1, (
+            f"{len(found)} spans named {name!r}: {[s.name for s in self.spans()]}"
+        )
+        return found[0]
+
+    def value(self, name: str, **labels: str) -> float:
+        return sample(self.handle.registry, name, labels)
+
+
+@contextmanager
+def recording(ratio: float = 1.0, **options: Any) -> Iterator[Recording]:
+    handle, exporter = init_for_test(ratio=ratio, **options)
+    try:
+        yield Recording(handle, exporter)
+    finally:
+        handle.shutdown()
+        for item in _budget.budgets():
+            _budget.remove_budget(item.name)
+
+
+@contextmanager
+def llm_server(config: SimConfig = QUIET_LLM) -> Iterator[BackgroundServer]:
+    """The simulated OpenAI/Anthropic provider on 127.0.0.1."""
+    server = BackgroundServer(create_llm_app(config)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def span_id(span: ReadableSpan) -> int:
+    assert span.context is not None
+    return span.context.span_id
