@@ -2,7 +2,10 @@
 
 >>> from agentwatch.ops import GenerateOptions, generate, validate
 >>> generate("deploy", GenerateOptions(service="agent-api", packs=("http", "llm")))  # doctest: +SKIP
->>> validate("deploy")  # doctest: +SKIP
+>>> validate("deploy").checks  # doctest: +SKIP
+{'promtool check config': 'ok', ..., 'catalog cross-check': 'ok'}
+
+Command line: ``agentwatch ops generate --out deploy`` and ``agentwatch ops validate deploy``.
 """
 
 from __future__ import annotations
@@ -10,5 +13,14 @@ from __future__ import annotations
 from ._generate import generate
 from ._options import GenerateOptions, Profile, ReceiverOptions
 from ._slo import SloSpec
+from ._validate import ValidationReport, validate
 
-__all__ = ["GenerateOptions", "Profile", "ReceiverOptions", "SloSpec", "generate"]
+__all__ = [
+    "GenerateOptions",
+    "Profile",
+    "ReceiverOptions",
+    "SloSpec",
+    "ValidationReport",
+    "generate",
+    "validate",
+]

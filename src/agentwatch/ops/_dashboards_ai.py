@@ -310,7 +310,7 @@ def ai_boards() -> tuple[Board, ...]:
 def slo_board() -> Board:
     own = 'service="$service"'
     return Board(
-        "aw-slo",
+        "aw-slo-error-budget",
         "SLO and error budget",
         "Objectives, error ratios and budget burn.",
         (

@@ -64,20 +64,19 @@ class SloSpec:
 
     def check(self, where: str = "") -> None:
         """Raise ConfigurationError (naming ``where``) for anything generation cannot use."""
-        _check_spec(self, lambda _field: where)
+        _check_spec(self, lambda _field: where, f"slo {self.name!r}")
 
 
 def _fail(field: str, value: object, accepted: str, where: str) -> ConfigurationError:
     return ConfigurationError(field, value, accepted, source=where)
 
 
-def _check_spec(spec: SloSpec, at: Callable[[str], str]) -> None:
-    field = f"slo {spec.name!r}"
+def _check_spec(spec: SloSpec, at: Callable[[str], str], field: str) -> None:
     if not spec.name or not set(spec.name) <= _NAME_CHARS:
         raise _fail(f"{field}.name", spec.name, "lower-case letters, digits, '-', '_'", at("name"))
     if not 0 < spec.objective < 1 or PAGE_BURN * spec.budget >= 1:
         accepted = "a ratio in (0, 1) above 0.93 (a 14.4x burn of its budget must be < 100%)"
-        raise _fail(f"{field}.objective", spec.objective, accepted, at("objective"))
+        raise _fail(f"{field}.objective", str(spec.objective), accepted, at("objective"))
     try:
         parse_duration(spec.window)
     except ValueError:
@@ -235,7 +234,7 @@ def _spec_from_node(node: yaml.Node, field: str, path: Path) -> SloSpec:
         if count != count.to_integral_value():
             raise _fail(f"{field}.min_events", count, "a whole number", lines["min_events"])
         spec = replace(spec, min_events=int(count))
-    _check_spec(spec, lambda key: lines.get(key, where))
+    _check_spec(spec, lambda key: lines.get(key, where), field)
     return spec
 
 
