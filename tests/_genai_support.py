@@ -76,3 +76,61 @@ def parent_of(span: ReadableSpan) -> int | None:
 def span_id(span: ReadableSpan) -> int:
     assert span.context is not None
     return span.context.span_id
+
+
+@dataclass
+class DemoRun:
+    """The demo service running on 127.0.0.1 with an in-memory exporter."""
+
+    app: Any
+    server: BackgroundServer
+    llm: BackgroundServer
+    exporter: InMemorySpanExporter
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def handle(self) -> agentwatch.Agentwatch:
+        handle: agentwatch.Agentwatch = self.app.state.agentwatch
+        return handle
+
+    def spans(self) -> list[ReadableSpan]:
+        self.handle.force_flush()
+        return self.exporter.get_finished_spans()
+
+    def value(self, name: str, **labels: str) -> float:
+        return sample(self.handle.registry, name, labels)
+
+
+@contextmanager
+def demo_service(data_dir: str, *, ratio: float = 1.0, **config: Any) -> Iterator[DemoRun]:
+    """The demo agent service (and its simulated provider) served over HTTP on 127.0.0.1."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from prometheus_client import CollectorRegistry
+
+    from agentwatch.demo.app import DemoConfig, create_app
+
+    exporter = InMemorySpanExporter()
+    options = {
+        "exporter": exporter,
+        "registry": CollectorRegistry(),
+        "tracer_provider": TracerProvider(sampler=agentwatch.ErrorPrioritySampler(ratio)),
+        "success_sample_ratio": ratio,
+        "environ": {},
+    }
+    with llm_server() as llm:
+        app = create_app(
+            DemoConfig(llm.url, data_dir=data_dir, seed=3, init_options=options, **config)
+        )
+        try:
+            server = BackgroundServer(app).start()
+            try:
+                yield DemoRun(app, server, llm, exporter)
+            finally:
+                server.stop()
+        finally:
+            app.state.agentwatch.shutdown()
+            for item in _budget.budgets():
+                _budget.remove_budget(item.name)

@@ -9,6 +9,7 @@ depth, jobs by status and job duration.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +23,7 @@ from agentwatch.propagation import extract_headers, inject_headers
 
 __all__ = ["JobQueue"]
 
+log = logging.getLogger("agentwatch.demo")
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -88,6 +90,7 @@ class JobQueue:
                 await self.handler(payload)
             except Exception as exc:  # the job fails, the worker goes on
                 status = "failed"
+                log.exception("job on queue %s failed", self.name)
                 agentwatch.mark_error(exc)
         agentwatch.metric("queue_jobs_total").labels(self.name, status).inc()
         agentwatch.metric("queue_job_duration_seconds").labels(self.name).observe(

@@ -162,9 +162,9 @@ class WorkflowEngine:
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiters[approval_id] = waiter  # before anyone can see the approval
         try:
-            await self.store.create_approval(approval_id, run_id, workflow)
-            await self.store.set_status(run_id, "awaiting_approval")
             async with agentwatch.approval_wait(workflow, approval_id=approval_id) as wait:
+                await self.store.create_approval(approval_id, run_id, workflow)
+                await self.store.set_status(run_id, "awaiting_approval")
                 approved = await asyncio.wait_for(waiter, self.approval_timeout_seconds)
                 wait.approve() if approved else wait.reject()
         finally:
