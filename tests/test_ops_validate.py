@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,28 @@ from tests._ops_stack import binary
 
 from agentwatch import ConfigurationError, ValidationFailedError
 from agentwatch._cli import main
-from agentwatch.ops import GenerateOptions, generate, validate
+from agentwatch.ops import GenerateOptions, SloSpec, generate, validate
 from agentwatch.ops._options import TEST_PROFILE
 
+# SLOs nested in the defaults: each SLO's unit test must expect the others it trips
+OVERLAPPING = GenerateOptions(
+    packs=("http",),
+    slos=(
+        SloSpec(
+            "checkout",
+            Decimal("0.995"),
+            'http_requests_total{route="/pay"}',
+            error='http_requests_total{route="/pay",status=~"5..|429"}',
+        ),
+        SloSpec(
+            "fast",
+            Decimal("0.95"),
+            "http_request_duration_seconds_count",
+            good='http_request_duration_seconds_bucket{le="1.0"}',
+            min_events=5,
+        ),
+    ),
+)
 CHECKS = [
     "promtool check config",
     "promtool check rules",
@@ -32,8 +52,9 @@ CHECKS = [
         GenerateOptions(),
         GenerateOptions(service="billing", packs=("http", "llm", "db")),
         GenerateOptions(profile=TEST_PROFILE),
+        OVERLAPPING,
     ],
-    ids=["all-packs", "some-packs", "test-profile"],
+    ids=["all-packs", "some-packs", "test-profile", "overlapping-slos"],
 )
 def test_generated_folder_passes_promtool_amtool_and_the_cross_check(
     tmp_path: Path, options: GenerateOptions

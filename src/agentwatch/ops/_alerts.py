@@ -43,7 +43,7 @@ def _error_rate(c: RuleContext, severity: str, threshold: str, bad: int) -> Aler
                 counter("http_requests_total", 99, **_ROUTE, status="200"),
                 counter("http_requests_total", 1, **_ROUTE, status="503"),
             ),
-            also=("warning",) if severity == "critical" else (),
+            also=(("severity", "warning"),) if severity == "critical" else (),
         ),
         impact="Users get errors; agents and workflows started over HTTP fail.",
         diagnosis=(

@@ -22,7 +22,6 @@ def host_rules(c: RuleContext) -> list[AlertRule]:
     idle = f'rate(node_cpu_seconds_total{{mode="idle"}}[{c.win(5)}])'
     avail = f"node_filesystem_avail_bytes{{{_NOT_VIRTUAL}}}"
     size = f"node_filesystem_size_bytes{{{_NOT_VIRTUAL}}}"
-    node = Scenario(fire=(), quiet=(), labels=_NODE, service_label=False, true_from=0)
     mem = ("node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes")
     return [
         _host_rule(
@@ -33,7 +32,7 @@ def host_rules(c: RuleContext) -> list[AlertRule]:
             Scenario(
                 fire=_node(gauge(mem[0], 500_000_000), gauge(mem[1], 8_000_000_000)),
                 quiet=_node(gauge(mem[0], 4_000_000_000), gauge(mem[1], 8_000_000_000)),
-                labels=node.labels,
+                labels=_NODE,
                 service_label=False,
                 true_from=0,
             ),

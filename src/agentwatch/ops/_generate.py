@@ -50,7 +50,7 @@ def plan(options: GenerateOptions) -> Plan:
     """Render everything in memory (raises ConfigurationError on bad input)."""
     packs = resolve_packs(options.packs)
     ctx = RuleContext(options)
-    slos = slos_for(packs, options.slo_file)
+    slos = slos_for(packs, options.slo_file, options.slos)
     alerts = alert_rules(ctx, packs)
     slo_alerts = slo_alert_rules(ctx, slos)
     files: dict[str, str] = {

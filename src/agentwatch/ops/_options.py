@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._catalog import PACKS
 from .._exceptions import ConfigurationError
 from .._operation import ERROR, SUCCESS
+
+if TYPE_CHECKING:
+    from ._slo import SloSpec
 
 __all__ = [
     "DEFAULT_INFRA_TARGETS",
@@ -108,6 +112,9 @@ class ReceiverOptions:
 class GenerateOptions:
     """Everything ``agentwatch ops generate`` needs; every field has a working default.
 
+    SLOs: the defaults of the chosen packs, then ``slo_file``'s, then ``slos`` (same name
+    replaces). ``profile`` sets the timings (``TEST_PROFILE`` turns minutes into seconds).
+
     >>> GenerateOptions(service="agent-api", packs=("http", "llm"))  # doctest: +SKIP
     """
 
@@ -116,6 +123,7 @@ class GenerateOptions:
     metrics_path: str = "/metrics"
     packs: tuple[str, ...] | None = None
     slo_file: Path | None = None
+    slos: tuple[SloSpec, ...] = ()
     cluster: str = "local"
     hub_targets: tuple[str, ...] = ("hub:8787",)
     infra_targets: Mapping[str, tuple[str, ...]] = field(

@@ -24,12 +24,23 @@ def _input(c: RuleContext, series: tuple[Series, ...], steps: int) -> list[dict[
     return [{"series": s.selector(c.service), "values": s.values(steps, step)} for s in series]
 
 
-def _expected(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[dict[str, Any]]:
+def _trips(rule: AlertRule, pairs: tuple[tuple[str, str], ...]) -> bool:
+    labels = rule.all_labels()
+    return any(labels.get(key) == value for key, value in pairs)
+
+
+def _expected(
+    c: RuleContext, rule: AlertRule, same_name: list[AlertRule], *, quiet: bool = False
+) -> list[dict[str, Any]]:
     scenario = rule.scenario
     base = dict(scenario.labels)
     if scenario.service_label:
         base = {"service": c.service, **base}
-    firing = [rule] + [r for r in same_name if r is not rule and r.severity in scenario.also]
+    others = [r for r in same_name if r is not rule]
+    if quiet:
+        firing = [r for r in others if _trips(r, scenario.quiet_also)]
+    else:
+        firing = [rule] + [r for r in others if _trips(r, scenario.also)]
     out = []
     for r in firing:
         labels = {**base, **r.all_labels()}
@@ -57,7 +68,13 @@ def _cases(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[
         "name": f"{rule.name} ({what}) stays quiet",
         "interval": _at(c, 1),
         "input_series": _input(c, scenario.quiet, steps),
-        "alert_rule_test": [{"eval_time": _at(c, fire_step), **check, "exp_alerts": []}],
+        "alert_rule_test": [
+            {
+                "eval_time": _at(c, fire_step),
+                **check,
+                "exp_alerts": _expected(c, rule, same_name, quiet=True),
+            }
+        ],
     }
     return [fire, quiet]
 

@@ -81,8 +81,10 @@ class Scenario:
 
     The condition must hold from step ``true_from``; the alert then fires ``for`` later.
     ``labels`` are the alert's labels besides alertname, severity and the rule's own labels
-    (``service`` is added unless ``service_label`` is false). ``also`` lists severities of
-    the same alert name that fire too (a critical tier also trips the warning tier).
+    (``service`` is added unless ``service_label`` is false). ``also`` names other rules of
+    the same alert name that fire too, as (label, value) pairs: a critical tier also trips
+    ``("severity", "warning")``; overlapping SLOs trip ``("slo", name)``. ``quiet_also``
+    does the same for the quiet inputs (which must never fire the rule itself).
     """
 
     fire: tuple[Series, ...]
@@ -90,7 +92,8 @@ class Scenario:
     labels: Mapping[str, str] = field(default_factory=dict)
     service_label: bool = True
     true_from: int = 1
-    also: tuple[str, ...] = ()
+    also: tuple[tuple[str, str], ...] = ()
+    quiet_also: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

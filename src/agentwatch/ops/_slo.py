@@ -162,8 +162,10 @@ DEFAULT_SLOS = (
 )
 
 
-def slos_for(packs: tuple[str, ...], slo_file: Path | None) -> tuple[SloSpec, ...]:
-    """The defaults whose metrics are in the chosen packs, merged with the file's (by name)."""
+def slos_for(
+    packs: tuple[str, ...], slo_file: Path | None, extra: tuple[SloSpec, ...] = ()
+) -> tuple[SloSpec, ...]:
+    """Defaults whose metrics are in the chosen packs, then the file's, then ``extra``."""
     chosen: dict[str, SloSpec] = {}
     include_defaults, from_file = True, tuple[SloSpec, ...]()
     if slo_file is not None:
@@ -175,6 +177,9 @@ def slos_for(packs: tuple[str, ...], slo_file: Path | None) -> tuple[SloSpec, ..
             if owner is not None and owner.pack in packs:
                 chosen[spec.name] = spec
     for spec in from_file:
+        chosen[spec.name] = spec
+    for spec in extra:
+        spec.check("GenerateOptions.slos")
         chosen[spec.name] = spec
     return tuple(chosen.values())
 

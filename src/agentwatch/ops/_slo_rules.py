@@ -15,12 +15,14 @@ service does not page. Every threshold is an exact decimal.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
 
 from .._exceptions import ConfigurationError
 from ._promql import Matcher, Selector, matches
 from ._rules import AlertRule, RuleContext, Scenario, Series, render_rule
 from ._slo import PAGE_BURN, SloSpec
+from ._slo_expect import tripped
 from ._units import fmt, parse_duration
 
 __all__ = ["slo_alert_rules", "slo_groups"]
@@ -139,7 +141,23 @@ def slo_alert_rules(c: RuleContext, specs: tuple[SloSpec, ...]) -> list[AlertRul
         for name, urgency, severity, for_minutes, pairs in _ALERTS:
             expr = "\nor\n".join(_condition(c, spec, *pair) for pair in pairs) + "\n"
             rules.append(_alert(c, spec, name, urgency, severity, for_minutes, expr, pairs))
-    return rules
+    return [_with_overlaps(rule, specs) for rule in rules]
+
+
+def _with_overlaps(rule: AlertRule, specs: tuple[SloSpec, ...]) -> AlertRule:
+    """Set which SLOs' alerts of this name the rule's test inputs trip (see _slo_expect)."""
+    pairs = next(p for name, *_rest, p in _ALERTS if name == rule.name)
+    step = rule.scenario.true_from + rule.for_minutes
+    own = rule.labels["slo"]
+
+    def trips(series: tuple[Series, ...]) -> tuple[tuple[str, str], ...]:
+        return tuple(("slo", s.name) for s in specs if tripped(s, series, pairs, step))
+
+    fire, quiet = trips(rule.scenario.fire), trips(rule.scenario.quiet)
+    if ("slo", own) not in fire or ("slo", own) in quiet:
+        raise ConfigurationError(f"slo {own!r}", rule.name, "selectors a test input can trip")
+    others = tuple(pair for pair in fire if pair != ("slo", own))
+    return replace(rule, scenario=replace(rule.scenario, also=others, quiet_also=quiet))
 
 
 def _alert(
@@ -226,7 +244,8 @@ def _sample(m: Matcher) -> list[str]:
 def _labels_for(matchers: tuple[Matcher, ...]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for m in matchers:
-        options = [v for v in _sample(m) if matches(matchers, {**labels, m.label: v})]
+        same = tuple(x for x in matchers if x.label == m.label)  # a label may be matched twice
+        options = [v for v in _sample(m) if matches(same, {m.label: v})]
         if not options:
             raise ConfigurationError(
                 f"selector matcher {m.text()}",
