@@ -4,7 +4,7 @@ Every metric a rule or a dashboard query reads must be a catalog series (histogr
 ``_bucket``/``_sum``/``_count``), a series recorded by the folder's own rules, or a
 standard Prometheus/exporter metric on :data:`STANDARD_METRICS`; label matchers on catalog
 metrics must use the metric's labels (or the target labels). Dashboard uids are unique and
-every alert has a runbook and a unit test.
+every dashboard has a ``service`` variable; every alert has a runbook and a unit test.
 """
 
 from __future__ import annotations
@@ -149,6 +149,9 @@ def cross_check(folder: Path) -> list[str]:
                 f"{rel}: dashboard uid {uid!r} is empty or also used by {uids.get(uid)}"
             )
         uids[uid] = rel
+        variables = [v.get("name") for v in board.get("templating", {}).get("list", [])]
+        if "service" not in variables:
+            problems.append(f"{rel}: dashboard has no 'service' template variable")
         problems += _exprs_problems(
             ((f"{rel} panel {title!r}", expr) for title, expr in _panel_queries(board)), known
         )
