@@ -28,6 +28,7 @@ from ._genai import (
 )
 from ._init import Agentwatch, init
 from ._logs import JsonFormatter
+from ._mcp import instrument_mcp
 from ._pricing import get_price, load_prices, set_prices
 from ._sampling import ErrorPriorityProcessor
 from ._sampling import HeadSampler as ErrorPrioritySampler
@@ -54,6 +55,7 @@ __all__ = [
     "get_tracer",
     "init",
     "instrument_anthropic",
+    "instrument_mcp",
     "instrument_openai",
     "llm_call",
     "load_prices",

@@ -206,7 +206,7 @@ class ToolCall(Operation):
         An MCP ``CallToolResult`` with ``isError`` marks the call failed (``tool_error``).
         """
         try:
-            is_error = getattr(result, "isError", None)
+            is_error = getattr(result, "is_error", None) or getattr(result, "isError", None)
             if is_error is None and isinstance(result, dict):
                 is_error = result.get("isError")
             if is_error is True:
