@@ -27,9 +27,6 @@ def _outcomes(metric: str, ok: int, bad: int, **labels: str) -> tuple[Series, ..
 def llm_rules(c: RuleContext) -> list[AlertRule]:
     calls, by = "llm_requests_total", "service, provider"
     volume = c.sum_rate(by, calls, fn="increase")
-    cost = c.sum_rate("service", "llm_cost_usd_total", minutes=60, fn="increase")
-    limit = c.options.llm_cost_per_hour_usd
-    budget = "llm_budget_utilization_ratio"
     diag = (
         ("Error ratio by provider and model", c.ratio("service, provider, model", calls, _ERR)),
         ("Errors by type", c.sum_rate("provider, error_type", "llm_errors_total")),
@@ -76,6 +73,15 @@ def llm_rules(c: RuleContext) -> list[AlertRule]:
             diagnosis=diag,
             resolution=fix,
         ),
+        *_llm_spend_rules(c),
+    ]
+
+
+def _llm_spend_rules(c: RuleContext) -> list[AlertRule]:
+    cost = c.sum_rate("service", "llm_cost_usd_total", minutes=60, fn="increase")
+    limit = c.options.llm_cost_per_hour_usd
+    budget = "llm_budget_utilization_ratio"
+    return [
         AlertRule(
             name="LLMHighCostPerHour",
             pack="llm",

@@ -182,7 +182,7 @@ def _alert(
         labels={"urgency": urgency, "slo": spec.name},
         rule_file="slo.yml",
         summary=f"{{{{ $labels.service }}}}: SLO {{{{ $labels.slo }}}} burns its error budget {speed}",
-        description=f"{spec.description or spec.name} Objective {pct}% over {spec.window}; "
+        description=f"{spec.description or f'SLO {spec.name}.'} Objective {pct}% over {spec.window}; "
         f"errors run at {rates} the allowed rate.",
         scenario=_scenario(spec, quiet_low_traffic=urgency == "page"),
         impact=f"At this rate the {spec.window} error budget of {spec.name} will be spent "
