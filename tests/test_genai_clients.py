@@ -155,32 +155,20 @@ def test_a_dropped_stream_ends_its_call(rec: Recording, server: BackgroundServer
     for index, _chunk in enumerate(stream):
         if index == 2:
             break
-    assert (
-        rec.value(
-            "llm_requests_total",
-            provider="openai",
-            model="gpt-4o-mini",
-            operation="chat",
-            status="success",
-        )
-        == 0
-    )
+    succeeded = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "operation": "chat",
+        "status": "success",
+    }
+    assert rec.value("llm_requests_total", **succeeded) == 0
     del stream
     gc.collect()
     attributes = rec.span("chat gpt-4o-mini").attributes or {}
     assert attributes["agentwatch.usage.estimated"] is True
     assert attributes["gen_ai.usage.output_tokens"] == 3
     assert attributes["gen_ai.usage.input_tokens"] > 0  # estimated from the prompt
-    assert (
-        rec.value(
-            "llm_requests_total",
-            provider="openai",
-            model="gpt-4o-mini",
-            operation="chat",
-            status="success",
-        )
-        == 1
-    )
+    assert rec.value("llm_requests_total", **succeeded) == 1
 
 
 async def test_a_stream_broken_by_the_provider_is_an_error(

@@ -88,23 +88,29 @@ def _anthropic_targets() -> list[tuple[type, Any, bool]]:
     ]
 
 
-def instrument_openai() -> None:
-    """Record every call of the ``openai`` client (all clients, existing and future)."""
-    for owner, describe, is_async in _openai_targets():
+def _patch(targets: list[tuple[type, Any, bool]]) -> None:
+    for owner, describe, is_async in targets:
         patch_method(owner, "create", describe, is_async=is_async)
 
 
-def uninstrument_openai() -> None:
-    for owner, _describe, _is_async in _openai_targets():
+def _unpatch(targets: list[tuple[type, Any, bool]]) -> None:
+    for owner, _describe, _is_async in targets:
         unpatch_method(owner, "create")
+
+
+def instrument_openai() -> None:
+    """Record every call of the ``openai`` client (all clients, existing and future)."""
+    _patch(_openai_targets())
+
+
+def uninstrument_openai() -> None:
+    _unpatch(_openai_targets())
 
 
 def instrument_anthropic() -> None:
     """Record every call of the ``anthropic`` client (all clients, existing and future)."""
-    for owner, describe, is_async in _anthropic_targets():
-        patch_method(owner, "create", describe, is_async=is_async)
+    _patch(_anthropic_targets())
 
 
 def uninstrument_anthropic() -> None:
-    for owner, _describe, _is_async in _anthropic_targets():
-        unpatch_method(owner, "create")
+    _unpatch(_anthropic_targets())
