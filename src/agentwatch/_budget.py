@@ -27,7 +27,6 @@ from ._state import report_internal_error, telemetry
 __all__ = ["PERIODS", "Budget", "budget", "budgets", "remove_budget"]
 
 PERIODS = ("hour", "day", "week", "month", "total")
-_FILTERS = ("provider", "model", "workflow", "agent_type")
 Clock = Callable[[], float]
 
 
@@ -196,7 +195,3 @@ def publish_all() -> None:
     """Set every budget's gauges on the active telemetry (``init()`` calls this)."""
     for item in budgets():
         item.publish()
-
-
-def scope_keys() -> tuple[str, ...]:
-    return _FILTERS
