@@ -11,8 +11,10 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -134,18 +136,31 @@ def _look_at(service: str, data_dir: str) -> str:
     )
 
 
-async def _drive(url: str, args: argparse.Namespace) -> Counter[str]:
+async def _drive(url: str, args: argparse.Namespace, stop: threading.Event) -> Counter[str]:
     progress = Progress(args.duration)
     generator = TrafficGenerator(
         url, rate=args.rate, duration=args.duration, seed=args.seed, on_progress=progress.update
     )
     try:
-        return await generator.run()
+        return await generator.run(stop.is_set)
     finally:
         progress.close()
 
 
 def run(args: argparse.Namespace) -> int:
+    """Start everything, drive traffic, report; Ctrl-C ends whichever phase is running."""
+    interrupted = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        _run(args, interrupted)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted.is_set():
+        print("\nstopping… stopped.", file=sys.stderr)
+    return 0
+
+
+def _run(args: argparse.Namespace, interrupted: threading.Event) -> None:
     data_dir = args.dir or os.path.join(tempfile.gettempdir(), "agentwatch-demo")
     os.makedirs(data_dir, exist_ok=True)
     traces = os.path.join(data_dir, "traces.jsonl")
@@ -164,15 +179,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         service = _start_service(app, args.port)
         _banner(service.url, llm.url, data_dir, args.duration, args.rate)
+        if interrupted.is_set():
+            return
         with untraced():  # the traffic comes from "outside": no client spans here
-            counts = asyncio.run(_drive(service.url, args))
+            counts = asyncio.run(_drive(service.url, args, interrupted))
+        if interrupted.is_set():
+            return
         time.sleep(0.5)  # let the last background jobs settle
         print("\n" + summary(httpx.get(f"{service.url}/metrics", timeout=10).text, counts))
         print(_look_at(service.url, data_dir), flush=True)
-        while args.keep_serving:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("\nstopping…", file=sys.stderr)
+        while args.keep_serving and not interrupted.is_set():
+            time.sleep(0.2)
     finally:
         if service is not None:
             service.stop()
@@ -180,4 +197,3 @@ def run(args: argparse.Namespace) -> int:
         app.state.agentwatch.shutdown()
         logging.getLogger().removeHandler(handler)
         handler.close()
-    return 0

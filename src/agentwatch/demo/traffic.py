@@ -83,14 +83,15 @@ class TrafficGenerator:
         self._decided: set[str] = set()
         self._decisions: set[asyncio.Task[None]] = set()
 
-    async def run(self) -> Counter[str]:
+    async def run(self, stop: Callable[[], bool] = lambda: False) -> Counter[str]:
+        """Send traffic until ``duration`` is over or ``stop()`` says so (Ctrl-C)."""
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=60, limits=limits) as client:
             approver = asyncio.create_task(self._approve(client))
             pending: set[asyncio.Task[None]] = set()
             start = time.monotonic()
             next_at = start
-            while (now := time.monotonic()) - start < self.duration:
+            while (now := time.monotonic()) - start < self.duration and not stop():
                 if now >= next_at:
                     task = asyncio.create_task(self._one(client))
                     pending.add(task)
@@ -99,12 +100,13 @@ class TrafficGenerator:
                 if self.on_progress is not None:
                     self.on_progress(now - start, self.counts)
                 await asyncio.sleep(min(max(next_at - time.monotonic(), 0.0), 0.25))
-            if pending:
+            if pending and not stop():
                 await asyncio.wait(pending, timeout=30)
-            approver.cancel()
-            await asyncio.gather(approver, return_exceptions=True)
+            for task in (*pending, *self._decisions, approver):
+                task.cancel()
+            await asyncio.gather(*pending, *self._decisions, approver, return_exceptions=True)
             if self.on_progress is not None:
-                self.on_progress(self.duration, self.counts)
+                self.on_progress(time.monotonic() - start, self.counts)
         return self.counts
 
     def _ticket(self) -> str:
