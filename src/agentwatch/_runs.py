@@ -220,6 +220,7 @@ class ToolCall(Operation):
 
     def _before_end(self) -> None:
         self.span.set_attribute("tool.status", self.status)
+        self.span.set_attribute("tool.duration_seconds", self.duration_seconds)
 
     def _record_end(self, metrics: Metrics) -> None:
         labels = (self.tool, self.server)
