@@ -26,7 +26,7 @@ demo: $(VENV)/.demo-installed
 	$(VENV)/bin/agentwatch demo $(DEMO_ARGS)
 
 system-deps:
-	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! command -v alertmanager >/dev/null; then \
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! { command -v alertmanager >/dev/null || command -v prometheus-alertmanager >/dev/null; }; then \
 		echo "installing Debian packages prometheus prometheus-alertmanager"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \

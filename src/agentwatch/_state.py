@@ -24,7 +24,15 @@ from ._metrics import GuardedMetric, Metrics
 from ._redact import Redactor
 from ._settings import Settings, load_settings
 
-__all__ = ["Telemetry", "activate", "deactivate", "get_tracer", "metric", "report_internal_error", "telemetry"]
+__all__ = [
+    "Telemetry",
+    "activate",
+    "deactivate",
+    "get_tracer",
+    "metric",
+    "report_internal_error",
+    "telemetry",
+]
 
 _log = logging.getLogger("agentwatch")
 InternalErrorHook = Callable[[str, BaseException], None]
