@@ -146,7 +146,7 @@ async def test_inbound_traceparent_is_continued() -> None:
     app = build_app()
     handle, exporter = init_for_test(app, ratio=1.0)
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    await _get(app, "/ok/1", {"traceparent": parent, "tracestate": "vendor=opaque"})
+    response = await _get(app, "/ok/1", {"traceparent": parent, "tracestate": "vendor=opaque"})
     handle.force_flush()
     server = next(s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER)
     assert format(server.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -156,6 +156,9 @@ async def test_inbound_traceparent_is_continued() -> None:
         and format(server.parent.span_id, "016x") == "00f067aa0ba902b7"
     )
     assert server.context.trace_state.get("vendor") == "opaque"
+    assert (
+        response.headers["traceresponse"] == f"00-{parent[3:35]}-{server.context.span_id:016x}-01"
+    )
     handle.shutdown()
 
 

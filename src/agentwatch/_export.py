@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -93,7 +94,13 @@ class ExportQueue:
     def _send(self, batch: list[ReadableSpan]) -> None:
         try:
             batch = [span.to_readable() if isinstance(span, ServerSpan) else span for span in batch]
-            result = self.exporter.export(batch)
+            token = attach(
+                set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)
+            )  # no spans about exporting
+            try:
+                result = self.exporter.export(batch)
+            finally:
+                detach(token)
         except Exception as exc:  # an exporter bug or a transport error it did not catch
             result = SpanExportResult.FAILURE
             self._log_failure(repr(exc))
