@@ -94,19 +94,27 @@ def test_generated_references_are_current() -> None:
 
 
 def test_label_combinations_past_the_budget_go_to_one_overflow_series() -> None:
-    registry = CollectorRegistry()
-    spec = define_pack(
-        "test_budget",
-        [MetricSpec("test_budget_events_total", "counter", "Events.", labels=("user",), budget=3)],
-    )[0]
-    metrics = Metrics(registry, [spec])
-    for user in ["a", "b", "c", "d", "e", "a", "d"]:
-        metrics[spec.name].labels(user).inc()
-    assert sample(registry, "test_budget_events_total", {"user": "a"}) == 2
-    assert sample(registry, "test_budget_events_total", {"user": OVERFLOW}) == 3  # d, e, d
-    assert sample(registry, "test_budget_events_total", {"user": "d"}) == 0
-    assert sample(registry, "agentwatch_metric_overflow_total", {"metric": spec.name}) == 3
-    assert metrics[spec.name].series_count == 3
+    try:
+        registry = CollectorRegistry()
+        spec = define_pack(
+            "test_budget",
+            [
+                MetricSpec(
+                    "test_budget_events_total", "counter", "Events.", labels=("user",), budget=3
+                )
+            ],
+        )[0]
+        metrics = Metrics(registry, [spec])
+        for user in ["a", "b", "c", "d", "e", "a", "d"]:
+            metrics[spec.name].labels(user).inc()
+        assert sample(registry, "test_budget_events_total", {"user": "a"}) == 2
+        assert sample(registry, "test_budget_events_total", {"user": OVERFLOW}) == 3  # d, e, d
+        assert sample(registry, "test_budget_events_total", {"user": "d"}) == 0
+        assert sample(registry, "agentwatch_metric_overflow_total", {"metric": spec.name}) == 3
+        assert metrics[spec.name].series_count == 3
+    finally:  # leave the catalog as other tests expect it
+        for item in PACKS.pop("test_budget"):
+            CATALOG.pop(item.name, None)
 
 
 def test_wrong_label_count_is_a_clear_error() -> None:
