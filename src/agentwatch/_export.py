@@ -35,7 +35,7 @@ class ExportQueue:
         metrics: Metrics,
         *,
         max_size: int = 8192,
-        batch_size: int = 512,
+        batch_size: int = 128,
         interval_seconds: float = 1.0,
     ) -> None:
         self.exporter = exporter

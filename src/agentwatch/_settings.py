@@ -248,9 +248,9 @@ OPTIONS: tuple[Option, ...] = (
     _opt(
         "export_batch_size",
         _parse_positive_int,
-        512,
+        128,
         ("AGENTWATCH_EXPORT_BATCH_SIZE",),
-        "Spans per export call.",
+        "Spans per export call; small enough that encoding a batch never holds the GIL for long (request p99).",
         "a positive integer",
     ),
     _opt(
