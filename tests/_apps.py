@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import http.server
 import logging
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
@@ -84,6 +87,25 @@ def init_for_test(
         **options,
     )
     return handle, exporter
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_answering(url: str, timeout_seconds: float) -> None:
+    """Poll ``url`` until an HTTP server answers, failing after ``timeout_seconds``."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"server at {url} did not start"
+            time.sleep(0.1)
 
 
 def sample(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:

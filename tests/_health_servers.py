@@ -16,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 import redis
+from tests._apps import free_port
 
 from agentwatch.health import CheckResult
 
@@ -36,13 +37,6 @@ def require_redis() -> None:
         redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
     except Exception as exc:
         pytest.fail(f"Redis must answer at {REDIS_URL} (start redis-server): {exc}")
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

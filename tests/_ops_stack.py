@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, start_http_server
+from tests._apps import free_port
 
 from agentwatch._catalog import CATALOG, MetricSpec
 from agentwatch._metrics import Metrics
@@ -46,12 +46,6 @@ def binary(*names: str) -> str:
         if path:
             return path
     pytest.fail(f"{names[0]} not found on PATH: {INSTALL}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(what: str, check: Callable[[], Any], deadline_s: float, every_s: float = 0.25) -> Any:

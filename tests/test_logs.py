@@ -5,15 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import httpx
 import pytest
-from tests._apps import build_app, init_for_test
+from tests._apps import build_app, free_port, init_for_test, wait_until_answering
 
 from agentwatch import JsonFormatter
 from agentwatch._redact import Redactor
@@ -115,7 +113,7 @@ _UVICORN_APP = textwrap.dedent(
     """
     import logging
     import uvicorn
-    from tests._apps import build_app, init_for_test
+    from tests._apps import build_app, free_port, init_for_test, wait_until_answering
     app = build_app()
     handle, exporter = init_for_test(app, ratio=1.0, service_name="uv")
     uvicorn.run(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), log_level="info")
@@ -123,14 +121,8 @@ _UVICORN_APP = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_uvicorn_access_and_error_logs_are_json_with_the_trace_id() -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", _UVICORN_APP, str(port)],
         stderr=subprocess.PIPE,
@@ -138,14 +130,7 @@ def test_uvicorn_access_and_error_logs_are_json_with_the_trace_id() -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.1)
+        wait_until_answering(f"http://127.0.0.1:{port}/metrics", 30)
         tid = "4bf92f3577b34da6a3ce929d0e0e4736"
         httpx.get(
             f"http://127.0.0.1:{port}/ok/1?token=abc123secret",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,24 +12,9 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from tests._apps import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_up(url: str, deadline: float) -> None:
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, f"server at {url} did not start"
-            time.sleep(0.2)
 
 
 def _samples(body: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -50,7 +34,7 @@ def _children(pid: int) -> list[int]:
 def test_uvicorn_workers_scrape_sums_across_workers_and_dead_workers_leak_nothing(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AGENTWATCH_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
         [
@@ -75,7 +59,7 @@ def test_uvicorn_workers_scrape_sums_across_workers_and_dead_workers_leak_nothin
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_up(base + "/metrics", time.monotonic() + 60)
+        wait_until_answering(base + "/metrics", 60)
         with ThreadPoolExecutor(8) as pool:
             pids = list(
                 pool.map(lambda _: httpx.get(base + "/pid", timeout=30).json()["pid"], range(24))
@@ -92,7 +76,7 @@ def test_uvicorn_workers_scrape_sums_across_workers_and_dead_workers_leak_nothin
         while any(f"_{victim}.db" in p.name and "live" in p.name for p in tmp_path.iterdir()):
             assert time.monotonic() < deadline, sorted(p.name for p in tmp_path.iterdir())
             time.sleep(0.2)
-        _wait_up(base + "/metrics", time.monotonic() + 30)
+        wait_until_answering(base + "/metrics", 30)
         body = httpx.get(base + "/metrics", timeout=10).text
         assert (
             _samples(body, "http_requests_total")[key] == 24
