@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,6 +98,15 @@ class DemoRun:
         return handle
 
     def spans(self) -> list[ReadableSpan]:
+        """Kept spans, once every request's server span has ended.
+
+        The client has its response before the server span ends (the span closes after the
+        last body message is sent), so wait for the processor to have no open trace.
+        """
+        processor = self.handle.tracing.processor
+        deadline = time.monotonic() + 10
+        while processor is not None and processor.pending_traces and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.handle.force_flush()
         return self.exporter.get_finished_spans()
 
