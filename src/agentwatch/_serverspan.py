@@ -117,6 +117,20 @@ class ServerSpan(trace.Span):
     def to_readable(self) -> ReadableSpan:
         return to_readable(self)
 
+    # the rest of the ReadableSpan interface, read by exporters that take lean spans
+    links: tuple[Any, ...] = ()
+    dropped_attributes = 0
+    dropped_events = 0
+    dropped_links = 0
+
+    @property
+    def resource(self) -> Resource:
+        return self.factory.resource
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope:
+        return self.factory.scope
+
 
 def exception_attributes(exception: BaseException) -> dict[str, Any]:
     """The semantic-convention attributes of an ``exception`` event (stack trace cached)."""
