@@ -1,0 +1,374 @@
+"""OTLP trace requests encoded straight to protobuf wire bytes.
+
+:class:`TraceRequestEncoder` turns a batch of spans into the bytes of an
+``opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest`` without building
+protobuf message objects: each span becomes a list of byte strings joined once. What
+repeats from span to span is encoded once and reused — the resource and scope of a batch,
+span and event names, attribute keys, and whole ``(key, value)`` attribute pairs with a
+short scalar value (``("http.request.method", "GET")``), in bounded caches.
+
+It takes SDK ``ReadableSpan``\\ s or any object with the same attributes (agentwatch's lean
+``ServerSpan``) and produces what the stock OTLP encoder does, grouped by resource then by
+scope, with two additions the proto asks for: the span's own W3C trace flags in bits 0-7 of
+``flags`` (spans and links), and the trace state of links.
+
+>>> encoder = TraceRequestEncoder()
+>>> body = encoder.encode(spans)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+__all__ = ["TraceRequestEncoder", "any_value"]
+
+_log = logging.getLogger("agentwatch")
+
+_MASK64 = (1 << 64) - 1
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
+_IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+_FLAGS = [n.to_bytes(4, "little") for n in range(0x400)]  # fixed32 span flags
+_DOUBLE = struct.Struct("<d").pack
+_TRUE, _FALSE = b"\x10\x01", b"\x10\x00"  # AnyValue.bool_value
+_KINDS = {id(kind): bytes((0x30, kind.value + 1)) for kind in SpanKind}  # Span.kind
+_STATUS = {id(code): bytes((0x7A, 2, 0x18, code.value)) for code in StatusCode}
+_STATUS[id(StatusCode.UNSET)] = b"\x7a\x00"
+_CACHE_SIZE = 4096  # entries per cache before it starts over
+_CACHED_VALUE_LENGTH = 256  # longer string values are encoded every time
+
+
+def _varint(value: int) -> bytes:
+    """A non-negative int as a protobuf varint."""
+    if value < 0x80:
+        return _ONE_BYTE[value]
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _prefixed(data: bytes) -> bytes:
+    """``data`` preceded by its length (the payload of a length-delimited field)."""
+    return _varint(len(data)) + data
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return b"".join((_varint(len(data)), data))
+
+
+def any_value(value: Any) -> bytes:
+    """The ``AnyValue`` message of one attribute value.
+
+    Raises ``TypeError`` or ``ValueError`` for what OTLP cannot carry (an int beyond int64,
+    an object); the caller drops that attribute, as the stock encoder does.
+    """
+    kind = type(value)
+    if kind is str:
+        data = value.encode()
+        return b"".join((b"\x0a", _varint(len(data)), data))
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if kind is int:
+        return _int_value(value)
+    if kind is float:
+        return b"\x21" + _DOUBLE(value)
+    return _other_value(value)
+
+
+def _int_value(value: int) -> bytes:
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(f"{value} is out of the int64 range")
+    return b"\x18" + _varint(value & _MASK64)  # negative numbers as 10-byte varints
+
+
+def _other_value(value: Any) -> bytes:
+    """Subclasses, bytes, arrays and mappings, in the order the stock encoder tests them."""
+    if value is None:
+        return b""
+    if isinstance(value, bool):
+        return _TRUE if value else _FALSE
+    if isinstance(value, str):
+        return b"\x0a" + _string(value)
+    if isinstance(value, int):
+        return _int_value(value)
+    if isinstance(value, float):
+        return b"\x21" + _DOUBLE(value)
+    if isinstance(value, bytes):
+        return b"\x3a" + _prefixed(value)
+    if isinstance(value, Sequence):
+        items = b"".join([b"\x0a" + _prefixed(any_value(item)) for item in value])
+        return b"\x2a" + _prefixed(items)  # ArrayValue
+    if isinstance(value, Mapping):
+        pairs = b"".join([b"\x0a" + _key_value(str(k), v) for k, v in value.items()])
+        return b"\x32" + _prefixed(pairs)  # KeyValueList
+    raise TypeError(f"an attribute cannot be a {type(value).__name__}")
+
+
+def _key_value(key: str, value: Any) -> bytes:
+    """A ``KeyValue`` message, length-prefixed (the caller adds the field tag)."""
+    return _prefixed(b"\x0a" + _string(key) + b"\x12" + _prefixed(any_value(value)))
+
+
+_last_warning = 0.0
+
+
+def _warn_dropped(key: object, exc: Exception) -> None:
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning > 60.0:  # at most one line a minute
+        _last_warning = now
+        _log.warning("agentwatch: span attribute %r not exported: %s", key, exc)
+
+
+class TraceRequestEncoder:
+    """Encodes span batches as ``ExportTraceServiceRequest`` bytes, caching what repeats.
+
+    One instance per exporter; not meant for concurrent use (its caches are plain dicts).
+    """
+
+    def __init__(self) -> None:
+        self._pairs: dict[tuple[Any, ...], bytes] = {}
+        self._strings: dict[str, bytes] = {}
+        self._resources: dict[int, tuple[Any, bytes, bytes]] = {}
+        self._scopes: dict[int, tuple[Any, bytes, bytes]] = {}
+
+    def encode(self, spans: Sequence[Any]) -> bytes:
+        """The request carrying ``spans``: resource spans, then scope spans, then spans."""
+        parts: list[bytes] = []
+        for resource, scopes in self._group(spans):
+            resource_field, resource_schema = self._resource(resource)
+            head = len(parts)
+            parts += (b"", resource_field)
+            size = len(resource_field) + len(resource_schema)
+            for scope, encoded in scopes:
+                scope_field, scope_schema = self._scope(scope)
+                length = len(scope_field) + len(scope_schema) + sum(map(len, encoded))
+                prefix = b"\x12" + _varint(length)
+                parts += (prefix, scope_field, *encoded, scope_schema)
+                size += len(prefix) + length
+            parts.append(resource_schema)
+            parts[head] = b"\x0a" + _varint(size)  # ExportTraceServiceRequest.resource_spans
+        return b"".join(parts)
+
+    def _group(self, spans: Sequence[Any]) -> list[tuple[Any, list[tuple[Any, list[bytes]]]]]:
+        """Encoded spans by resource then scope, each in order of first appearance."""
+        groups: list[tuple[Any, list[tuple[Any, list[bytes]]]]] = []
+        buckets: dict[tuple[int, int], list[bytes]] = {}
+        last_resource: Any = _MISSING
+        last_scope: Any = _MISSING
+        bucket: list[bytes] = []
+        for span in spans:
+            resource, scope = span.resource, span.instrumentation_scope or None
+            if resource is not last_resource or scope is not last_scope:
+                key = (id(resource), id(scope))
+                found = buckets.get(key)
+                bucket = buckets[key] = (
+                    found if found is not None else _bucket(groups, resource, scope)
+                )
+                last_resource, last_scope = resource, scope
+            body = self._span(span)
+            bucket += (b"\x12" + _varint(len(body)), body)  # ScopeSpans.spans
+        return groups
+
+    def _span(self, span: Any) -> bytes:
+        """The ``Span`` message of one span."""
+        context = span.context
+        parent = span.parent
+        parts = [
+            b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
+            b"\x12\x08" + context.span_id.to_bytes(8, "big"),
+        ]
+        flags = (context.trace_flags & 0xFF) | _HAS_IS_REMOTE
+        if parent is not None:
+            parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+            if parent.is_remote:
+                flags |= _IS_REMOTE
+        parts.append(b"\x85\x01" + _FLAGS[flags])
+        state = context.trace_state
+        if state:
+            parts.append(b"\x1a" + _string(state.to_header()))
+        parts.append(b"\x2a" + self._text(span.name))
+        kind = span.kind
+        parts.append(_KINDS.get(id(kind)) or bytes((0x30, kind.value + 1)))
+        start, end = span.start_time, span.end_time
+        if start:
+            parts.append(b"\x39" + start.to_bytes(8, "little"))
+        if end:
+            parts.append(b"\x41" + end.to_bytes(8, "little"))
+        attributes = span.attributes
+        if attributes:
+            self._attributes(b"\x4a", attributes, parts)
+        self._span_tail(span, parts)
+        return b"".join(parts)
+
+    def _span_tail(self, span: Any, parts: list[bytes]) -> None:
+        """Events, links, dropped counts and status of a span."""
+        for event in span.events:
+            body = self._event(event)
+            parts += (b"\x5a", _varint(len(body)), body)
+        for link in span.links:
+            body = self._link(link)
+            parts += (b"\x6a", _varint(len(body)), body)
+        if span.dropped_attributes:
+            parts.append(b"\x50" + _varint(span.dropped_attributes))
+        if span.dropped_events:
+            parts.append(b"\x60" + _varint(span.dropped_events))
+        if span.dropped_links:
+            parts.append(b"\x70" + _varint(span.dropped_links))
+        status = span.status
+        code, description = status.status_code, status.description
+        if description:
+            message = b"\x12" + _string(description)
+            parts.append(b"\x7a" + _prefixed(bytes((0x18, code.value)) + message))
+        else:
+            parts.append(_STATUS.get(id(code)) or bytes((0x7A, 2, 0x18, code.value)))
+
+    def _event(self, event: Any) -> bytes:
+        """The ``Span.Event`` message of one event."""
+        parts = [b"\x12" + self._text(event.name)]
+        if event.timestamp:
+            parts.append(b"\x09" + event.timestamp.to_bytes(8, "little"))
+        if event.attributes:
+            self._attributes(b"\x1a", event.attributes, parts)
+        if event.dropped_attributes:
+            parts.append(b"\x20" + _varint(event.dropped_attributes))
+        return b"".join(parts)
+
+    def _link(self, link: Any) -> bytes:
+        """The ``Span.Link`` message of one link."""
+        context = link.context
+        flags = (context.trace_flags & 0xFF) | _HAS_IS_REMOTE
+        if context.is_remote:
+            flags |= _IS_REMOTE
+        parts = [
+            b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
+            b"\x12\x08" + context.span_id.to_bytes(8, "big"),
+            b"\x35" + _FLAGS[flags],
+        ]
+        if context.trace_state:
+            parts.append(b"\x1a" + _string(context.trace_state.to_header()))
+        if link.attributes:
+            self._attributes(b"\x22", link.attributes, parts)
+        if link.dropped_attributes:
+            parts.append(b"\x28" + _varint(link.dropped_attributes))
+        return b"".join(parts)
+
+    def _attributes(self, tag: bytes, attributes: Mapping[str, Any], parts: list[bytes]) -> None:
+        """Append one ``tag`` field per attribute; pairs with short scalar values come cached."""
+        pairs = self._pairs
+        for key, value in attributes.items():
+            kind = type(value)
+            if kind is str:
+                pair: tuple[Any, ...] | None = (
+                    (key, value) if len(value) <= _CACHED_VALUE_LENGTH else None
+                )
+            elif kind is int or kind is bool:
+                pair = (key, value, kind)  # 1 and True are equal keys otherwise
+            else:
+                pair = None  # floats too: 0.0 == -0.0
+            encoded = pairs.get(pair) if pair is not None else None
+            if encoded is None:
+                encoded = self._pair(pair, key, value)
+                if encoded is None:
+                    continue
+            parts += (tag, encoded)
+
+    def _pair(self, pair: tuple[Any, ...] | None, key: str, value: Any) -> bytes | None:
+        try:
+            value_message = any_value(value)
+            size = _varint(len(value_message))
+            key_field = self._text(key)
+            length = len(key_field) + len(size) + len(value_message) + 2
+            encoded = b"".join((_varint(length), b"\x0a", key_field, b"\x12", size, value_message))
+        except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+            _warn_dropped(key, exc)
+            return None
+        if pair is not None:
+            if len(self._pairs) >= _CACHE_SIZE:
+                self._pairs.clear()
+            self._pairs[pair] = encoded
+        return encoded
+
+    def _text(self, text: str) -> bytes:
+        """A length-prefixed short string (names, keys), cached."""
+        encoded = self._strings.get(text)
+        if encoded is None:
+            encoded = _string(text)
+            if len(text) <= _CACHED_VALUE_LENGTH:
+                if len(self._strings) >= _CACHE_SIZE:
+                    self._strings.clear()
+                self._strings[text] = encoded
+        return encoded
+
+    def _resource(self, resource: Any) -> tuple[bytes, bytes]:
+        """The ``resource`` and ``schema_url`` fields of a ``ResourceSpans``, cached."""
+        cached = self._resources.get(id(resource))
+        if cached is None or cached[0] is not resource:
+            parts: list[bytes] = []
+            attributes = getattr(resource, "attributes", None)
+            if attributes:
+                self._attributes(b"\x0a", attributes, parts)
+            schema = getattr(resource, "schema_url", "")
+            cached = (resource, b"\x0a" + _prefixed(b"".join(parts)), _schema(schema))
+            _remember(self._resources, id(resource), cached)
+        return cached[1], cached[2]
+
+    def _scope(self, scope: Any) -> tuple[bytes, bytes]:
+        """The ``scope`` and ``schema_url`` fields of a ``ScopeSpans``, cached."""
+        cached = self._scopes.get(id(scope))
+        if cached is None or cached[0] is not scope:
+            parts: list[bytes] = []
+            if scope is not None:
+                parts.append(b"\x0a" + _string(scope.name or ""))
+                if scope.version:
+                    parts.append(b"\x12" + _string(scope.version))
+                attributes = getattr(scope, "attributes", None)
+                if attributes:
+                    self._attributes(b"\x1a", attributes, parts)
+            schema = getattr(scope, "schema_url", "") if scope is not None else ""
+            cached = (scope, b"\x0a" + _prefixed(b"".join(parts)), _schema(schema))
+            _remember(self._scopes, id(scope), cached)
+        return cached[1], cached[2]
+
+
+_MISSING = object()
+
+
+def _bucket(
+    groups: list[tuple[Any, list[tuple[Any, list[bytes]]]]], resource: Any, scope: Any
+) -> list[bytes]:
+    """The span list of (resource, scope) in ``groups``, matched by equality like the stock
+    encoder's dicts; new groups are added at the end."""
+    scopes = next((found for known, found in groups if known == resource), None)
+    if scopes is None:
+        scopes = []
+        groups.append((resource, scopes))
+    bucket = next((found for known, found in scopes if known == scope), None)
+    if bucket is None:
+        bucket = []
+        scopes.append((scope, bucket))
+    return bucket
+
+
+def _schema(url: str | None) -> bytes:
+    return b"\x1a" + _string(url) if url else b""
+
+
+def _remember(cache: dict[int, tuple[Any, bytes, bytes]], key: int, value: Any) -> None:
+    if len(cache) >= 64:
+        cache.clear()
+    cache[key] = value
