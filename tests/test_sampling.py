@@ -186,7 +186,7 @@ def test_spans_reach_a_real_otlp_http_receiver_decoded_as_protobuf() -> None:
         assert handle.force_flush(10)
         path, headers, body = server.received[0]
         exported = sample(
-            handle.registry, "agentwatch_spans_exported_total", {"exporter": "OTLPSpanExporter"}
+            handle.registry, "agentwatch_spans_exported_total", {"exporter": "OtlpHttpExporter"}
         )
         handle.shutdown()
     assert path == "/v1/traces" and headers.get("x-tenant") == "acme"

@@ -1,4 +1,8 @@
-"""Span exporters chosen by the settings: OTLP (HTTP or gRPC), console, file, memory."""
+"""Span exporters chosen by the settings: OTLP (HTTP or gRPC), console, file, memory.
+
+OTLP over HTTP uses agentwatch's own :class:`~agentwatch._otlp_http.OtlpHttpExporter`
+(protobuf written directly, one keep-alive connection); gRPC uses the stock exporter.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
 
 from ._exceptions import ConfigurationError
+from ._otlp_http import OtlpHttpExporter
 from ._settings import Settings
 from .testing import InMemorySpanExporter
 
@@ -100,6 +105,14 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
             ) from exc
         insecure = endpoint.startswith("http://")
         return Grpc(endpoint=endpoint, headers=settings.otlp_headers or None, insecure=insecure)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
-
-    return Http(endpoint=endpoint, headers=settings.otlp_headers or None, timeout=10)
+    try:
+        return OtlpHttpExporter(
+            endpoint,
+            headers=settings.otlp_headers,
+            timeout=10,
+            compression=settings.otlp_compression,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", settings.otlp_endpoint, "an http:// or https:// URL"
+        ) from exc

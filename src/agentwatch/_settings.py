@@ -206,6 +206,14 @@ OPTIONS: tuple[Option, ...] = (
         "comma-separated key=value pairs",
     ),
     _opt(
+        "otlp_compression",
+        _choice("gzip", "none"),
+        "none",
+        ("OTEL_EXPORTER_OTLP_COMPRESSION",),
+        "Compression of OTLP/HTTP export bodies (gzip costs export-thread CPU, saves bandwidth).",
+        "gzip or none",
+    ),
+    _opt(
         "success_sample_ratio",
         _parse_ratio,
         0.10,
@@ -507,6 +515,7 @@ class Settings:
     otlp_endpoint: str | None
     otlp_protocol: str
     otlp_headers: dict[str, str]
+    otlp_compression: str
     success_sample_ratio: float
     slow_threshold_seconds: float
     max_spans_per_trace: int
