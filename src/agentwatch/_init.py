@@ -17,8 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import REGISTRY, CollectorRegistry
 
@@ -28,6 +27,7 @@ from ._exposition import MetricsEndpoint
 from ._logs import LogSetup
 from ._metrics import Metrics
 from ._middleware import AgentwatchMiddleware, ASGIApp
+from ._propagation import scan_asgi_headers
 from ._redact import Redactor
 from ._runtime import LoopLagProbe, register_runtime_collectors
 from ._settings import Settings, load_settings
@@ -47,20 +47,6 @@ ATTACHERS: tuple[str, ...] = (
 )
 _lock = threading.Lock()
 _active: Agentwatch | None = None
-
-
-def _extractor() -> Callable[[Any], otel_context.Context | None]:
-    try:
-        from ._propagation import extract_asgi
-
-        return extract_asgi
-    except ImportError:  # pragma: no cover - until the W3C module lands
-
-        def extract(headers: Any) -> otel_context.Context:
-            carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
-            return propagate.extract(carrier)
-
-        return extract
 
 
 class Agentwatch:
@@ -145,7 +131,7 @@ class Agentwatch:
             endpoints=self.endpoints,
             exclude_paths=self.settings.exclude_paths,
             window=self.request_window,
-            extract=_extractor(),
+            extract=scan_asgi_headers,
             on_exception=self._report_exception,
             on_lifespan=self._lifespan,
         )

@@ -75,6 +75,10 @@ class GuardedMetric:
             self._overflow_child = self._instrument.labels(*([OVERFLOW] * len(self.spec.labels)))
         return self._overflow_child
 
+    def is_overflow(self, child: Any) -> bool:
+        """Whether ``child`` (from :meth:`labels`) is the overflow series."""
+        return child is self._overflow_child and child is not None
+
     @property
     def series_count(self) -> int:
         return len({id(child) for child in self._children.values()})

@@ -48,6 +48,7 @@ from ._w3c import (
 )
 
 __all__ = [
+    "CURRENT_SPAN_KEY",
     "BaggagePropagator",
     "HeadersGetter",
     "TraceContextPropagator",
@@ -59,6 +60,7 @@ __all__ = [
     "inject_headers",
     "install_propagators",
     "parse_traceresponse",
+    "scan_asgi_headers",
 ]
 
 _REMOTE_PARENT = create_key("agentwatch-remote-parent")
@@ -68,7 +70,8 @@ _NOT_RANDOM: dict[int, None] = {}
 _NOT_RANDOM_MAX = 4096
 _EMPTY = Context()
 # The context keys of the current span and of baggage, learnt through the public API.
-_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, _EMPTY)))
+CURRENT_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, _EMPTY)))
+_SPAN_KEY = CURRENT_SPAN_KEY
 _BAGGAGE_KEY = next(iter(otel_baggage.set_baggage("k", "v", _EMPTY)))
 _HeadersT = TypeVar("_HeadersT", bound=MutableMapping[str, str])
 
@@ -267,7 +270,12 @@ def install_propagators(*, random_trace_ids: bool = True) -> TextMapPropagator:
 
 
 def extract_asgi(headers: Iterable[tuple[bytes, bytes]]) -> Context:
-    """The request's remote context from ASGI ``scope["headers"]`` (names are lowercase).
+    """The request's remote context from ASGI ``scope["headers"]`` (names are lowercase)."""
+    return scan_asgi_headers(headers)[0]
+
+
+def scan_asgi_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Context, int | None]:
+    """The remote context and the declared ``content-length`` of an ASGI request.
 
     The middleware's hot path: one pass over the headers, nothing built when the request
     carries no trace context.
@@ -276,6 +284,7 @@ def extract_asgi(headers: Iterable[tuple[bytes, bytes]]) -> Context:
     parents = 0
     states: list[bytes] | None = None
     bags: list[bytes] | None = None
+    size: int | None = None
     for name, value in headers:
         if name == b"traceparent":
             parents += 1
@@ -284,8 +293,18 @@ def extract_asgi(headers: Iterable[tuple[bytes, bytes]]) -> Context:
             states = [value] if states is None else [*states, value]
         elif name == b"baggage":
             bags = [value] if bags is None else [*bags, value]
+        elif name == b"content-length" and value.isdigit():
+            size = int(value)
+    if traceparent is None and bags is None:
+        return _EMPTY, size
+    return _remote_context(traceparent if parents == 1 else None, states, bags), size
+
+
+def _remote_context(
+    traceparent: bytes | None, states: list[bytes] | None, bags: list[bytes] | None
+) -> Context:
     values: dict[str, object] = {}
-    if parents == 1 and traceparent is not None:
+    if traceparent is not None:
         state = [item.decode("latin-1") for item in states] if states else None
         parent = _remote_parent(traceparent.decode("latin-1"), state)
         if parent is not None:

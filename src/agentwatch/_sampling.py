@@ -133,9 +133,37 @@ class ErrorPriorityProcessor(SpanProcessor):
         self._active = True
         self._sampled = metrics["agentwatch_traces_sampled_total"]
         self._dropped = metrics["agentwatch_spans_dropped_total"]
+        self._dropped_by_ratio = self._sampled.labels("drop", "ratio")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
+
+    def on_end_server(self, span: Any) -> None:
+        """The request path's end of an agentwatch ``ServerSpan`` (a local root).
+
+        A root whose trace has no buffered spans is decided here without building a
+        buffer: the same rules as :meth:`on_end` in a handful of operations.
+        """
+        trace_id = span.context.trace_id
+        if span.is_error:
+            reason = "error"
+        elif span.end_time - span.start_time > self._slow_ns:
+            reason = "slow"
+        else:
+            reason = "ratio" if (trace_id & _RANDOM_MASK) >= self._threshold else ""
+        with self._lock:  # a child ending on another thread now must see the decision
+            buffered = trace_id in self._pending or not self._active
+            if not buffered:
+                self._decided[trace_id] = bool(reason)
+                if len(self._decided) > self._remembered:
+                    self._decided.popitem(last=False)
+        if buffered:
+            self.on_end(span)
+        elif not reason:
+            self._dropped_by_ratio.inc()
+        else:
+            self._sampled.labels("keep", reason).inc()
+            self._sink([span])
 
     def on_end(self, span: ReadableSpan) -> None:
         if not self._active:

@@ -2,10 +2,11 @@
 
 The SDK span pays for generality on every request: locked bounded attribute maps, a
 ``ReadableSpan`` copy at ``end()``, traceback formatting in ``record_exception``. Most
-request spans are sampled out, so :class:`ServerSpan` records into plain Python
-structures and becomes a real ``ReadableSpan`` only when its trace is kept — in the export
-thread, off the request path (:func:`to_readable`). Exception stack traces go through the
-cache of ``_stacktrace``.
+request spans are sampled out, so :class:`ServerSpan` keeps what the request gives it in
+plain slots and builds its HTTP semantic-convention attributes only when somebody reads
+them — the export thread, for a kept trace (:meth:`ServerSpan.to_readable`, or an
+exporter that reads the span directly). Its name (``GET /items/{id}``) is built the same
+way. Exception stack traces go through the cache of ``_stacktrace``.
 
 It is a full ``opentelemetry.trace.Span``: child spans from the SDK tracer parent to it,
 instrumentations may set attributes or record exceptions on it. It is used only when
@@ -15,76 +16,234 @@ the middleware starts an ordinary SDK span so every processor sees it.
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.util.types import Attributes, AttributeValue
 
-from ._sampling import HeadSampler
+from ._sampling import ErrorPriorityProcessor, HeadSampler
 from ._stacktrace import format_exception
 
-__all__ = ["ServerSpan", "ServerSpanFactory", "to_readable"]
+__all__ = [
+    "KNOWN_METHODS",
+    "ServerSpan",
+    "ServerSpanFactory",
+    "exception_attributes",
+    "record_exception",
+    "request_attributes",
+]
 
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _EMPTY_STATE = TraceState()
 _UNSET = Status(StatusCode.UNSET)
+_time_ns = time.time_ns
+# What a request span needs from the ASGI scope: scheme, path, HTTP version, server, client,
+# headers. Read once at start; attributes are built from it only when the span is read.
+Request = tuple[str, str, str, Any, Any, Any]
+
+
+def request_of(scope: Mapping[str, Any]) -> Request:
+    """The parts of an ASGI ``scope`` a server span's attributes are built from."""
+    return (
+        scope.get("scheme", "http"),
+        scope["path"],
+        scope.get("http_version", "1.1"),
+        scope.get("server"),
+        scope.get("client"),
+        scope.get("headers", ()),
+    )
+
+
+def request_attributes(method: str, request: Request) -> dict[str, Any]:
+    """The HTTP semantic-convention attributes of a request (method, URL, peers, agent)."""
+    scheme, path, version, server, client, headers = request
+    attributes: dict[str, Any] = {
+        "http.request.method": method if method in KNOWN_METHODS else "_OTHER",
+        "url.scheme": scheme,
+        "url.path": path,
+        "network.protocol.version": version,
+    }
+    if method not in KNOWN_METHODS:
+        attributes["http.request.method_original"] = method
+    if server:
+        attributes["server.address"] = server[0]
+        if server[1] is not None:
+            attributes["server.port"] = server[1]
+    if client:
+        attributes["client.address"] = client[0]
+    for name, value in headers:
+        if name == b"user-agent":
+            attributes["user_agent.original"] = value.decode("latin-1")
+        elif name == b"content-length" and value.isdigit():
+            attributes["http.request.body.size"] = int(value)
+    return attributes
+
+
+def response_attributes(route: str | None, status_code: int, error_type: str) -> dict[str, Any]:
+    """The attributes the middleware adds when the response is known."""
+    attributes: dict[str, Any] = {"http.response.status_code": status_code}
+    if route is not None:
+        attributes["http.route"] = route
+    if error_type:
+        attributes["error.type"] = error_type
+    return attributes
 
 
 class ServerSpan(trace.Span):
-    """A recording SERVER span kept in plain structures until its trace is kept."""
+    """A recording SERVER span kept in plain slots until its trace is kept."""
 
+    __slots__ = (
+        "_attributes",
+        "_events",
+        "_name",
+        "_processor",
+        "context",
+        "end_time",
+        "error_type",
+        "factory",
+        "method",
+        "parent",
+        "request",
+        "route",
+        "start_time",
+        "status",
+        "status_code",
+    )
     kind = SpanKind.SERVER
+    links: tuple[Any, ...] = ()
+    dropped_attributes = 0
+    dropped_events = 0
+    dropped_links = 0
 
     def __init__(
         self,
-        name: str,
+        method: str,
         context: SpanContext,
         parent: SpanContext | None,
-        attributes: dict[str, Any],
-        on_end: Callable[[Any], None],
+        request: Request,
         factory: ServerSpanFactory,
     ) -> None:
-        self.name = name
+        self.method = method
         self.context = context
         self.parent = parent
-        self.attributes = attributes
-        self.events: list[Event] = []
-        self.status = _UNSET
-        self.start_time = time.time_ns()
-        self.end_time: int | None = None
-        self._on_end = on_end
+        self.request = request
         self.factory = factory
+        self._processor = factory.processor
+        self._name: str | None = None
+        self._attributes: dict[str, Any] | None = None
+        self._events: list[Event] | None = None
+        self.status = _UNSET
+        self.route: str | None = None
+        self.status_code = 0
+        self.error_type = ""
+        self.start_time = _time_ns()
+        self.end_time: int | None = None
 
+    # -- what the middleware calls ------------------------------------------------------------
+    def respond(self, route: str | None, status_code: int, error_type: str) -> None:
+        """Record the response (route template, status, error type) and end the span."""
+        if self.end_time is not None:
+            return
+        self.route = route
+        self.status_code = status_code
+        if error_type:
+            self.error_type = error_type
+            self.set_status(Status(StatusCode.ERROR, error_type))
+        self.end_time = _time_ns()
+        self._processor.on_end_server(self)
+
+    @property
+    def is_error(self) -> bool:
+        """ERROR status, a recorded exception, or a 5xx answer."""
+        if self.status_code >= 500 or self.status.status_code is StatusCode.ERROR:
+            return True
+        return any(event.name == "exception" for event in self._events or ())
+
+    # -- the ReadableSpan side, read off the request path ----------------------------------
+    @property
+    def name(self) -> str:
+        if self._name is not None:
+            return self._name
+        method = self.method if self.method in KNOWN_METHODS else "HTTP"
+        return method if self.route is None else f"{method} {self.route}"
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        attributes = request_attributes(self.method, self.request)
+        if self.end_time is not None:
+            attributes.update(response_attributes(self.route, self.status_code, self.error_type))
+        if self._attributes:
+            attributes.update(self._attributes)
+        return attributes
+
+    @property
+    def events(self) -> Sequence[Event]:
+        return self._events or ()
+
+    @property
+    def resource(self) -> Resource:
+        return self.factory.resource
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope:
+        return self.factory.scope
+
+    def to_readable(self) -> ReadableSpan:
+        """The SDK form of this span (called in the export thread for a kept trace)."""
+        return ReadableSpan(
+            name=self.name,
+            context=self.context,
+            parent=self.parent,
+            resource=self.factory.resource,
+            attributes=self.attributes,
+            events=self.events,
+            links=(),
+            kind=SpanKind.SERVER,
+            status=self.status,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            instrumentation_scope=self.factory.scope,
+        )
+
+    # -- the opentelemetry.trace.Span API -----------------------------------------------------
     def get_span_context(self) -> SpanContext:
         return self.context
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         if self.end_time is None:
-            self.attributes.update(attributes)
+            if self._attributes is None:
+                self._attributes = {}
+            self._attributes.update(attributes)
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
-        if self.end_time is None:
-            self.attributes[key] = value
+        self.set_attributes({key: value})
 
     def add_event(
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
     ) -> None:
         if self.end_time is None:
-            self.events.append(Event(name, attributes, timestamp or time.time_ns()))
+            if self._events is None:
+                self._events = []
+            self._events.append(Event(name, attributes, timestamp or _time_ns()))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         return None  # server spans carry no links; kept for API completeness
 
     def update_name(self, name: str) -> None:
         if self.end_time is None:
-            self.name = name
+            self._name = name
 
     def is_recording(self) -> bool:
         return self.end_time is None
@@ -104,32 +263,15 @@ class ServerSpan(trace.Span):
         timestamp: int | None = None,
         escaped: bool = False,
     ) -> None:
-        if self.end_time is None:
-            event_attributes = exception_attributes(exception)
-            event_attributes.update(attributes or {})
-            self.events.append(Event("exception", event_attributes, timestamp or time.time_ns()))
+        event_attributes = exception_attributes(exception)
+        event_attributes.update(attributes or {})
+        self.add_event("exception", event_attributes, timestamp)
 
     def end(self, end_time: int | None = None) -> None:
+        """Ending it directly (not through the middleware) records no response."""
         if self.end_time is None:
-            self.end_time = end_time or time.time_ns()
-            self._on_end(self)
-
-    def to_readable(self) -> ReadableSpan:
-        return to_readable(self)
-
-    # the rest of the ReadableSpan interface, read by exporters that take lean spans
-    links: tuple[Any, ...] = ()
-    dropped_attributes = 0
-    dropped_events = 0
-    dropped_links = 0
-
-    @property
-    def resource(self) -> Resource:
-        return self.factory.resource
-
-    @property
-    def instrumentation_scope(self) -> InstrumentationScope:
-        return self.factory.scope
+            self.end_time = end_time or _time_ns()
+            self._processor.on_end_server(self)
 
 
 def exception_attributes(exception: BaseException) -> dict[str, Any]:
@@ -151,50 +293,42 @@ def record_exception(span: trace.Span, exception: BaseException) -> None:
         span.add_event("exception", exception_attributes(exception))
 
 
-def to_readable(span: ServerSpan) -> ReadableSpan:
-    """The SDK form of a kept server span (called in the export thread)."""
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.factory.resource,
-        attributes=dict(span.attributes),
-        events=span.events,
-        links=(),
-        kind=SpanKind.SERVER,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.factory.scope,
-    )
-
-
 class ServerSpanFactory:
     """Starts :class:`ServerSpan`s for a provider whose only processor is ``processor``."""
 
-    def __init__(self, provider: TracerProvider, processor: SpanProcessor) -> None:
+    def __init__(self, provider: TracerProvider, processor: ErrorPriorityProcessor) -> None:
         self._provider = provider
-        self._processor = processor
+        self.processor = processor
         self.resource: Resource = provider.resource
         self.scope = InstrumentationScope("agentwatch")
         self._ids = provider.id_generator
+        self._random_ids = type(self._ids) is RandomIdGenerator
         sampler = provider.sampler
         self._head = sampler if isinstance(sampler, HeadSampler) else None
+        # the provider's processor tuple while agentwatch's is the only one (a new tuple
+        # replaces it when the application adds a processor)
+        active = getattr(provider, "_active_span_processor", None)
+        processors: Sequence[Any] = getattr(active, "_span_processors", ())
+        only = self._head is not None and len(processors) == 1 and processors[0] is processor
+        self._only: object = processors if only else object()
 
     def usable(self) -> bool:
         """True while agentwatch's processor is the provider's only one."""
         active = getattr(self._provider, "_active_span_processor", None)
-        processors: Sequence[Any] = getattr(active, "_span_processors", ())
-        return self._head is not None and len(processors) == 1 and processors[0] is self._processor
+        return getattr(active, "_span_processors", None) is self._only
 
-    def start(
-        self, name: str, parent: SpanContext | None, attributes: dict[str, Any]
-    ) -> ServerSpan:
+    def start(self, method: str, parent: SpanContext | None, request: Request) -> ServerSpan:
         if parent is not None and parent.is_valid:
             trace_id, state = parent.trace_id, parent.trace_state or _EMPTY_STATE
         else:
-            trace_id, state, parent = self._ids.generate_trace_id(), _EMPTY_STATE, None
+            trace_id, state, parent = self._trace_id(), _EMPTY_STATE, None
         assert self._head is not None
         flags = _SAMPLED if self._head.keeps(trace_id) else _NOT_SAMPLED
-        context = SpanContext(trace_id, self._ids.generate_span_id(), False, flags, state)
-        return ServerSpan(name, context, parent, attributes, self._processor.on_end, self)
+        span_id = random.getrandbits(64) if self._random_ids else self._ids.generate_span_id()
+        context = SpanContext(trace_id, span_id or 1, False, flags, state)
+        return ServerSpan(method, context, parent, request, self)
+
+    def _trace_id(self) -> int:
+        if self._random_ids:
+            return random.getrandbits(128) or 1
+        return self._ids.generate_trace_id()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -27,7 +26,7 @@ from ._export import ExportQueue
 from ._exporters import build_exporter
 from ._metrics import Metrics
 from ._sampling import ErrorPriorityProcessor, HeadSampler
-from ._serverspan import ServerSpanFactory
+from ._serverspan import KNOWN_METHODS, Request, ServerSpanFactory, request_attributes
 from ._settings import Settings
 
 __all__ = ["Tracing", "build_resource", "setup_tracing"]
@@ -45,17 +44,18 @@ class Tracing:
     fast: ServerSpanFactory | None = None
 
     def start_server_span(
-        self, name: str, parent: Context | None, attributes: dict[str, Any]
+        self, method: str, parent: Context | None, request: Request
     ) -> trace.Span:
         """The request's server span: lean when agentwatch owns the pipeline, else the SDK's."""
         fast = self.fast
         if fast is not None and fast.usable():
-            parent_span = (
-                trace.get_current_span(parent).get_span_context() if parent is not None else None
-            )
-            return fast.start(name, parent_span, attributes)
+            parent_span = trace.get_current_span(parent).get_span_context() if parent else None
+            return fast.start(method, parent_span, request)
         return self.tracer.start_span(
-            name, context=parent, kind=SpanKind.SERVER, attributes=attributes
+            method if method in KNOWN_METHODS else "HTTP",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=request_attributes(method, request),
         )
 
     def force_flush(self, timeout_seconds: float = 10.0) -> bool:
