@@ -42,8 +42,11 @@ _TRUE, _FALSE = b"\x10\x01", b"\x10\x00"  # AnyValue.bool_value
 _KINDS = {id(kind): bytes((0x30, kind.value + 1)) for kind in SpanKind}  # Span.kind
 _STATUS = {id(code): bytes((0x7A, 2, 0x18, code.value)) for code in StatusCode}
 _STATUS[id(StatusCode.UNSET)] = b"\x7a\x00"
+_FLAGS_AND_TIMES = struct.Struct("<2sIBQBQ").pack  # flags, start and end time of a span
 _CACHE_SIZE = 4096  # entries per cache before it starts over
-_CACHED_VALUE_LENGTH = 256  # longer string values are encoded every time
+_VALUES_PER_KEY = 256  # distinct values of one attribute key remembered
+_CACHED_PAIR_BYTES = 512  # longer attributes (stack traces, prompts) are encoded every time
+_CACHED_VALUE_LENGTH = 256  # names and keys longer than this are encoded every time
 
 
 def _varint(value: int) -> bytes:
@@ -134,6 +137,48 @@ def _warn_dropped(key: object, exc: Exception) -> None:
         _log.warning("agentwatch: span attribute %r not exported: %s", key, exc)
 
 
+def _text_field(cache: dict[str, bytes], tag: bytes, text: str) -> bytes:
+    """``tag`` and ``text`` as a string field, remembered in ``cache`` when short."""
+    encoded = tag + _string(text)
+    if len(text) <= _CACHED_VALUE_LENGTH:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[text] = encoded
+    return encoded
+
+
+class _PairCache:
+    """Encoded attribute fields (tag included) of repeated ``(key, value)`` pairs.
+
+    Looked up with the very tuples ``dict.items()`` yields. ``strings`` holds only str
+    values and ``ints`` only exact ints, so ``("k", 1)``, ``("k", True)`` and ``("k", 1.0)``
+    never share an entry. A key whose values do not repeat (``url.path``, a message) stops
+    being remembered after ``_VALUES_PER_KEY`` values; full, the cache starts over.
+    """
+
+    __slots__ = ("ints", "per_key", "strings", "tag")
+
+    def __init__(self, tag: bytes) -> None:
+        self.tag = tag
+        self.strings: dict[tuple[str, str], bytes] = {}
+        self.ints: dict[tuple[str, int], bytes] = {}
+        self.per_key: dict[str, int] = {}
+
+    def remember(self, pair: tuple[str, Any], encoded: bytes) -> None:
+        kind = type(pair[1])
+        if kind is not str and kind is not int:
+            return  # floats (0.0 == -0.0), bools, arrays: encoded each time
+        count = self.per_key.get(pair[0], 0)
+        if count >= _VALUES_PER_KEY:
+            return
+        if len(self.strings) + len(self.ints) >= _CACHE_SIZE:
+            self.strings.clear()
+            self.ints.clear()
+            self.per_key.clear()
+        self.per_key[pair[0]] = count + 1
+        (self.strings if kind is str else self.ints)[pair] = encoded  # type: ignore[index]
+
+
 class TraceRequestEncoder:
     """Encodes span batches as ``ExportTraceServiceRequest`` bytes, caching what repeats.
 
@@ -141,8 +186,14 @@ class TraceRequestEncoder:
     """
 
     def __init__(self) -> None:
-        self._pairs: dict[tuple[Any, ...], bytes] = {}
-        self._strings: dict[str, bytes] = {}
+        self._keys: dict[str, bytes] = {}
+        self._names: dict[str, bytes] = {}
+        self._event_names: dict[str, bytes] = {}
+        self._statuses: dict[tuple[int, str], bytes] = {}
+        self._span_pairs = _PairCache(b"\x4a")  # Span.attributes
+        self._event_pairs = _PairCache(b"\x1a")  # Span.Event.attributes
+        self._link_pairs = _PairCache(b"\x22")  # Span.Link.attributes
+        self._other_pairs = {tag: _PairCache(tag) for tag in (b"\x0a", b"\x1a")}
         self._resources: dict[int, tuple[Any, bytes, bytes]] = {}
         self._scopes: dict[int, tuple[Any, bytes, bytes]] = {}
 
@@ -176,9 +227,8 @@ class TraceRequestEncoder:
             if resource is not last_resource or scope is not last_scope:
                 key = (id(resource), id(scope))
                 found = buckets.get(key)
-                bucket = buckets[key] = (
-                    found if found is not None else _bucket(groups, resource, scope)
-                )
+                bucket = found if found is not None else _bucket(groups, resource, scope)
+                buckets[key] = bucket
                 last_resource, last_scope = resource, scope
             body = self._span(span)
             bucket += (b"\x12" + _varint(len(body)), body)  # ScopeSpans.spans
@@ -188,38 +238,35 @@ class TraceRequestEncoder:
         """The ``Span`` message of one span."""
         context = span.context
         parent = span.parent
-        parts = [
-            b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-            b"\x12\x08" + context.span_id.to_bytes(8, "big"),
-        ]
+        ids = (context.trace_id.to_bytes(16, "big"), context.span_id.to_bytes(8, "big"))
+        parts = [b"".join((b"\x0a\x10", ids[0], b"\x12\x08", ids[1]))]
         flags = (context.trace_flags & 0xFF) | _HAS_IS_REMOTE
         if parent is not None:
             parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
             if parent.is_remote:
                 flags |= _IS_REMOTE
-        parts.append(b"\x85\x01" + _FLAGS[flags])
-        state = context.trace_state
-        if state:
-            parts.append(b"\x1a" + _string(state.to_header()))
-        parts.append(b"\x2a" + self._text(span.name))
+        parts.append(
+            _FLAGS_AND_TIMES(
+                b"\x85\x01", flags, 0x39, span.start_time or 0, 0x41, span.end_time or 0
+            )
+        )
+        if context.trace_state:
+            parts.append(b"\x1a" + _string(context.trace_state.to_header()))
+        name = span.name
+        parts.append(self._names.get(name) or _text_field(self._names, b"\x2a", name))
         kind = span.kind
         parts.append(_KINDS.get(id(kind)) or bytes((0x30, kind.value + 1)))
-        start, end = span.start_time, span.end_time
-        if start:
-            parts.append(b"\x39" + start.to_bytes(8, "little"))
-        if end:
-            parts.append(b"\x41" + end.to_bytes(8, "little"))
         attributes = span.attributes
         if attributes:
-            self._attributes(b"\x4a", attributes, parts)
+            self._attributes(self._span_pairs, attributes, parts)
         self._span_tail(span, parts)
         return b"".join(parts)
 
     def _span_tail(self, span: Any, parts: list[bytes]) -> None:
         """Events, links, dropped counts and status of a span."""
         for event in span.events:
-            body = self._event(event)
-            parts += (b"\x5a", _varint(len(body)), body)
+            pieces = self._event(event)
+            parts += (b"\x5a", _varint(sum(map(len, pieces))), *pieces)
         for link in span.links:
             body = self._link(link)
             parts += (b"\x6a", _varint(len(body)), body)
@@ -232,21 +279,34 @@ class TraceRequestEncoder:
         status = span.status
         code, description = status.status_code, status.description
         if description:
-            message = b"\x12" + _string(description)
-            parts.append(b"\x7a" + _prefixed(bytes((0x18, code.value)) + message))
+            key = (id(code), description)
+            parts.append(self._statuses.get(key) or self._status(key, code, description))
         else:
             parts.append(_STATUS.get(id(code)) or bytes((0x7A, 2, 0x18, code.value)))
 
-    def _event(self, event: Any) -> bytes:
-        """The ``Span.Event`` message of one event."""
-        parts = [b"\x12" + self._text(event.name)]
-        if event.timestamp:
-            parts.append(b"\x09" + event.timestamp.to_bytes(8, "little"))
-        if event.attributes:
-            self._attributes(b"\x1a", event.attributes, parts)
+    def _status(self, key: tuple[int, str], code: Any, description: str) -> bytes:
+        """A ``Span.status`` field with a message, remembered when the message is short."""
+        body = bytes((0x18, code.value)) + b"\x12" + _string(description)
+        encoded = b"\x7a" + _prefixed(body)
+        if len(description) <= _CACHED_VALUE_LENGTH:
+            if len(self._statuses) >= _CACHE_SIZE:
+                self._statuses.clear()
+            self._statuses[key] = encoded
+        return encoded
+
+    def _event(self, event: Any) -> list[bytes]:
+        """The ``Span.Event`` message of one event, in pieces (not copied once more)."""
+        name = event.name
+        parts = [
+            self._event_names.get(name) or _text_field(self._event_names, b"\x12", name),
+            b"\x09" + (event.timestamp or 0).to_bytes(8, "little"),
+        ]
+        attributes = event.attributes
+        if attributes:
+            self._attributes(self._event_pairs, attributes, parts)
         if event.dropped_attributes:
             parts.append(b"\x20" + _varint(event.dropped_attributes))
-        return b"".join(parts)
+        return parts
 
     def _link(self, link: Any) -> bytes:
         """The ``Span.Link`` message of one link."""
@@ -262,57 +322,57 @@ class TraceRequestEncoder:
         if context.trace_state:
             parts.append(b"\x1a" + _string(context.trace_state.to_header()))
         if link.attributes:
-            self._attributes(b"\x22", link.attributes, parts)
+            self._attributes(self._link_pairs, link.attributes, parts)
         if link.dropped_attributes:
             parts.append(b"\x28" + _varint(link.dropped_attributes))
         return b"".join(parts)
 
-    def _attributes(self, tag: bytes, attributes: Mapping[str, Any], parts: list[bytes]) -> None:
-        """Append one ``tag`` field per attribute; pairs with short scalar values come cached."""
-        pairs = self._pairs
-        for key, value in attributes.items():
-            kind = type(value)
-            if kind is str:
-                pair: tuple[Any, ...] | None = (
-                    (key, value) if len(value) <= _CACHED_VALUE_LENGTH else None
-                )
-            elif kind is int or kind is bool:
-                pair = (key, value, kind)  # 1 and True are equal keys otherwise
-            else:
-                pair = None  # floats too: 0.0 == -0.0
-            encoded = pairs.get(pair) if pair is not None else None
+    def _attributes(
+        self, cache: _PairCache, attributes: Mapping[str, Any], parts: list[bytes]
+    ) -> None:
+        """Append one field per attribute; repeated pairs come from ``cache``."""
+        strings, ints = cache.strings.get, cache.ints.get
+        append = parts.append
+        for pair in attributes.items():
+            try:
+                encoded = strings(pair)
+            except TypeError:  # an unhashable value (a list)
+                encoded = None
             if encoded is None:
-                encoded = self._pair(pair, key, value)
+                if type(pair[1]) is int:
+                    encoded = ints(pair)
                 if encoded is None:
+                    self._pair(cache, pair, parts)
                     continue
-            parts += (tag, encoded)
+            append(encoded)
 
-    def _pair(self, pair: tuple[Any, ...] | None, key: str, value: Any) -> bytes | None:
+    def _pair(self, cache: _PairCache, pair: tuple[str, Any], parts: list[bytes]) -> None:
+        """Append one attribute field not in ``cache`` (remembered when it may repeat).
+
+        A long value (a stack trace) is appended in pieces: one copy fewer of it.
+        """
+        key, value = pair
         try:
-            value_message = any_value(value)
-            size = _varint(len(value_message))
-            key_field = self._text(key)
-            length = len(key_field) + len(size) + len(value_message) + 2
-            encoded = b"".join((_varint(length), b"\x0a", key_field, b"\x12", size, value_message))
+            key_field = self._keys.get(key) or _text_field(self._keys, b"\x0a", key)
+            if type(value) is str:  # the common case in one copy: AnyValue.string_value
+                data = value.encode()
+                inner = _varint(len(data))
+                pieces: tuple[bytes, ...] = (b"\x0a", inner, data)
+                value_size = 1 + len(inner) + len(data)
+            else:
+                pieces = (any_value(value),)
+                value_size = len(pieces[0])
         except (TypeError, ValueError, AttributeError, RecursionError) as exc:
             _warn_dropped(key, exc)
-            return None
-        if pair is not None:
-            if len(self._pairs) >= _CACHE_SIZE:
-                self._pairs.clear()
-            self._pairs[pair] = encoded
-        return encoded
-
-    def _text(self, text: str) -> bytes:
-        """A length-prefixed short string (names, keys), cached."""
-        encoded = self._strings.get(text)
-        if encoded is None:
-            encoded = _string(text)
-            if len(text) <= _CACHED_VALUE_LENGTH:
-                if len(self._strings) >= _CACHE_SIZE:
-                    self._strings.clear()
-                self._strings[text] = encoded
-        return encoded
+            return
+        size = _varint(value_size)
+        length = _varint(len(key_field) + 1 + len(size) + value_size)
+        if value_size > _CACHED_PAIR_BYTES:
+            parts += (cache.tag, length, key_field, b"\x12", size, *pieces)
+            return
+        encoded = b"".join((cache.tag, length, key_field, b"\x12", size, *pieces))
+        cache.remember(pair, encoded)
+        parts.append(encoded)
 
     def _resource(self, resource: Any) -> tuple[bytes, bytes]:
         """The ``resource`` and ``schema_url`` fields of a ``ResourceSpans``, cached."""
@@ -321,7 +381,7 @@ class TraceRequestEncoder:
             parts: list[bytes] = []
             attributes = getattr(resource, "attributes", None)
             if attributes:
-                self._attributes(b"\x0a", attributes, parts)
+                self._attributes(self._other_pairs[b"\x0a"], attributes, parts)
             schema = getattr(resource, "schema_url", "")
             cached = (resource, b"\x0a" + _prefixed(b"".join(parts)), _schema(schema))
             _remember(self._resources, id(resource), cached)
@@ -338,7 +398,7 @@ class TraceRequestEncoder:
                     parts.append(b"\x12" + _string(scope.version))
                 attributes = getattr(scope, "attributes", None)
                 if attributes:
-                    self._attributes(b"\x1a", attributes, parts)
+                    self._attributes(self._other_pairs[b"\x1a"], attributes, parts)
             schema = getattr(scope, "schema_url", "") if scope is not None else ""
             cached = (scope, b"\x0a" + _prefixed(b"".join(parts)), _schema(schema))
             _remember(self._scopes, id(scope), cached)

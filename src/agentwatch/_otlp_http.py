@@ -41,7 +41,7 @@ __all__ = ["OtlpHttpExporter"]
 
 _log = logging.getLogger("agentwatch")
 _RETRYABLE = frozenset({429, 502, 503, 504})
-_GZIP_LEVEL = 6
+_GZIP_LEVEL = 3  # zlib releases the GIL; 3 costs a third of 6 for a body ~20% larger
 _WARN_EVERY_SECONDS = 30.0
 _Answer = tuple[int, str | None, bytes]  # status, Retry-After, body
 
