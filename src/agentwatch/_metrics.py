@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, valu
 from prometheus_client import multiprocess as prom_multiprocess
 
 from ._catalog import CATALOG, MetricSpec, get_spec
+from ._tally import Tallies
 
 __all__ = ["OVERFLOW", "GuardedMetric", "Metrics", "enable_multiprocess"]
 
@@ -107,6 +108,8 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry, specs: list[MetricSpec] | None = None) -> None:
         self.registry = registry
+        self.tallies = Tallies()  # folds before the instruments are read: registered first
+        registry.register(self.tallies)  # type: ignore[arg-type]
         self._instruments: list[Any] = []
         self._by_name: dict[str, GuardedMetric] = {}
         self._lock = threading.Lock()
@@ -141,7 +144,7 @@ class Metrics:
         return name in self._by_name
 
     def unregister(self) -> None:
-        for instrument in self._instruments:
+        for instrument in [self.tallies, *self._instruments]:
             try:
                 self.registry.unregister(instrument)
             except KeyError:

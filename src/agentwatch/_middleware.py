@@ -13,20 +13,25 @@ across an ``await``.
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextvars import Token
+from threading import get_ident
 from time import perf_counter
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Status, StatusCode, set_span_in_context
+from opentelemetry.trace import SpanContext, Status, StatusCode, set_span_in_context
 from starlette.routing import Mount
 
+from ._context import attach, detach
 from ._metrics import Metrics
 from ._propagation import CURRENT_SPAN_KEY
 from ._serverspan import KNOWN_METHODS, Request, ServerSpan, record_exception, request_of
 from ._state import report_internal_error
+from ._tally import OFF, Row, histogram_bounds
 from ._window import RequestWindow
 
 __all__ = ["UNMATCHED", "AgentwatchMiddleware", "route_template"]
@@ -41,7 +46,10 @@ def route_template(scope: MutableMapping[str, Any], root_path_before: str) -> st
     path: str | None = getattr(route, "path", None)
     if path is None:
         return UNMATCHED
-    prefix = str(scope.get("root_path", ""))[len(root_path_before) :]
+    root_path = scope.get("root_path", "")
+    if root_path == root_path_before and not isinstance(route, Mount):
+        return path  # the common case: a route of the app itself
+    prefix = str(root_path)[len(root_path_before) :]
     if isinstance(route, Mount):
         outer = prefix[: len(prefix) - len(path)] if prefix.endswith(path) else prefix
         return outer + route.path_format
@@ -49,15 +57,30 @@ def route_template(scope: MutableMapping[str, Any], root_path_before: str) -> st
 
 
 class _Exchange:
-    """One request's state between ``http.response.start`` and the end of the app."""
+    """One request's state from the middleware's start to its end."""
 
-    __slots__ = ("request_size", "response_size", "span", "status")
+    __slots__ = (
+        "label_method",
+        "request_size",
+        "response_size",
+        "root_path",
+        "span",
+        "start",
+        "status",
+        "thread",
+        "token",
+    )
 
-    def __init__(self, span: trace.Span) -> None:
+    def __init__(self, start: float, label_method: str, span: trace.Span, thread: int) -> None:
+        self.start = start
+        self.label_method = label_method
         self.span = span
+        self.thread = thread
         self.status = 0
         self.response_size = 0
         self.request_size: int | None = None
+        self.root_path = ""
+        self.token: Token[Context]
 
 
 class AgentwatchMiddleware:
@@ -87,7 +110,6 @@ class AgentwatchMiddleware:
         self._on_exception = on_exception
         self._on_lifespan = on_lifespan
         self._series = HttpSeries(metrics)
-        self._in_progress = metrics["http_requests_in_progress"]
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -133,29 +155,21 @@ class AgentwatchMiddleware:
         return wrapped
 
     async def _traced(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        start = perf_counter()
         try:
-            method = scope["method"]
-            parent, request_size = self._extract(scope.get("headers", ()))
-            span = self._start_span(method, parent, request_of(scope))
-            token = otel_context.attach(
-                set_span_in_context(span, parent) if parent else Context({CURRENT_SPAN_KEY: span})
-            )
-            in_progress = self._in_progress.labels(method)
-            in_progress.inc()
+            exchange = self._begin(scope)
         except Exception as exc:  # a request we cannot instrument is still served
             report_internal_error("middleware", exc)
             await self.app(scope, receive, send)
             return
-        root_path = scope.get("root_path", "")
-        exchange = _Exchange(span)
+        context = exchange.span.get_span_context()
 
         async def send_wrapper(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.body":
+            kind = message["type"]
+            if kind == "http.response.body":
                 exchange.response_size += len(message.get("body", b""))
-            elif message["type"] == "http.response.start":
+            elif kind == "http.response.start":
                 exchange.status = message["status"]
-                _add_traceresponse(message, span, exchange.status)
+                _add_traceresponse(message, context, exchange.status)
             await send(message)
 
         error: BaseException | None = None
@@ -165,25 +179,45 @@ class AgentwatchMiddleware:
             error = exc
             raise
         finally:
+            self._end(scope, exchange, error)
+
+    def _begin(self, scope: MutableMapping[str, Any]) -> _Exchange:
+        start = perf_counter()
+        method = scope["method"]
+        parent, request_size = self._extract(scope.get("headers", ()))
+        span = self._start_span(method, parent, request_of(scope))
+        label_method = method if method in KNOWN_METHODS else "_OTHER"
+        exchange = _Exchange(start, label_method, span, get_ident())
+        exchange.request_size = request_size
+        exchange.root_path = scope.get("root_path", "")
+        self._series.start(label_method, exchange.thread)
+        exchange.token = attach(
+            set_span_in_context(span, parent) if parent else Context({CURRENT_SPAN_KEY: span})
+        )
+        return exchange
+
+    def _end(
+        self, scope: MutableMapping[str, Any], exchange: _Exchange, error: BaseException | None
+    ) -> None:
+        try:
+            self._finish(scope, exchange, error, perf_counter() - exchange.start)
+        except Exception as exc:  # never let our bookkeeping break the response
+            report_internal_error("middleware", exc)
+        finally:
+            self._series.stop(exchange.label_method, exchange.thread)
             try:
-                exchange.request_size = request_size
-                self._finish(scope, root_path, method, exchange, error, perf_counter() - start)
-            except Exception as exc:  # never let our bookkeeping break the response
+                detach(exchange.token)
+            except Exception as exc:  # a token from another context: the app's own doing
                 report_internal_error("middleware", exc)
-            finally:
-                in_progress.dec()
-                otel_context.detach(token)
 
     def _finish(
         self,
         scope: MutableMapping[str, Any],
-        root_path: str,
-        method: str,
         exchange: _Exchange,
         error: BaseException | None,
         duration: float,
     ) -> None:
-        route = route_template(scope, root_path)
+        route = route_template(scope, exchange.root_path)
         status = exchange.status
         error_type = ""
         span = exchange.span
@@ -194,9 +228,8 @@ class AgentwatchMiddleware:
         if type(span) is ServerSpan:
             span.respond(None if route == UNMATCHED else route, status, error_type)
         else:
-            _end_sdk_span(span, method, route, status, error_type)
-        label_method = method if method in KNOWN_METHODS else "_OTHER"
-        self._series.record(label_method, route, status, error_type, duration, exchange)
+            _end_sdk_span(span, route, status, error_type)
+        self._series.record(exchange, route, status, error_type, duration)
         self._window.record(duration, bool(error_type))
 
     def _failed(self, span: trace.Span, error: BaseException, status: int) -> tuple[int, str]:
@@ -211,58 +244,106 @@ class AgentwatchMiddleware:
 
 
 class HttpSeries:
-    """The HTTP pack's children per (method, route, status), looked up once per request."""
+    """The HTTP pack's series per (method, route, status), tallied on the request path.
 
-    _MAX_CACHED = 2048
+    A combination seen before is one dict lookup and a few list-cell additions (see
+    ``_tally``); a combination past a series budget, or a request on a thread that does not
+    own the row, records into the prometheus_client children directly.
+    """
+
+    _MAX_ROWS = 2048
 
     def __init__(self, metrics: Metrics) -> None:
+        self._tallies = metrics.tallies
         self._requests = metrics["http_requests_total"]
         self._duration = metrics["http_request_duration_seconds"]
         self._request_size = metrics["http_request_size_bytes"]
         self._response_size = metrics["http_response_size_bytes"]
         self._errors = metrics["http_request_errors_total"]
-        self._cache: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self._in_progress = metrics["http_requests_in_progress"]
+        self._rows: dict[tuple[str, str, int], _SeriesRow] = {}
+        self._progress: dict[str, Row] = {}
+
+    def start(self, method: str, thread: int) -> None:
+        """One more request of ``method`` in progress (``thread``: the caller's ident)."""
+        row = self._progress.get(method) or self._progress_row(method)
+        if row.owner == thread:
+            row.cells[0] += 1
+        else:
+            self._in_progress.labels(method).inc()
+
+    def _progress_row(self, method: str) -> Row:
+        child = self._in_progress.labels(method)
+        if self._in_progress.is_overflow(child):
+            return OFF
+        row = self._progress[method] = self._tallies.row([("gauge", child)])
+        return row
+
+    def stop(self, method: str, thread: int) -> None:
+        """The request :meth:`start` counted is over."""
+        row = self._progress.get(method, OFF)
+        if row.owner == thread:
+            row.cells[1] += 1
+        else:
+            self._in_progress.labels(method).dec()
 
     def record(
-        self,
-        method: str,
-        route: str,
-        status: int,
-        error_type: str,
-        duration: float,
-        exchange: _Exchange,
+        self, exchange: _Exchange, route: str, status: int, error_type: str, duration: float
     ) -> None:
-        key = (method, route, status)
-        children = self._cache.get(key)
-        if children is None:
-            children = self._children(key)
-        requests, durations, sizes = children
-        requests.inc()
-        durations.observe(duration)
-        sizes.observe(exchange.response_size)
+        method = exchange.label_method
+        series = self._rows.get((method, route, status)) or self._series(method, route, status)
+        row = series.row
+        size = exchange.response_size
+        if row.owner == exchange.thread:
+            cells, at = row.cells, series.size_at
+            cells[0] += 1
+            cells[1] += duration
+            cells[2 + bisect_left(series.duration_bounds, duration)] += 1
+            cells[at] += size
+            cells[at + 1 + bisect_left(series.size_bounds, size)] += 1
+        else:
+            requests, durations, sizes = series.children
+            requests.inc()
+            durations.observe(duration)
+            sizes.observe(size)
         if error_type:
             self._errors.labels(method, route, error_type).inc()
         if exchange.request_size is not None:  # requests that declare a body
             self._request_size.labels(method, route).observe(exchange.request_size)
 
-    def _children(self, key: tuple[str, str, int]) -> tuple[Any, Any, Any]:
-        method, route, status = key
+    def _series(self, method: str, route: str, status: int) -> _SeriesRow:
         children = (
             self._requests.labels(method, route, str(status)),
             self._duration.labels(method, route),
             self._response_size.labels(method, route),
         )
-        # a combination past a budget keeps counting its overflow on every request
         metrics = (self._requests, self._duration, self._response_size)
-        overflowed = any(m.is_overflow(c) for m, c in zip(metrics, children, strict=True))
-        if len(self._cache) < self._MAX_CACHED and not overflowed:
-            self._cache[key] = children
-        return children
+        if any(m.is_overflow(c) for m, c in zip(metrics, children, strict=True)):
+            return _SeriesRow(children, OFF)  # counted as overflow on every request
+        parts = list(zip(("counter", "histogram", "histogram"), children, strict=True))
+        series = _SeriesRow(children, self._tallies.row(parts))
+        if len(self._rows) < self._MAX_ROWS:
+            self._rows[(method, route, status)] = series
+        return series
 
 
-def _end_sdk_span(span: trace.Span, method: str, route: str, status: int, error_type: str) -> None:
+class _SeriesRow:
+    """The children of one (method, route, status) and their tally row, if any."""
+
+    __slots__ = ("children", "duration_bounds", "row", "size_at", "size_bounds")
+
+    def __init__(self, children: tuple[Any, Any, Any], row: Row) -> None:
+        self.children = children
+        self.row = row
+        self.duration_bounds = histogram_bounds(children[1]) or ()
+        self.size_bounds = histogram_bounds(children[2]) or ()
+        self.size_at = 2 + len(self.duration_bounds)  # cells: requests, duration, size
+
+
+def _end_sdk_span(span: trace.Span, route: str, status: int, error_type: str) -> None:
     if route != UNMATCHED:
-        span.update_name(f"{method if method in KNOWN_METHODS else 'HTTP'} {route}")
+        method = getattr(span, "name", "HTTP")  # started as the method (HTTP when unknown)
+        span.update_name(f"{method} {route}")
         span.set_attribute("http.route", route)
     span.set_attribute("http.response.status_code", status)
     if error_type:
@@ -271,9 +352,10 @@ def _end_sdk_span(span: trace.Span, method: str, route: str, status: int, error_
     span.end()
 
 
-def _add_traceresponse(message: MutableMapping[str, Any], span: trace.Span, status: int) -> None:
+def _add_traceresponse(
+    message: MutableMapping[str, Any], context: SpanContext, status: int
+) -> None:
     """W3C Trace Context Level 2: tell the caller our span, sampled when it will be kept."""
-    context = span.get_span_context()
     if context.is_valid:
         flags = b"01" if (context.trace_flags & 1 or status >= 500) else b"00"
         value = b"00-%032x-%016x-%s" % (context.trace_id, context.span_id, flags)

@@ -277,14 +277,21 @@ def extract_asgi(headers: Iterable[tuple[bytes, bytes]]) -> Context:
 def scan_asgi_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Context, int | None]:
     """The remote context and the declared ``content-length`` of an ASGI request.
 
-    The middleware's hot path: one pass over the headers, nothing built when the request
-    carries no trace context.
+    The middleware's hot path: a request without trace context costs one dict built in C;
+    one with it gets a full pass, so repeated headers are seen (and judged as the W3C
+    rules say).
     """
+    if not isinstance(headers, (list, tuple)):  # read twice below
+        headers = list(headers)
+    found = dict(headers)
+    length = found.get(b"content-length")
+    size = int(length) if length is not None and length.isdigit() else None
+    if b"traceparent" not in found and b"baggage" not in found:
+        return _EMPTY, size
     traceparent: bytes | None = None
     parents = 0
     states: list[bytes] | None = None
     bags: list[bytes] | None = None
-    size: int | None = None
     for name, value in headers:
         if name == b"traceparent":
             parents += 1
@@ -293,10 +300,6 @@ def scan_asgi_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Context, 
             states = [value] if states is None else [*states, value]
         elif name == b"baggage":
             bags = [value] if bags is None else [*bags, value]
-        elif name == b"content-length" and value.isdigit():
-            size = int(value)
-    if traceparent is None and bags is None:
-        return _EMPTY, size
     return _remote_context(traceparent if parents == 1 else None, states, bags), size
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from threading import get_ident
 from typing import Any
 
 from opentelemetry.context import Context
@@ -37,11 +38,12 @@ from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 from opentelemetry.util.types import Attributes
 
 from ._metrics import Metrics
+from ._tally import Row
 
-__all__ = ["ErrorPriorityProcessor", "HeadSampler", "keeps_success"]
+__all__ = ["RANDOM_MASK", "ErrorPriorityProcessor", "HeadSampler", "keeps_success"]
 
 _RANDOM_BITS = 56
-_RANDOM_MASK = (1 << _RANDOM_BITS) - 1
+RANDOM_MASK = _RANDOM_MASK = (1 << _RANDOM_BITS) - 1
 Sink = Callable[[list[ReadableSpan]], None]
 
 
@@ -60,7 +62,7 @@ class HeadSampler(Sampler):
 
     def __init__(self, ratio: float) -> None:
         self.ratio = ratio
-        self._threshold = rejection_threshold(ratio)
+        self.threshold = self._threshold = rejection_threshold(ratio)
 
     def should_sample(
         self,
@@ -134,18 +136,21 @@ class ErrorPriorityProcessor(SpanProcessor):
         self._sampled = metrics["agentwatch_traces_sampled_total"]
         self._dropped = metrics["agentwatch_spans_dropped_total"]
         self._dropped_by_ratio = self._sampled.labels("drop", "ratio")
+        self._tallies = metrics.tallies
+        self._ratio_drops: Row | None = None  # tallied on the thread that drops first
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
 
-    def on_end_server(self, span: Any) -> None:
-        """The request path's end of an agentwatch ``ServerSpan`` (a local root).
+    def on_end_server(self, span: Any, error: bool) -> None:
+        """The request path's end of an agentwatch ``ServerSpan`` (a local root); ``error``
+        says whether the span is an error span (:func:`is_error_span`).
 
         A root whose trace has no buffered spans is decided here without building a
         buffer: the same rules as :meth:`on_end` in a handful of operations.
         """
         trace_id = span.context.trace_id
-        if span.is_error:
+        if error:
             reason = "error"
         elif span.end_time - span.start_time > self._slow_ns:
             reason = "slow"
@@ -160,10 +165,19 @@ class ErrorPriorityProcessor(SpanProcessor):
         if buffered:
             self.on_end(span)
         elif not reason:
-            self._dropped_by_ratio.inc()
+            self._count_ratio_drop()
         else:
             self._sampled.labels("keep", reason).inc()
             self._sink([span])
+
+    def _count_ratio_drop(self) -> None:
+        row = self._ratio_drops
+        if row is None:  # the first thread to drop owns the tally
+            row = self._ratio_drops = self._tallies.row([("counter", self._dropped_by_ratio)])
+        if row.owner == get_ident():
+            row.cells[0] += 1
+        else:
+            self._dropped_by_ratio.inc()
 
     def on_end(self, span: ReadableSpan) -> None:
         if not self._active:

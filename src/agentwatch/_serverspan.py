@@ -29,6 +29,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.util.types import Attributes, AttributeValue
 
+from ._sampling import RANDOM_MASK as _RANDOM_MASK
 from ._sampling import ErrorPriorityProcessor, HeadSampler
 from ._stacktrace import format_exception
 
@@ -162,7 +163,8 @@ class ServerSpan(trace.Span):
             self.error_type = error_type
             self.set_status(Status(StatusCode.ERROR, error_type))
         self.end_time = _time_ns()
-        self._processor.on_end_server(self)
+        error = bool(error_type) or (self.status is not _UNSET and self.is_error)
+        self._processor.on_end_server(self, error or (self._events is not None and self.is_error))
 
     @property
     def is_error(self) -> bool:
@@ -271,7 +273,7 @@ class ServerSpan(trace.Span):
         """Ending it directly (not through the middleware) records no response."""
         if self.end_time is None:
             self.end_time = end_time or _time_ns()
-            self._processor.on_end_server(self)
+            self._processor.on_end_server(self, self.is_error)
 
 
 def exception_attributes(exception: BaseException) -> dict[str, Any]:
@@ -304,31 +306,58 @@ class ServerSpanFactory:
         self._ids = provider.id_generator
         self._random_ids = type(self._ids) is RandomIdGenerator
         sampler = provider.sampler
-        self._head = sampler if isinstance(sampler, HeadSampler) else None
-        # the provider's processor tuple while agentwatch's is the only one (a new tuple
-        # replaces it when the application adds a processor)
-        active = getattr(provider, "_active_span_processor", None)
-        processors: Sequence[Any] = getattr(active, "_span_processors", ())
-        only = self._head is not None and len(processors) == 1 and processors[0] is processor
+        head = sampler if isinstance(sampler, HeadSampler) else None
+        self._threshold = head.threshold if head is not None else 0
+        # the provider's processor tuple while agentwatch's is the only one (adding a
+        # processor replaces the tuple)
+        self._active = getattr(provider, "_active_span_processor", None)
+        processors: Sequence[Any] = getattr(self._active, "_span_processors", ())
+        only = head is not None and len(processors) == 1 and processors[0] is processor
         self._only: object = processors if only else object()
 
     def usable(self) -> bool:
         """True while agentwatch's processor is the provider's only one."""
-        active = getattr(self._provider, "_active_span_processor", None)
-        return getattr(active, "_span_processors", None) is self._only
+        return getattr(self._active, "_span_processors", None) is self._only
 
     def start(self, method: str, parent: SpanContext | None, request: Request) -> ServerSpan:
         if parent is not None and parent.is_valid:
             trace_id, state = parent.trace_id, parent.trace_state or _EMPTY_STATE
         else:
             trace_id, state, parent = self._trace_id(), _EMPTY_STATE, None
-        assert self._head is not None
-        flags = _SAMPLED if self._head.keeps(trace_id) else _NOT_SAMPLED
-        span_id = random.getrandbits(64) if self._random_ids else self._ids.generate_span_id()
-        context = SpanContext(trace_id, span_id or 1, False, flags, state)
+        flags = _SAMPLED if (trace_id & _RANDOM_MASK) >= self._threshold else _NOT_SAMPLED
+        span_id = (
+            (random.getrandbits(64) or 1) if self._random_ids else self._ids.generate_span_id()
+        )
+        context = _span_context(trace_id, span_id, flags, state)
         return ServerSpan(method, context, parent, request, self)
 
     def _trace_id(self) -> int:
         if self._random_ids:
             return random.getrandbits(128) or 1
         return self._ids.generate_trace_id()
+
+
+def _valid_span_context(
+    trace_id: int, span_id: int, flags: TraceFlags, state: TraceState
+) -> SpanContext:
+    """A local ``SpanContext`` for ids known valid, without re-checking them."""
+    return tuple.__new__(SpanContext, (trace_id, span_id, False, flags, state, True))  # type: ignore[no-any-return]
+
+
+def _span_context_builder() -> Any:
+    """The shortcut when it builds exactly what ``SpanContext()`` builds, else the class."""
+    flags, state = TraceFlags(1), TraceState([("k", "v")])
+    expected = SpanContext(0xABC, 0xDEF, False, flags, state)
+    built = _valid_span_context(0xABC, 0xDEF, flags, state)
+    same = built == expected and all(
+        getattr(built, name) == getattr(expected, name)
+        for name in ("trace_id", "span_id", "is_remote", "trace_flags", "trace_state", "is_valid")
+    )
+    if same:
+        return _valid_span_context
+    return lambda trace_id, span_id, flags, state: SpanContext(
+        trace_id, span_id, False, flags, state
+    )
+
+
+_span_context = _span_context_builder()
