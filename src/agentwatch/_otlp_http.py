@@ -126,6 +126,8 @@ class OtlpHttpExporter(SpanExporter):
         while True:
             try:
                 status, retry_after, answer = self._post(body, deadline)
+            except ssl.SSLCertVerificationError as exc:  # retrying will not make it trusted
+                return self._give_up(repr(exc))
             except (OSError, http.client.HTTPException) as exc:
                 reason, delay = repr(exc), self._backoff(attempt)
             else:
@@ -148,7 +150,7 @@ class OtlpHttpExporter(SpanExporter):
         reused = self._connection is not None and self._connection.sock is not None
         try:
             return self._request(body, deadline)
-        except TimeoutError:
+        except (TimeoutError, ssl.SSLCertVerificationError):
             self._close()
             raise
         except (OSError, http.client.HTTPException):
