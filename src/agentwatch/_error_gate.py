@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from ._stacktrace import raise_site
+
 __all__ = ["ErrorGate", "fingerprint"]
 
 _MAX_FINGERPRINTS = 4096
@@ -27,12 +29,10 @@ def fingerprint(exc: BaseException | None, logger: str = "", template: Any = "")
     """What makes two errors "the same": type and raise site, or logger and template."""
     if exc is None:
         return (logger, str(template))
-    tb, last = exc.__traceback__, None
-    while tb is not None:
-        last, tb = tb, tb.tb_next
-    if last is None:
+    site = raise_site(exc)
+    if site is None:
         return (type(exc).__qualname__, "", 0)
-    return (type(exc).__qualname__, last.tb_frame.f_code.co_filename, last.tb_lineno)
+    return (type(exc).__qualname__, *site)
 
 
 class ErrorGate:
@@ -67,7 +67,8 @@ class ErrorGate:
         return self.sample_rates.get("info", 1.0)
 
     def admit(self, level: str, key: Hashable) -> tuple[str | None, int]:
-        if self._rng() >= self.rate_for(level):
+        rate = self.rate_for(level)
+        if rate < 1.0 and self._rng() >= rate:
             return "sampled_out", 0
         with self._lock:
             now = self._clock()

@@ -180,6 +180,7 @@ class AgentwatchMiddleware:
             raise
         finally:
             self._end(scope, exchange, error)
+            error = None  # this frame is in the error's traceback: leave no reference cycle
 
     def _begin(self, scope: MutableMapping[str, Any]) -> _Exchange:
         start = perf_counter()

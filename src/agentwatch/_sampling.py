@@ -28,7 +28,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from threading import get_ident
 from typing import Any
 
 from opentelemetry.context import Context
@@ -38,7 +37,7 @@ from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 from opentelemetry.util.types import Attributes
 
 from ._metrics import Metrics
-from ._tally import Row
+from ._tally import TalliedCounter
 
 __all__ = ["RANDOM_MASK", "ErrorPriorityProcessor", "HeadSampler", "keeps_success"]
 
@@ -135,9 +134,9 @@ class ErrorPriorityProcessor(SpanProcessor):
         self._active = True
         self._sampled = metrics["agentwatch_traces_sampled_total"]
         self._dropped = metrics["agentwatch_spans_dropped_total"]
-        self._dropped_by_ratio = self._sampled.labels("drop", "ratio")
         self._tallies = metrics.tallies
-        self._ratio_drops: Row | None = None  # tallied on the thread that drops first
+        self._ratio_drops = TalliedCounter(self._tallies, self._sampled.labels("drop", "ratio"))
+        self._kept_by_reason: dict[str, TalliedCounter] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -165,19 +164,17 @@ class ErrorPriorityProcessor(SpanProcessor):
         if buffered:
             self.on_end(span)
         elif not reason:
-            self._count_ratio_drop()
+            self._ratio_drops.inc()
         else:
-            self._sampled.labels("keep", reason).inc()
+            self._kept(reason).inc()
             self._sink([span])
 
-    def _count_ratio_drop(self) -> None:
-        row = self._ratio_drops
-        if row is None:  # the first thread to drop owns the tally
-            row = self._ratio_drops = self._tallies.row([("counter", self._dropped_by_ratio)])
-        if row.owner == get_ident():
-            row.cells[0] += 1
-        else:
-            self._dropped_by_ratio.inc()
+    def _kept(self, reason: str) -> TalliedCounter:
+        counter = self._kept_by_reason.get(reason)
+        if counter is None:
+            counter = TalliedCounter(self._tallies, self._sampled.labels("keep", reason))
+            self._kept_by_reason[reason] = counter
+        return counter
 
     def on_end(self, span: ReadableSpan) -> None:
         if not self._active:

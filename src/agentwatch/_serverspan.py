@@ -102,6 +102,19 @@ def response_attributes(route: str | None, status_code: int, error_type: str) ->
     return attributes
 
 
+_ERROR_STATUSES: dict[str, Status] = {}
+
+
+def _error_status(error_type: str) -> Status:
+    """``Status(ERROR, error_type)``, built once per error type (a bounded few)."""
+    status = _ERROR_STATUSES.get(error_type)
+    if status is None:
+        status = Status(StatusCode.ERROR, error_type)
+        if len(_ERROR_STATUSES) < 256:
+            _ERROR_STATUSES[error_type] = status
+    return status
+
+
 class ServerSpan(trace.Span):
     """A recording SERVER span kept in plain slots until its trace is kept."""
 
@@ -161,7 +174,7 @@ class ServerSpan(trace.Span):
         self.status_code = status_code
         if error_type:
             self.error_type = error_type
-            self.set_status(Status(StatusCode.ERROR, error_type))
+            self.set_status(_error_status(error_type))
         self.end_time = _time_ns()
         error = bool(error_type) or (self.status is not _UNSET and self.is_error)
         self._processor.on_end_server(self, error or (self._events is not None and self.is_error))

@@ -4,43 +4,64 @@ Formatting a traceback reads source lines and, on Python 3.11+, computes caret p
 close to a millisecond for a framework-deep stack. An error storm repeats the same stack,
 so the frame part is cached by its code locations; only the exception line is formatted
 each time. The output matches ``traceback.format_exception``.
+
+The cache key is one pass over the traceback: the id of each frame's code object and the
+instruction it stopped at (what the carets point to). A cached entry holds the code objects
+themselves, so no id in a key can be reused by another code object while it is cached.
+The raise site found on the way is remembered on the exception for :func:`raise_site`.
 """
 
 from __future__ import annotations
 
-import threading
 import traceback
-from collections import OrderedDict
-from types import TracebackType
+from types import CodeType, TracebackType
 
-__all__ = ["format_exception"]
+__all__ = ["format_exception", "raise_site"]
 
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
-_cache: OrderedDict[tuple[tuple[str, int, str], ...], str] = OrderedDict()
-_lock = threading.Lock()
+_SITE = "__agentwatch_raise_site__"
+_cache: dict[tuple[int, ...], tuple[str, tuple[CodeType, ...]]] = {}
 _MAX_ENTRIES = 512
 
 
-def _frames_text(tb: TracebackType | None) -> str:
-    key = []
-    walker = tb
+def _frames_text(exc: BaseException, tb: TracebackType) -> str:
+    key: list[int] = []
+    walker: TracebackType | None = tb
+    last = tb
     while walker is not None:
-        code = walker.tb_frame.f_code
-        key.append((code.co_filename, walker.tb_lineno, code.co_qualname))
-        walker = walker.tb_next
+        key.append(id(walker.tb_frame.f_code))
+        key.append(walker.tb_lasti)
+        last, walker = walker, walker.tb_next
+    _remember_site(exc, last)
     frozen = tuple(key)
-    with _lock:
-        cached = _cache.get(frozen)
-        if cached is not None:
-            _cache.move_to_end(frozen)
-            return cached
+    cached = _cache.get(frozen)
+    if cached is not None:
+        return cached[0]
     text = "".join(traceback.StackSummary.extract(traceback.walk_tb(tb)).format())
-    with _lock:
-        _cache[frozen] = text
-        if len(_cache) > _MAX_ENTRIES:
-            _cache.popitem(last=False)
+    codes = tuple(frame.f_code for frame, _ in traceback.walk_tb(tb))
+    if len(_cache) >= _MAX_ENTRIES:  # more distinct stacks than an error storm makes
+        _cache.clear()
+    _cache[frozen] = (text, codes)
     return text
+
+
+def _remember_site(exc: BaseException, last: TracebackType) -> None:
+    try:
+        setattr(exc, _SITE, (last.tb_frame.f_code.co_filename, last.tb_lineno))
+    except (AttributeError, TypeError):  # exceptions with __slots__
+        pass
+
+
+def raise_site(exc: BaseException) -> tuple[str, int] | None:
+    """The file and line ``exc`` was raised at (None without a traceback)."""
+    site: tuple[str, int] | None = getattr(exc, _SITE, None)
+    if site is not None:
+        return site
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    return None if last is None else (last.tb_frame.f_code.co_filename, last.tb_lineno)
 
 
 def format_exception(exc: BaseException, _seen: set[int] | None = None) -> str:
@@ -58,7 +79,7 @@ def format_exception(exc: BaseException, _seen: set[int] | None = None) -> str:
         prefix = format_exception(exc.__context__, seen) + _CONTEXT
     body = ""
     if exc.__traceback__ is not None:
-        body = "Traceback (most recent call last):\n" + _frames_text(exc.__traceback__)
+        body = "Traceback (most recent call last):\n" + _frames_text(exc, exc.__traceback__)
     return prefix + body + _exception_line(exc)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from prometheus_client import values
 
-__all__ = ["OFF", "Row", "Tallies", "histogram_bounds"]
+__all__ = ["OFF", "Row", "TalliedCounter", "Tallies", "histogram_bounds"]
 
 
 def histogram_bounds(child: Any) -> tuple[float, ...] | None:
@@ -133,3 +133,27 @@ class Tallies:
     def collect(self) -> Iterable[Any]:
         self.fold()
         return ()
+
+
+class TalliedCounter:
+    """A counter child counted in a row owned by the first thread that counts.
+
+    >>> drops = TalliedCounter(metrics.tallies, sampled.labels("drop", "ratio"))
+    >>> drops.inc()
+    """
+
+    __slots__ = ("_child", "_row", "_tallies")
+
+    def __init__(self, tallies: Tallies, child: Any) -> None:
+        self._tallies = tallies
+        self._child = child
+        self._row: Row | None = None
+
+    def inc(self) -> None:
+        row = self._row
+        if row is None:  # the first thread to count owns the row
+            row = self._row = self._tallies.row([("counter", self._child)])
+        if row.owner == threading.get_ident():
+            row.cells[0] += 1
+        else:
+            self._child.inc()
