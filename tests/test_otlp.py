@@ -7,12 +7,14 @@ answers); the settings wire it in.
 
 from __future__ import annotations
 
+import enum
 import logging
 import shutil
 import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -196,10 +198,21 @@ def _several_resources_and_scopes() -> list[ReadableSpan]:
     ]
 
 
+class _Color(str, enum.Enum):  # noqa: UP042 - str() of a member is "_Color.RED", not "red"
+    RED = "red"
+
+
 def _bare_readable_spans() -> list[ReadableSpan]:
     """Spans the SDK tracer would not make: no scope, not sampled, odd values, no end."""
     unsampled = SpanContext(5, 6, is_remote=False, trace_flags=TraceFlags(0))
-    attributes: dict[str, Any] = {"none": None, "nested": {"a": [{"b": True}]}, "ok": "v"}
+    attributes: dict[str, Any] = {
+        "none": None,
+        "nested": {"a": [{"b": True}], 3: "key not a str"},
+        "ok": "v",
+        "str.enum": _Color.RED,
+        "int.enum": HTTPStatus.NOT_FOUND,
+        "tuple.of.lists": ([1, 2], ["a"]),
+    }
     return [
         ReadableSpan("no.scope", unsampled, resource=Resource({}), attributes=attributes),
         ReadableSpan(

@@ -30,9 +30,7 @@ __all__ = ["TraceRequestEncoder", "any_value"]
 
 _log = logging.getLogger("agentwatch")
 
-_MASK64 = (1 << 64) - 1
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
+_MASK64, _INT64_MIN, _INT64_MAX = (1 << 64) - 1, -(1 << 63), (1 << 63) - 1
 _HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _ONE_BYTE = [bytes((n,)) for n in range(0x80)]
@@ -99,31 +97,24 @@ def _int_value(value: int) -> bytes:
 
 
 def _other_value(value: Any) -> bytes:
-    """Subclasses, bytes, arrays and mappings, in the order the stock encoder tests them."""
+    """None, subclasses (enums), bytes, arrays, mappings: in the stock encoder's order."""
     if value is None:
         return b""
-    if isinstance(value, bool):
-        return _TRUE if value else _FALSE
     if isinstance(value, str):
-        return b"\x0a" + _string(value)
+        return any_value(str.__str__(value))
     if isinstance(value, int):
-        return _int_value(value)
+        return _int_value(int(value))
     if isinstance(value, float):
-        return b"\x21" + _DOUBLE(value)
+        return any_value(float(value))
     if isinstance(value, bytes):
         return b"\x3a" + _prefixed(value)
     if isinstance(value, Sequence):
-        items = b"".join([b"\x0a" + _prefixed(any_value(item)) for item in value])
-        return b"\x2a" + _prefixed(items)  # ArrayValue
+        items = [b"\x0a" + _prefixed(any_value(item)) for item in value]
+        return b"\x2a" + _prefixed(b"".join(items))  # ArrayValue
     if isinstance(value, Mapping):
-        pairs = b"".join([b"\x0a" + _key_value(str(k), v) for k, v in value.items()])
-        return b"\x32" + _prefixed(pairs)  # KeyValueList
+        pairs = [_string(str(k)) + b"\x12" + _prefixed(any_value(v)) for k, v in value.items()]
+        return b"\x32" + _prefixed(b"".join([b"\x0a" + _prefixed(b"\x0a" + kv) for kv in pairs]))
     raise TypeError(f"an attribute cannot be a {type(value).__name__}")
-
-
-def _key_value(key: str, value: Any) -> bytes:
-    """A ``KeyValue`` message, length-prefixed (the caller adds the field tag)."""
-    return _prefixed(b"\x0a" + _string(key) + b"\x12" + _prefixed(any_value(value)))
 
 
 _last_warning = 0.0
@@ -245,11 +236,8 @@ class TraceRequestEncoder:
             parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
             if parent.is_remote:
                 flags |= _IS_REMOTE
-        parts.append(
-            _FLAGS_AND_TIMES(
-                b"\x85\x01", flags, 0x39, span.start_time or 0, 0x41, span.end_time or 0
-            )
-        )
+        start, end = span.start_time or 0, span.end_time or 0
+        parts.append(_FLAGS_AND_TIMES(b"\x85\x01", flags, 0x39, start, 0x41, end))
         if context.trace_state:
             parts.append(b"\x1a" + _string(context.trace_state.to_header()))
         name = span.name
@@ -379,12 +367,9 @@ class TraceRequestEncoder:
         cached = self._resources.get(id(resource))
         if cached is None or cached[0] is not resource:
             parts: list[bytes] = []
-            attributes = getattr(resource, "attributes", None)
-            if attributes:
-                self._attributes(self._other_pairs[b"\x0a"], attributes, parts)
-            schema = getattr(resource, "schema_url", "")
-            cached = (resource, b"\x0a" + _prefixed(b"".join(parts)), _schema(schema))
-            _remember(self._resources, id(resource), cached)
+            if getattr(resource, "attributes", None):
+                self._attributes(self._other_pairs[b"\x0a"], resource.attributes, parts)
+            cached = _remember(self._resources, resource, parts)
         return cached[1], cached[2]
 
     def _scope(self, scope: Any) -> tuple[bytes, bytes]:
@@ -396,12 +381,9 @@ class TraceRequestEncoder:
                 parts.append(b"\x0a" + _string(scope.name or ""))
                 if scope.version:
                     parts.append(b"\x12" + _string(scope.version))
-                attributes = getattr(scope, "attributes", None)
-                if attributes:
-                    self._attributes(self._other_pairs[b"\x1a"], attributes, parts)
-            schema = getattr(scope, "schema_url", "") if scope is not None else ""
-            cached = (scope, b"\x0a" + _prefixed(b"".join(parts)), _schema(schema))
-            _remember(self._scopes, id(scope), cached)
+                if getattr(scope, "attributes", None):
+                    self._attributes(self._other_pairs[b"\x1a"], scope.attributes, parts)
+            cached = _remember(self._scopes, scope, parts)
         return cached[1], cached[2]
 
 
@@ -424,11 +406,13 @@ def _bucket(
     return bucket
 
 
-def _schema(url: str | None) -> bytes:
-    return b"\x1a" + _string(url) if url else b""
-
-
-def _remember(cache: dict[int, tuple[Any, bytes, bytes]], key: int, value: Any) -> None:
+def _remember(
+    cache: dict[int, tuple[Any, bytes, bytes]], owner: Any, parts: list[bytes]
+) -> tuple[Any, bytes, bytes]:
+    """``owner`` (a resource or scope), its message field and its schema_url field."""
+    url = getattr(owner, "schema_url", None)
+    entry = (owner, b"\x0a" + _prefixed(b"".join(parts)), b"\x1a" + _string(url) if url else b"")
     if len(cache) >= 64:
         cache.clear()
-    cache[key] = value
+    cache[id(owner)] = entry  # the entry keeps the owner alive: its id is not reused
+    return entry

@@ -1,0 +1,226 @@
+"""What exporting a kept span costs: agentwatch's OtlpHttpExporter vs the stock OTLPSpanExporter.
+
+    python bench/otlp_export.py [--rounds 5] [--batches 10]
+
+Spans are real: requests through a small FastAPI app under ``agentwatch.init()``, each
+server span captured in its route (``trace.get_current_span()``, agentwatch's lean
+``ServerSpan``) with 12 attributes; failing requests raise through 12 frames, so their span
+carries an ``exception`` event with a ~4 KB stack trace. Every configuration gets spans of
+its own (url.path, client port and messages unique per request), so the encoder's caches
+see what they would in production, not the same spans again.
+
+Batches of 128 spans are exported over HTTP to a sink in another process (keep-alive,
+answers 200). Measured per span: CPU time of the exporting thread (``time.thread_time``,
+encoding + compression + sending) and wall time. The spans made up front are frozen out of
+the garbage collector's way. Rounds are interleaved in shuffled order:
+
+- ours (lean):   OtlpHttpExporter given the ServerSpans, as the export queue hands them over.
+- ours:          OtlpHttpExporter given ReadableSpans (``to_readable()``).
+- stock:         OTLPSpanExporter given ReadableSpans (the conversion, which the export
+                 queue does for exporters that cannot take lean spans, printed apart).
+- ours gzip / stock gzip: the same with gzip compression.
+
+Printed: µs/span CPU and wall per configuration and kind, and ours / stock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import http.server
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+CONFIGS = ("ours (lean)", "ours", "stock", "ours gzip", "stock gzip")
+KINDS = ("ok", "error")
+BATCH = 128
+
+
+class _Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a collector
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def _serve_sink() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+def _deep(depth: int, item: int) -> None:
+    if depth:
+        _deep(depth - 1, item)
+    raise RuntimeError(f"item {item} failed: upstream answered 503")
+
+
+def _app(captured: list[Any]) -> Any:
+    from fastapi import FastAPI
+    from opentelemetry import trace
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        span = trace.get_current_span()
+        span.set_attribute("app.tenant", "acme")
+        span.set_attribute("app.items", item_id % 7)
+        captured.append(span)
+        if item_id % 2:
+            _deep(12, item_id)
+        return {"id": item_id}
+
+    return app
+
+
+async def _make_spans(wanted: list[tuple[str, int]]) -> list[list[Any]]:
+    """Ended server spans from real requests: one list per ``(kind, count)`` wanted."""
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    import agentwatch
+    from agentwatch.testing import InMemorySpanExporter
+
+    captured: list[Any] = []
+    app = _app(captured)
+    handle = agentwatch.init(
+        app,
+        registry=CollectorRegistry(),
+        exporter=InMemorySpanExporter(),
+        success_sample_ratio=0.0,
+        log_format="off",
+        environ={},
+    )
+    made: list[list[Any]] = []
+    item = 0
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.local") as client:
+        for kind, count in wanted:
+            for _ in range(count):
+                item += 1
+                odd = 2 * item + (1 if kind == "error" else 0)
+                await client.get(f"/items/{odd}", headers={"user-agent": "bench/1.0"})
+            made.append(captured[-count:])
+    handle.shutdown()
+    return made
+
+
+def _exporter(config: str, url: str) -> Any:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from agentwatch._otlp_http import OtlpHttpExporter
+
+    gzip = config.endswith("gzip")
+    if config.startswith("stock"):
+        compression = Compression.Gzip if gzip else Compression.NoCompression
+        return OTLPSpanExporter(endpoint=url, timeout=10, compression=compression)
+    return OtlpHttpExporter(url, timeout=10, compression="gzip" if gzip else "none")
+
+
+def _measure(export: Callable[[Any], Any], batches: list[list[Any]]) -> tuple[float, float]:
+    """CPU and wall seconds spent exporting ``batches``."""
+    cpu = wall = 0.0
+    for batch in batches:
+        cpu0, wall0 = time.thread_time(), time.perf_counter()
+        result = export(batch)
+        cpu += time.thread_time() - cpu0
+        wall += time.perf_counter() - wall0
+        assert result.name == "SUCCESS", result
+    return cpu, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--sink", action="store_true")
+    args = parser.parse_args()
+    if args.sink:
+        _serve_sink()
+        return
+    sink = subprocess.Popen([sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert sink.stdout is not None
+        url = f"http://127.0.0.1:{sink.stdout.readline().strip()}/v1/traces"
+        _run(url, args.rounds, args.batches)
+    finally:
+        sink.terminate()
+        sink.wait()
+
+
+def _run(url: str, rounds: int, batches: int) -> None:
+    per_round = batches * BATCH
+    keys = [(config, kind) for config in CONFIGS for kind in KINDS]
+    wanted = [(kind, rounds * per_round) for _, kind in keys] + [("error", BATCH)]
+    *made, warm = asyncio.run(_make_spans(wanted))
+    spans: dict[tuple[str, str], list[Any]] = {}
+    converting: dict[str, list[float]] = {kind: [0.0, 0.0] for kind in KINDS}
+    for (config, kind), lean in zip(keys, made, strict=True):
+        if config == "ours (lean)":
+            spans[config, kind] = lean
+            continue
+        start = time.thread_time()
+        spans[config, kind] = [span.to_readable() for span in lean]
+        converting[kind][0] += time.thread_time() - start
+        converting[kind][1] += len(lean)
+    sample = spans["ours (lean)", "error"][0]
+    stack = sample.events[0].attributes["exception.stacktrace"]
+    print(
+        f"spans: {type(sample).__name__}, {len(sample.attributes)} attributes, "
+        f"stack trace {len(stack)} characters"
+    )
+    gc.collect()
+    gc.freeze()  # the 64k spans made above are not the exporters' garbage to collect
+    exporters = {config: _exporter(config, url) for config in CONFIGS}
+    for config, exporter in exporters.items():  # connect and warm up, not measured
+        exporter.export(warm if config == "ours (lean)" else [s.to_readable() for s in warm])
+    totals = {key: [0.0, 0.0] for key in spans}
+    for r in range(rounds):
+        order = list(spans)
+        random.shuffle(order)
+        for config, kind in order:
+            chunk = spans[config, kind][r * per_round : (r + 1) * per_round]
+            batch_list = [chunk[i : i + BATCH] for i in range(0, len(chunk), BATCH)]
+            cpu, wall = _measure(exporters[config].export, batch_list)
+            totals[config, kind][0] += cpu
+            totals[config, kind][1] += wall
+    _report(totals, rounds * per_round)
+    for kind, (seconds, count) in converting.items():
+        print(
+            f"{kind:<6} ServerSpan.to_readable() (what the stock path adds): "
+            f"{seconds / count * 1e6:.1f} µs/span"
+        )
+    for exporter in exporters.values():
+        exporter.shutdown()
+
+
+def _report(totals: dict[tuple[str, str], list[float]], count: int) -> None:
+    print(f"\n{'config':<14}{'kind':<7}{'CPU µs/span':>13}{'wall µs/span':>14}")
+    for (config, kind), (cpu, wall) in totals.items():
+        print(f"{config:<14}{kind:<7}{cpu / count * 1e6:>13.1f}{wall / count * 1e6:>14.1f}")
+    print()
+    for kind in KINDS:
+        stock = totals["stock", kind][0]
+        for config in ("ours (lean)", "ours"):
+            ratio = totals[config, kind][0] / stock
+            print(f"{kind:<6} CPU {config} / stock: {ratio:.3f}")
+        gz = totals["ours gzip", kind][0] / totals["stock gzip", kind][0]
+        print(f"{kind:<6} CPU ours gzip / stock gzip: {gz:.3f}")
+
+
+if __name__ == "__main__":
+    main()
