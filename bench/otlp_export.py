@@ -4,7 +4,7 @@
 
 Spans are real: requests through a small FastAPI app under ``agentwatch.init()``, each
 server span captured in its route (``trace.get_current_span()``, agentwatch's lean
-``ServerSpan``) with 12 attributes; failing requests raise through 12 frames, so their span
+``ServerSpan``) with 12 attributes; failing requests raise through 14 frames, so their span
 carries an ``exception`` event with a ~4 KB stack trace. Every configuration gets spans of
 its own (url.path, client port and messages unique per request), so the encoder's caches
 see what they would in production, not the same spans again.
@@ -61,10 +61,14 @@ def _serve_sink() -> None:
     server.serve_forever()
 
 
-def _deep(depth: int, item: int) -> None:
+def _ping(depth: int, item: int) -> None:
     if depth:
-        _deep(depth - 1, item)
+        _pong(depth - 1, item)  # alternating frames: the traceback does not fold them
     raise RuntimeError(f"item {item} failed: upstream answered 503")
+
+
+def _pong(depth: int, item: int) -> None:
+    _ping(depth, item)
 
 
 def _app(captured: list[Any]) -> Any:
@@ -80,7 +84,7 @@ def _app(captured: list[Any]) -> Any:
         span.set_attribute("app.items", item_id % 7)
         captured.append(span)
         if item_id % 2:
-            _deep(12, item_id)
+            _ping(6, item_id)
         return {"id": item_id}
 
     return app
