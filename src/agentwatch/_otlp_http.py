@@ -95,6 +95,8 @@ class OtlpHttpExporter(SpanExporter):
         """Encode and send one batch; SUCCESS once the receiver accepted it."""
         if self._stopped.is_set():
             return SpanExportResult.FAILURE
+        if not spans:
+            return SpanExportResult.SUCCESS
         with self._lock:
             try:
                 body = self._encoder.encode(spans)
