@@ -164,6 +164,7 @@ def attach_reporter(receiver: SentryReceiver) -> Iterator[Callable[..., Reporter
             redactor=Redactor(),
             on_exception=None,
             add_shutdown_callback=callbacks.append,
+            add_flush_callback=lambda callback: None,
         )
         _errors.attach(handle)
         assert handle.on_exception is not None

@@ -388,6 +388,7 @@ def attach(handle: Any) -> None:
         reporter.close()
 
     handle.add_shutdown_callback(detach)
+    handle.add_flush_callback(reporter.flush)
 
 
 def capture_exception(exc: BaseException) -> bool:

@@ -44,7 +44,8 @@ class ExportQueue:
         self._max_size = max_size
         self._batch_size = batch_size
         self._interval = interval_seconds
-        self._cond = threading.Condition(threading.Lock())
+        self._cond = threading.Condition(threading.Lock())  # batches in flight, for flush()
+        self._wake = threading.Event()  # a batch is ready, or somebody flushes or stops
         self._in_flight = 0
         self._stopping = False
         self._flushers = 0
@@ -55,25 +56,33 @@ class ExportQueue:
         self._thread.start()
 
     def put_many(self, spans: list[ReadableSpan]) -> None:
-        """Queue spans for export; never blocks, never raises."""
+        """Queue spans for export; never blocks, never raises, takes no lock unless full."""
+        queue = self._queue
+        if len(queue) + len(spans) <= self._max_size:
+            queue.extend(spans)  # atomic under the GIL
+        else:
+            self._put_when_full(spans)
+        if len(queue) >= self._batch_size and not self._wake.is_set():
+            self._wake.set()
+
+    def _put_when_full(self, spans: list[ReadableSpan]) -> None:
         with self._cond:
             room = self._max_size - len(self._queue)
             accepted = spans if len(spans) <= room else spans[: max(room, 0)]
             self._queue.extend(accepted)
-            if len(self._queue) >= self._batch_size:
-                self._cond.notify()
         lost = len(spans) - len(accepted)
         if lost:
             self._dropped.labels("queue_full").inc(lost)
 
     def _take_batch(self) -> list[ReadableSpan]:
+        deadline = time.monotonic() + self._interval
+        while len(self._queue) < self._batch_size and not (self._stopping or self._flushers):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._wake.wait(remaining)
+            self._wake.clear()  # a wake-up missed here is seen by the loop's own check
         with self._cond:
-            deadline = time.monotonic() + self._interval
-            while len(self._queue) < self._batch_size and not (self._stopping or self._flushers):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
             count = min(len(self._queue), self._batch_size)
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = len(batch)
@@ -93,7 +102,8 @@ class ExportQueue:
 
     def _send(self, batch: list[ReadableSpan]) -> None:
         try:
-            batch = [span.to_readable() if isinstance(span, ServerSpan) else span for span in batch]
+            if not getattr(self.exporter, "accepts_lean_spans", False):
+                batch = [s.to_readable() if isinstance(s, ServerSpan) else s for s in batch]
             token = attach(
                 set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)
             )  # no spans about exporting
@@ -130,7 +140,7 @@ class ExportQueue:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not self._thread.is_alive():
                         return False
-                    self._cond.notify_all()
+                    self._wake.set()
                     self._cond.wait(min(remaining, 0.05))
             finally:
                 self._flushers -= 1
@@ -140,7 +150,7 @@ class ExportQueue:
         self.flush(timeout_seconds)
         with self._cond:
             self._stopping = True
-            self._cond.notify_all()
+        self._wake.set()
         self._thread.join(timeout_seconds)
         try:
             self.exporter.shutdown()

@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -64,6 +65,7 @@ class Agentwatch:
         self.settings = settings
         self.closed = False
         self._shutdown_callbacks: list[Callable[[], None]] = []
+        self._flush_callbacks: list[Callable[[float], bool]] = []
         if settings.multiprocess_dir:
             _metrics.enable_multiprocess(settings.multiprocess_dir)
         self.registry = registry if registry is not None else REGISTRY
@@ -180,9 +182,21 @@ class Agentwatch:
         except Exception as exc:
             report_internal_error("lifespan", exc)
 
+    def add_flush_callback(self, callback: Callable[[float], bool]) -> None:
+        """Run ``callback(timeout_seconds)`` on :meth:`force_flush` (e.g. queued errors)."""
+        self._flush_callbacks.append(callback)
+
     def force_flush(self, timeout_seconds: float = 10.0) -> bool:
-        """Hand every kept span to the exporter; True when done in time."""
-        return self.tracing.force_flush(timeout_seconds)
+        """Hand every kept span and queued error to its exporter; True when done in time."""
+        deadline = time.monotonic() + timeout_seconds
+        done = self.tracing.force_flush(timeout_seconds)
+        for callback in self._flush_callbacks:
+            try:
+                done = callback(max(0.0, deadline - time.monotonic())) and done
+            except Exception as exc:
+                report_internal_error("flush", exc)
+                done = False
+        return done
 
     def shutdown(self, timeout_seconds: float = 10.0) -> None:
         """Flush and stop: export queue, subsystems, logging, metrics registration."""
