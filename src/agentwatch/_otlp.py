@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-__all__ = ["TraceRequestEncoder", "any_value"]
+__all__ = ["EncodedSpan", "TraceRequestEncoder", "any_value"]
 
 _log = logging.getLogger("agentwatch")
+EncodedSpan = tuple[int, bytes]  # (resource and scope group, Span message)
 
 _MASK64, _INT64_MIN, _INT64_MAX = (1 << 64) - 1, -(1 << 63), (1 << 63) - 1
 _HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
@@ -173,7 +175,9 @@ class _PairCache:
 class TraceRequestEncoder:
     """Encodes span batches as ``ExportTraceServiceRequest`` bytes, caching what repeats.
 
-    One instance per exporter; not meant for concurrent use (its caches are plain dicts).
+    One instance per exporter. :meth:`encode_spans` may run on several threads at once (its
+    caches are dicts whose single operations the GIL makes atomic; a race at worst encodes
+    a value twice); :meth:`encode_request` runs on the export thread.
     """
 
     def __init__(self) -> None:
@@ -187,11 +191,53 @@ class TraceRequestEncoder:
         self._other_pairs = {tag: _PairCache(tag) for tag in (b"\x0a", b"\x1a")}
         self._resources: dict[int, tuple[Any, bytes, bytes]] = {}
         self._scopes: dict[int, tuple[Any, bytes, bytes]] = {}
+        self._groups: list[tuple[Any, Any]] = []  # distinct (resource, scope) by number
+        self._group_values: dict[tuple[Any, Any], int] = {}
+        self._group_ids: dict[tuple[int, int], tuple[int, Any, Any]] = {}
+        self._groups_lock = threading.Lock()
 
     def encode(self, spans: Sequence[Any]) -> bytes:
         """The request carrying ``spans``: resource spans, then scope spans, then spans."""
+        return self.encode_request(self.encode_spans(spans))
+
+    def encode_spans(self, spans: Sequence[Any]) -> list[EncodedSpan]:
+        """Each span's ``Span`` message, tagged with its (resource, scope) group.
+
+        The part of encoding that reads the spans: the export queue calls it when a trace is
+        kept, so the queue holds bytes and the export thread only frames and sends them.
+        """
+        encoded: list[EncodedSpan] = []
+        last: tuple[Any, Any, int] = (_MISSING, _MISSING, -1)
+        for span in spans:
+            resource, scope = span.resource, span.instrumentation_scope or None
+            if resource is not last[0] or scope is not last[1]:
+                last = (resource, scope, self._group_of(resource, scope))
+            encoded.append((last[2], self._span(span)))
+        return encoded
+
+    def _group_of(self, resource: Any, scope: Any) -> int:
+        """The group number of (resource, scope): by identity when seen before, else by
+        value, so tracers made per request (a new scope object each time) add no groups."""
+        known = self._group_ids.get((id(resource), id(scope)))
+        if known is not None and known[1] is resource and known[2] is scope:
+            return known[0]
+        with self._groups_lock:
+            group = self._group_values.get((resource, scope))
+            if group is None:
+                group = len(self._groups)
+                self._groups.append((resource, scope))
+                self._group_values[(resource, scope)] = group
+            if len(self._group_ids) >= _CACHE_SIZE:
+                self._group_ids.clear()
+            # the entry keeps both objects alive, so their ids are not reused meanwhile
+            self._group_ids[(id(resource), id(scope))] = (group, resource, scope)
+        return group
+
+    def encode_request(self, spans: Sequence[EncodedSpan]) -> bytes:
+        """The ``ExportTraceServiceRequest`` of encoded spans: resource spans, then scope
+        spans (equal resources and scopes merged, in order of first appearance)."""
         parts: list[bytes] = []
-        for resource, scopes in self._group(spans):
+        for resource, scopes in self._grouped(spans):
             resource_field, resource_schema = self._resource(resource)
             head = len(parts)
             parts += (b"", resource_field)
@@ -206,22 +252,17 @@ class TraceRequestEncoder:
             parts[head] = b"\x0a" + _varint(size)  # ExportTraceServiceRequest.resource_spans
         return b"".join(parts)
 
-    def _group(self, spans: Sequence[Any]) -> list[tuple[Any, list[tuple[Any, list[bytes]]]]]:
-        """Encoded spans by resource then scope, each in order of first appearance."""
+    def _grouped(
+        self, spans: Sequence[EncodedSpan]
+    ) -> list[tuple[Any, list[tuple[Any, list[bytes]]]]]:
+        """Span fields by resource then scope, each in order of first appearance."""
         groups: list[tuple[Any, list[tuple[Any, list[bytes]]]]] = []
-        buckets: dict[tuple[int, int], list[bytes]] = {}
-        last_resource: Any = _MISSING
-        last_scope: Any = _MISSING
-        bucket: list[bytes] = []
-        for span in spans:
-            resource, scope = span.resource, span.instrumentation_scope or None
-            if resource is not last_resource or scope is not last_scope:
-                key = (id(resource), id(scope))
-                found = buckets.get(key)
-                bucket = found if found is not None else _bucket(groups, resource, scope)
-                buckets[key] = bucket
-                last_resource, last_scope = resource, scope
-            body = self._span(span)
+        buckets: dict[int, list[bytes]] = {}
+        for group, body in spans:
+            bucket = buckets.get(group)
+            if bucket is None:
+                resource, scope = self._groups[group]
+                bucket = buckets[group] = _bucket(groups, resource, scope)
             bucket += (b"\x12" + _varint(len(body)), body)  # ScopeSpans.spans
         return groups
 

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ._otlp import TraceRequestEncoder
+from ._otlp import EncodedSpan, TraceRequestEncoder
 from ._state import report_internal_error
 
 __all__ = ["OtlpHttpExporter"]
@@ -55,7 +55,9 @@ class OtlpHttpExporter(SpanExporter):
     ``"none"``. ``retry_initial_seconds`` is the first backoff (doubled per retry, ±20%).
 
     It takes SDK ``ReadableSpan``\\ s and agentwatch's lean server spans alike
-    (``accepts_lean_spans``). ``export`` never raises; after ``shutdown`` it fails.
+    (``accepts_lean_spans``). Besides ``export``, the export queue uses the two halves of
+    it: :meth:`encode_spans` on the thread that keeps a trace, :meth:`export_encoded` on the
+    export thread. Nothing raises; after ``shutdown`` exports fail.
     """
 
     accepts_lean_spans = True
@@ -95,14 +97,29 @@ class OtlpHttpExporter(SpanExporter):
         """Encode and send one batch; SUCCESS once the receiver accepted it."""
         if self._stopped.is_set():
             return SpanExportResult.FAILURE
+        try:
+            encoded = self.encode_spans(spans)
+        except Exception as exc:  # a span the encoder cannot read: a bug, not the network
+            report_internal_error("otlp_exporter", exc)
+            return SpanExportResult.FAILURE
+        return self.export_encoded(encoded)
+
+    def encode_spans(self, spans: Sequence[Any]) -> list[EncodedSpan]:
+        """The spans' messages, for :meth:`export_encoded` later (any thread may call it)."""
+        return self._encoder.encode_spans(spans)
+
+    def export_encoded(self, spans: Sequence[EncodedSpan]) -> SpanExportResult:
+        """Frame and send spans :meth:`encode_spans` encoded; SUCCESS once accepted."""
+        if self._stopped.is_set():
+            return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
         with self._lock:
             try:
-                body = self._encoder.encode(spans)
+                body = self._encoder.encode_request(spans)
                 if self._gzip:
                     body = zlib.compress(body, _GZIP_LEVEL, wbits=31)  # gzip container
-            except Exception as exc:  # a span the encoder cannot read: a bug, not the network
+            except Exception as exc:
                 report_internal_error("otlp_exporter", exc)
                 return SpanExportResult.FAILURE
             sent = self._deliver(body, len(spans))
