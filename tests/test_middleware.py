@@ -239,3 +239,115 @@ def test_route_template_of_an_unrouted_scope() -> None:
     assert route_template({"path": "/x"}, "") == "unmatched"
     assert trace.get_current_span() is not None
     assert InMemorySpanExporter().traces() == {}
+
+
+def _sdk_and_lean_spans(path: str, headers: dict[str, str]) -> list[dict[str, object]]:
+    """The server span of one request, once lean (the default) and once the SDK's (a second
+    processor on the provider makes the middleware start ordinary SDK spans)."""
+    import asyncio
+
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    seen = []
+    for extra in (False, True):
+        app = build_app()
+        handle, exporter = init_for_test(app, ratio=1.0)
+        other = InMemorySpanExporter()
+        if extra:
+            handle.tracer_provider.add_span_processor(SimpleSpanProcessor(other))  # type: ignore[attr-defined]
+        asyncio.run(_get(app, path, headers=headers))
+        handle.force_flush()
+        server = next(s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER)
+        seen.append(
+            {
+                "name": server.name,
+                "attributes": dict(server.attributes or {}),
+                "status": (server.status.status_code, server.status.description),
+                "events": [e.name for e in server.events],
+                "parent": server.parent.span_id if server.parent else None,
+            }
+        )
+        handle.shutdown()
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/ok/3", {"user-agent": "probe/1.0"}),
+        ("/fail/4", {}),
+        ("/nowhere", {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}),
+    ],
+)
+def test_a_lean_server_span_reads_like_the_sdk_span_it_stands_for(
+    path: str, headers: dict[str, str]
+) -> None:
+    lean, sdk = _sdk_and_lean_spans(path, headers)
+    assert lean == sdk
+
+
+async def test_headers_given_as_any_iterable_are_read_once_each() -> None:
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def echo(request):  # type: ignore[no-untyped-def]
+        seen.append(list(request.scope["headers"]))
+        return PlainTextResponse("ok")
+
+    handle, exporter = init_for_test(None, ratio=1.0)
+    wrapped = handle.wrap(Starlette(routes=[Route("/ok/{item_id}", echo, methods=["POST"])]))
+    traceparent = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/ok/1",
+        "raw_path": b"/ok/1",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("t", 80),
+        "headers": iter([(b"traceparent", traceparent), (b"content-length", b"2")]),
+    }
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await wrapped(scope, receive, send)
+    handle.force_flush()
+    spans = exporter.get_finished_spans()
+    assert [format(s.context.trace_id, "032x") for s in spans] == [
+        "0af7651916cd43dd8448eb211c80319c"
+    ]
+    assert seen == [[(b"traceparent", traceparent), (b"content-length", b"2")]]  # the app too
+    labels = {"method": "POST", "route": "/ok/{item_id}"}
+    assert sample(handle.registry, "http_request_size_bytes_sum", labels) == 2
+    handle.shutdown()
+
+
+async def test_a_failing_request_leaves_no_reference_cycle_behind() -> None:
+    import gc
+
+    app = build_app()
+    handle, _ = init_for_test(app, ratio=0.0)
+    scope = {"type": "http", "method": "GET", "path": "/fail/1", "headers": [], "query_string": b""}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        return None
+
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            with pytest.raises(RuntimeError):
+                await app(dict(scope), receive, send)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    handle.shutdown()
+    assert unreachable < 20  # a cycle per request would leave hundreds (frames, scopes)

@@ -185,7 +185,10 @@ class AgentwatchMiddleware:
     def _begin(self, scope: MutableMapping[str, Any]) -> _Exchange:
         start = perf_counter()
         method = scope["method"]
-        parent, request_size = self._extract(scope.get("headers", ()))
+        headers = scope.get("headers", ())
+        if type(headers) is not list and type(headers) is not tuple:
+            headers = scope["headers"] = list(headers)  # read here, then by the app
+        parent, request_size = self._extract(headers)
         span = self._start_span(method, parent, request_of(scope))
         label_method = method if method in KNOWN_METHODS else "_OTHER"
         exchange = _Exchange(start, label_method, span, get_ident())
