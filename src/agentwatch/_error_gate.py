@@ -48,6 +48,9 @@ class ErrorGate:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.sample_rates = dict(sample_rates)
+        error, warning = sample_rates.get("error", 1.0), sample_rates.get("warning", 1.0)
+        self._rates = {"fatal": error, "error": error, "warning": warning}
+        self._info_rate = sample_rates.get("info", 1.0)  # info, debug and anything else
         self.repeat_seconds = repeat_seconds
         self._rate = max_per_second
         self._burst = max(1.0, 5.0 * max_per_second)
@@ -60,11 +63,7 @@ class ErrorGate:
 
     def rate_for(self, level: str) -> float:
         """The sampling rate of a Sentry level (fatal and error share the error rate)."""
-        if level in ("fatal", "error"):
-            return self.sample_rates.get("error", 1.0)
-        if level == "warning":
-            return self.sample_rates.get("warning", 1.0)
-        return self.sample_rates.get("info", 1.0)
+        return self._rates.get(level, self._info_rate)
 
     def admit(self, level: str, key: Hashable) -> tuple[str | None, int]:
         rate = self.rate_for(level)
