@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -153,4 +154,64 @@ async def test_runtime_collectors_on_a_fresh_registry() -> None:
     assert (
         'agentwatch_build_info{environment="development",service="rt",version="0.0.0"} 1.0' in body
     )
+    handle.shutdown()
+
+
+def test_signal_specific_otlp_variables_win_and_the_traces_endpoint_is_used_as_given() -> None:
+    from tests._apps import recording_server
+
+    from agentwatch._settings import load_settings
+
+    with recording_server() as server:
+        environ = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",  # nothing listens there
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{server.server_port}/t",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=generic",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-tenant=traces",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "2500",
+        }
+        handle = agentwatch.init(
+            registry=CollectorRegistry(),
+            tracer_provider=TracerProvider(sampler=agentwatch.ErrorPrioritySampler(1.0)),
+            environ=environ,
+            success_sample_ratio=1.0,
+        )
+        with handle.tracer.start_as_current_span("signal-specific"):
+            pass
+        assert handle.force_flush(10)
+        handle.shutdown()
+        path, headers, body = server.received[0]
+    assert path == "/t" and headers["x-tenant"] == "traces"
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+    assert request.resource_spans[0].scope_spans[0].spans[0].name == "signal-specific"
+    assert load_settings({}, environ).otlp_timeout_ms == 2500
+
+
+def test_an_unreadable_otlp_certificate_is_a_configuration_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-ca.pem")
+    for protocol in ("http/protobuf", "grpc"):
+        with pytest.raises(agentwatch.ConfigurationError, match="OTEL_EXPORTER_OTLP_CERTIFICATE"):
+            agentwatch.init(
+                registry=CollectorRegistry(),
+                tracer_provider=TracerProvider(),
+                environ={
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": "https://127.0.0.1:4318",
+                    "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+                    "OTEL_EXPORTER_OTLP_CERTIFICATE": missing,
+                },
+            )
+
+
+def test_a_setting_refused_late_leaves_nothing_registered() -> None:
+    registry = CollectorRegistry()
+    with pytest.raises(agentwatch.ConfigurationError, match="OTEL_EXPORTER_OTLP_ENDPOINT"):
+        agentwatch.init(
+            registry=registry,
+            tracer_provider=TracerProvider(),
+            environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector:4318"},
+        )
+    assert list(registry.collect()) == []
+    handle = agentwatch.init(registry=registry, tracer_provider=TracerProvider(), environ={})
+    identity = {"service": "unknown_service", "version": "0.0.0", "environment": "development"}
+    assert registry.get_sample_value("agentwatch_build_info", identity) == 1
     handle.shutdown()

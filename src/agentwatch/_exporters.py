@@ -69,11 +69,18 @@ class JsonLinesSpanExporter(SpanExporter):
         return None
 
 
-def _otlp_endpoint(base: str, protocol: str) -> str:
-    base = base.rstrip("/")
-    if protocol == "grpc" or base.endswith("/v1/traces"):
-        return base
-    return base + "/v1/traces"
+def _otlp_endpoint(settings: Settings) -> tuple[str, str]:
+    """The traces endpoint and the setting it came from (a base gets /v1/traces over HTTP)."""
+    if settings.otlp_traces_endpoint:
+        return settings.otlp_traces_endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    if not settings.otlp_endpoint:
+        raise ConfigurationError(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", None, "a URL when traces_exporter=otlp"
+        )
+    base = settings.otlp_endpoint.rstrip("/")
+    if settings.otlp_protocol == "grpc" or base.endswith("/v1/traces"):
+        return base, "OTEL_EXPORTER_OTLP_ENDPOINT"
+    return base + "/v1/traces", "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 
 def build_exporter(settings: Settings) -> SpanExporter | None:
@@ -87,32 +94,51 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
         return InMemorySpanExporter()
     if kind == "file":
         return JsonLinesSpanExporter(settings.traces_file or "traces.jsonl")
-    if not settings.otlp_endpoint:
-        raise ConfigurationError(
-            "OTEL_EXPORTER_OTLP_ENDPOINT", None, "a URL when traces_exporter=otlp"
-        )
-    endpoint = _otlp_endpoint(settings.otlp_endpoint, settings.otlp_protocol)
+    endpoint, source = _otlp_endpoint(settings)
     if settings.otlp_protocol == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as Grpc,
-            )
-        except ImportError as exc:
-            raise ConfigurationError(
-                "OTEL_EXPORTER_OTLP_PROTOCOL",
-                "grpc",
-                "http/protobuf, or pip install 'agentwatch[otlp-grpc]'",
-            ) from exc
-        insecure = endpoint.startswith("http://")
-        return Grpc(endpoint=endpoint, headers=settings.otlp_headers or None, insecure=insecure)
+        return _grpc_exporter(settings, endpoint)
     try:
         return OtlpHttpExporter(
             endpoint,
             headers=settings.otlp_headers,
-            timeout=10,
+            timeout=settings.otlp_timeout_ms / 1000.0,
             compression=settings.otlp_compression,
+            certificate_file=settings.otlp_certificate,
         )
     except ValueError as exc:
+        raise ConfigurationError(source, endpoint, "an http:// or https:// URL") from exc
+    except OSError as exc:  # the CA file cannot be read
         raise ConfigurationError(
-            "OTEL_EXPORTER_OTLP_ENDPOINT", settings.otlp_endpoint, "an http:// or https:// URL"
+            "OTEL_EXPORTER_OTLP_CERTIFICATE", settings.otlp_certificate, "a readable PEM file"
         ) from exc
+
+
+def _grpc_exporter(settings: Settings, endpoint: str) -> SpanExporter:
+    try:
+        import grpc
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as Grpc,
+        )
+    except ImportError as exc:
+        raise ConfigurationError(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "grpc",
+            "http/protobuf, or pip install 'agentwatch[otlp-grpc]'",
+        ) from exc
+    credentials = None
+    if settings.otlp_certificate:
+        try:
+            with open(settings.otlp_certificate, "rb") as handle:
+                credentials = grpc.ssl_channel_credentials(root_certificates=handle.read())
+        except OSError as exc:
+            raise ConfigurationError(
+                "OTEL_EXPORTER_OTLP_CERTIFICATE", settings.otlp_certificate, "a readable PEM file"
+            ) from exc
+    return Grpc(
+        endpoint=endpoint,
+        headers=settings.otlp_headers or None,
+        insecure=endpoint.startswith("http://"),
+        credentials=credentials,
+        timeout=settings.otlp_timeout_ms / 1000.0,
+        compression=grpc.Compression.Gzip if settings.otlp_compression == "gzip" else None,
+    )

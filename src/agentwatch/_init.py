@@ -46,7 +46,7 @@ ATTACHERS: tuple[str, ...] = (
     "agentwatch._errors",
     "agentwatch._auto",
 )
-_lock = threading.Lock()
+_lock = threading.RLock()  # init() holds it while a failing handle shuts itself down
 _active: Agentwatch | None = None
 
 
@@ -71,6 +71,19 @@ class Agentwatch:
         self.registry = registry if registry is not None else REGISTRY
         self.metrics = Metrics(self.registry)
         self._collectors = register_runtime_collectors(self.registry)
+        try:
+            self._wire(tracer_provider, exporter, health)
+        except BaseException:  # a bad setting found late: leave nothing half-registered
+            self.shutdown(0.0)
+            raise
+
+    def _wire(
+        self,
+        tracer_provider: trace.TracerProvider | None,
+        exporter: SpanExporter | None,
+        health: Any,
+    ) -> None:
+        settings = self.settings
         self.metrics["agentwatch_build_info"].labels(
             settings.service_name, settings.service_version, settings.environment
         ).set(1)
@@ -209,15 +222,22 @@ class Agentwatch:
                 callback()
             except Exception as exc:
                 report_internal_error("shutdown", exc)
-        self.tracing.shutdown(timeout_seconds)
-        self.logs.undo()
-        self.metrics.unregister()
-        for collector in self._collectors:
-            self.registry.unregister(collector)  # type: ignore[arg-type]
-        deactivate(self.telemetry)
+        self._stop_parts(timeout_seconds)
         with _lock:
             if _active is self:
                 _active = None
+
+    def _stop_parts(self, timeout_seconds: float) -> None:
+        """Stop what was wired (all of it, or what a failing init() got to)."""
+        if hasattr(self, "tracing"):
+            self.tracing.shutdown(timeout_seconds)
+        if hasattr(self, "logs"):
+            self.logs.undo()
+        self.metrics.unregister()
+        for collector in self._collectors:
+            self.registry.unregister(collector)  # type: ignore[arg-type]
+        if hasattr(self, "telemetry"):
+            deactivate(self.telemetry)
 
 
 def init(

@@ -186,14 +186,27 @@ OPTIONS: tuple[Option, ...] = (
         _optional_text,
         None,
         ("AGENTWATCH_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        "OTLP endpoint (http://host:4318 for HTTP, http://host:4317 for gRPC).",
+        "OTLP base endpoint (http://host:4318 for HTTP, /v1/traces is added; http://host:4317 "
+        "for gRPC).",
+        "a URL",
+    ),
+    _opt(
+        "otlp_traces_endpoint",
+        _optional_text,
+        None,
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",),
+        "OTLP traces endpoint used as given (http://host:4318/v1/traces); wins over otlp_endpoint.",
         "a URL",
     ),
     _opt(
         "otlp_protocol",
         _choice("http/protobuf", "grpc"),
         "http/protobuf",
-        ("AGENTWATCH_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        (
+            "AGENTWATCH_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ),
         "OTLP transport.",
         "http/protobuf or grpc",
     ),
@@ -201,7 +214,7 @@ OPTIONS: tuple[Option, ...] = (
         "otlp_headers",
         _parse_pairs,
         {},
-        ("OTEL_EXPORTER_OTLP_HEADERS",),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
         "Headers sent with every OTLP export.",
         "comma-separated key=value pairs",
     ),
@@ -209,9 +222,26 @@ OPTIONS: tuple[Option, ...] = (
         "otlp_compression",
         _choice("gzip", "none"),
         "none",
-        ("OTEL_EXPORTER_OTLP_COMPRESSION",),
-        "Compression of OTLP/HTTP export bodies (gzip costs export-thread CPU, saves bandwidth).",
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"),
+        "Compression of OTLP export bodies (gzip costs export-thread CPU, saves bandwidth).",
         "gzip or none",
+    ),
+    _opt(
+        "otlp_timeout_ms",
+        _parse_positive_int,
+        10_000,
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
+        "Longest time one OTLP export may take, retries included, in milliseconds.",
+        "a positive integer (milliseconds)",
+    ),
+    _opt(
+        "otlp_certificate",
+        _optional_text,
+        None,
+        ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"),
+        "CA certificate file (PEM) that https and TLS gRPC OTLP endpoints are verified against; "
+        "default: the system's.",
+        "a path",
     ),
     _opt(
         "success_sample_ratio",
@@ -513,9 +543,12 @@ class Settings:
     traces_exporter: str | None
     traces_file: str | None
     otlp_endpoint: str | None
+    otlp_traces_endpoint: str | None
     otlp_protocol: str
     otlp_headers: dict[str, str]
     otlp_compression: str
+    otlp_timeout_ms: int
+    otlp_certificate: str | None
     success_sample_ratio: float
     slow_threshold_seconds: float
     max_spans_per_trace: int
@@ -557,7 +590,7 @@ class Settings:
             return "none"
         if self.traces_exporter is not None:
             return self.traces_exporter
-        return "otlp" if self.otlp_endpoint else "none"
+        return "otlp" if self.otlp_endpoint or self.otlp_traces_endpoint else "none"
 
 
 def _resolve(option: Option, explicit: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
