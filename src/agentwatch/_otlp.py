@@ -25,7 +25,22 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import (
+    DEFAULT_TRACE_STATE,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
+
+from ._serverspan import (
+    SERVER_SPAN_KEYS,
+    ExceptionAttributes,
+    ServerSpan,
+    body_size,
+    user_agent,
+)
 
 __all__ = ["EncodedSpan", "TraceRequestEncoder", "any_value"]
 
@@ -36,6 +51,7 @@ _MASK64, _INT64_MIN, _INT64_MAX = (1 << 64) - 1, -(1 << 63), (1 << 63) - 1
 _HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+_CONTINUED = [bytes((n | 0x80,)) for n in range(0x80)]  # a varint byte with more to come
 _FLAGS = [n.to_bytes(4, "little") for n in range(0x400)]  # fixed32 span flags
 _DOUBLE = struct.Struct("<d").pack
 _TRUE, _FALSE = b"\x10\x01", b"\x10\x00"  # AnyValue.bool_value
@@ -43,10 +59,27 @@ _KINDS = {id(kind): bytes((0x30, kind.value + 1)) for kind in SpanKind}  # Span.
 _STATUS = {id(code): bytes((0x7A, 2, 0x18, code.value)) for code in StatusCode}
 _STATUS[id(StatusCode.UNSET)] = b"\x7a\x00"
 _FLAGS_AND_TIMES = struct.Struct("<2sIBQBQ").pack  # flags, start and end time of a span
+_IDS = struct.Struct(">2sQQ2sQ").pack  # trace_id, span_id
+_IDS_AND_PARENT = struct.Struct(">2sQQ2sQ2sQ").pack  # trace_id, span_id, parent_span_id
+_SERVER_KIND = _KINDS[id(SpanKind.SERVER)]
+_URL_PATH = b"\x0a\x08url.path"  # KeyValue.key
+_EXCEPTION_KEYS = (
+    "exception.type",
+    "exception.message",
+    "exception.stacktrace",
+    "exception.escaped",
+)
+_EXCEPTION_MESSAGE = b"\x0a\x11exception.message"
+_EXCEPTION_STACKTRACE = b"\x0a\x14exception.stacktrace"
+_EXCEPTION_HEAD = b"\x12\x09exception\x09"  # Span.Event name, then the tag of its time
 _CACHE_SIZE = 4096  # entries per cache before it starts over
 _VALUES_PER_KEY = 256  # distinct values of one attribute key remembered
 _CACHED_PAIR_BYTES = 512  # longer attributes (stack traces, prompts) are encoded every time
 _CACHED_VALUE_LENGTH = 256  # names and keys longer than this are encoded every time
+_SERVER_BLOCKS = 1024  # shared parts of server spans remembered (method, route, status...)
+_OWN_VALUES = 1024  # paths, client addresses, user agents, body sizes remembered (each)
+_STATUSES = 256  # Status objects remembered by identity
+_STACKS = 64  # encoded frames of distinct stack traces remembered (a few KB each)
 
 
 def _varint(value: int) -> bytes:
@@ -54,7 +87,9 @@ def _varint(value: int) -> bytes:
     if value < 0x80:
         return _ONE_BYTE[value]
     if value < 0x4000:
-        return bytes(((value & 0x7F) | 0x80, value >> 7))
+        return _CONTINUED[value & 0x7F] + _ONE_BYTE[value >> 7]
+    if value < 0x200000:
+        return _CONTINUED[value & 0x7F] + _CONTINUED[(value >> 7) & 0x7F] + _ONE_BYTE[value >> 14]
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -71,6 +106,38 @@ def _prefixed(data: bytes) -> bytes:
 def _string(text: str) -> bytes:
     data = text.encode()
     return b"".join((_varint(len(data)), data))
+
+
+def _span_head(context: Any, parent: Any, start: int, end: int) -> bytes:
+    """Trace and span ids, parent span id, flags, start and end time of a ``Span``."""
+    trace_id = context.trace_id
+    flags = (context.trace_flags & 0xFF) | _HAS_IS_REMOTE
+    high, low = trace_id >> 64, trace_id & _MASK64
+    if parent is None:
+        ids = _IDS(b"\x0a\x10", high, low, b"\x12\x08", context.span_id)
+    else:
+        ids = _IDS_AND_PARENT(
+            b"\x0a\x10", high, low, b"\x12\x08", context.span_id, b"\x22\x08", parent.span_id
+        )
+        if parent.is_remote:
+            flags |= _IS_REMOTE
+    return ids + _FLAGS_AND_TIMES(b"\x85\x01", flags, 0x39, start, 0x41, end)
+
+
+def _string_attribute(tag: bytes, key_field: bytes, text: str) -> tuple[bytes, ...]:
+    """An attribute field (``tag``) of a str value in pieces, ``key_field`` its encoded key.
+
+    Raises ``UnicodeEncodeError`` for a str with lone surrogates (the caller drops it).
+    """
+    data = text.encode()
+    size = len(data)
+    if size + len(key_field) < 124:  # each length fits one byte
+        lengths = _ONE_BYTE[len(key_field) + size + 4], _ONE_BYTE[size + 2], _ONE_BYTE[size]
+        return (tag, lengths[0], key_field, b"\x12", lengths[1], b"\x0a", lengths[2], data)
+    inner = _varint(size)
+    value_size = _varint(1 + len(inner) + size)
+    length = _varint(len(key_field) + 2 + len(value_size) + len(inner) + size)
+    return (tag, length, key_field, b"\x12", value_size, b"\x0a", inner, data)
 
 
 def any_value(value: Any) -> bytes:
@@ -195,6 +262,15 @@ class TraceRequestEncoder:
         self._group_values: dict[tuple[Any, Any], int] = {}
         self._group_ids: dict[tuple[int, int], tuple[int, Any, Any]] = {}
         self._groups_lock = threading.Lock()
+        # agentwatch's ServerSpan: shared part by ServerSpan.shared_key(), own values by value
+        self._server_blocks: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+        self._paths: dict[str, bytes] = {}
+        self._clients: dict[str, bytes] = {}
+        self._agents: dict[bytes, bytes] = {}
+        self._lengths: dict[bytes, bytes] = {}
+        self._status_fields: dict[int, tuple[Any, bytes]] = {}
+        self._exception_fields: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._stack_frames: dict[int, tuple[str, bytes]] = {}
 
     def encode(self, spans: Sequence[Any]) -> bytes:
         """The request carrying ``spans``: resource spans, then scope spans, then spans."""
@@ -208,11 +284,19 @@ class TraceRequestEncoder:
         """
         encoded: list[EncodedSpan] = []
         last: tuple[Any, Any, int] = (_MISSING, _MISSING, -1)
+        resource: Any
+        scope: Any
         for span in spans:
-            resource, scope = span.resource, span.instrumentation_scope or None
+            if type(span) is ServerSpan and _CONTEXTS_UNPACK:
+                factory = span.factory
+                resource, scope = factory.resource, factory.scope
+                body = self._server_span(span)
+            else:
+                resource, scope = span.resource, span.instrumentation_scope or None
+                body = self._span(span)
             if resource is not last[0] or scope is not last[1]:
                 last = (resource, scope, self._group_of(resource, scope))
-            encoded.append((last[2], self._span(span)))
+            encoded.append((last[2], body))
         return encoded
 
     def _group_of(self, resource: Any, scope: Any) -> int:
@@ -269,16 +353,7 @@ class TraceRequestEncoder:
     def _span(self, span: Any) -> bytes:
         """The ``Span`` message of one span."""
         context = span.context
-        parent = span.parent
-        ids = (context.trace_id.to_bytes(16, "big"), context.span_id.to_bytes(8, "big"))
-        parts = [b"".join((b"\x0a\x10", ids[0], b"\x12\x08", ids[1]))]
-        flags = (context.trace_flags & 0xFF) | _HAS_IS_REMOTE
-        if parent is not None:
-            parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-            if parent.is_remote:
-                flags |= _IS_REMOTE
-        start, end = span.start_time or 0, span.end_time or 0
-        parts.append(_FLAGS_AND_TIMES(b"\x85\x01", flags, 0x39, start, 0x41, end))
+        parts = [_span_head(context, span.parent, span.start_time or 0, span.end_time or 0)]
         if context.trace_state:
             parts.append(b"\x1a" + _string(context.trace_state.to_header()))
         name = span.name
@@ -293,9 +368,9 @@ class TraceRequestEncoder:
 
     def _span_tail(self, span: Any, parts: list[bytes]) -> None:
         """Events, links, dropped counts and status of a span."""
-        for event in span.events:
-            pieces = self._event(event)
-            parts += (b"\x5a", _varint(sum(map(len, pieces))), *pieces)
+        events = span.events
+        if events:
+            self._events(events, parts)
         for link in span.links:
             body = self._link(link)
             parts += (b"\x6a", _varint(len(body)), body)
@@ -313,6 +388,137 @@ class TraceRequestEncoder:
         else:
             parts.append(_STATUS.get(id(code)) or bytes((0x7A, 2, 0x18, code.value)))
 
+    def _server_span(self, span: ServerSpan) -> bytes:
+        """The ``Span`` message of agentwatch's lean server span, what ``_span`` makes of it.
+
+        What it shares with other requests (name, kind, method, scheme, version, server,
+        route, status code, error type) is one cached block; path, client, user agent and
+        body size are cached by their raw values. A span whose given attributes override
+        one of those, or that has not ended, takes the generic path.
+        """
+        given = span.given_attributes
+        end = span.end_time
+        if end is None or (given and not SERVER_SPAN_KEYS.isdisjoint(given)):
+            return self._span(span)
+        try:
+            key = span.shared_key()
+            block = self._server_blocks.get(key) or self._server_block(span, key)
+        except TypeError:  # a server address that cannot be a key (a list)
+            return self._span(span)
+        trace_id, span_id, _, trace_flags, state, _ = span.context  # see _unpacks_contexts
+        flags = (trace_flags & 0xFF) | _HAS_IS_REMOTE
+        high, low = trace_id >> 64, trace_id & _MASK64
+        parent = span.parent
+        if parent is None:
+            ids = _IDS(b"\x0a\x10", high, low, b"\x12\x08", span_id)
+        else:
+            ids = _IDS_AND_PARENT(
+                b"\x0a\x10", high, low, b"\x12\x08", span_id, b"\x22\x08", parent.span_id
+            )
+            if parent.is_remote:
+                flags |= _IS_REMOTE
+        times = _FLAGS_AND_TIMES(b"\x85\x01", flags, 0x39, span.start_time, 0x41, end)
+        name = span.given_name
+        if name is not None:
+            block = (self._names.get(name) or _text_field(self._names, b"\x2a", name), block[1])
+        parts = [ids, times, *block]
+        if state is not DEFAULT_TRACE_STATE and state:
+            parts.append(b"\x1a" + _string(state.to_header()))
+        self._own_attributes(span.request, parts)
+        if given:
+            self._attributes(self._span_pairs, given, parts)
+        events = span.recorded_events
+        if events:
+            self._events(events, parts)
+        status = span.status
+        known = self._status_fields.get(id(status))
+        parts.append(
+            known[1] if known is not None and known[0] is status else self._status_field(status)
+        )
+        return b"".join(parts)
+
+    def _server_block(self, span: ServerSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes]:
+        """The name field, and the kind and shared attribute fields, of spans like ``span``."""
+        name = span.default_name()
+        name_field = self._names.get(name) or _text_field(self._names, b"\x2a", name)
+        parts = [_SERVER_KIND]
+        self._attributes(self._span_pairs, span.shared_attributes(), parts)
+        block = (name_field, b"".join(parts))
+        if len(self._server_blocks) >= _SERVER_BLOCKS:
+            self._server_blocks.clear()
+        self._server_blocks[key] = block
+        return block
+
+    def _own_attributes(self, request: Any, parts: list[bytes]) -> None:
+        """``url.path``, ``client.address``, ``user_agent.original``, ``http.request.body.size``
+        as ``add_own_request_attributes`` makes them, cached by the raw values."""
+        path = request[1]
+        if type(path) is str:
+            field = self._paths.get(path)
+            if field is None:
+                field = self._url_path(path)
+                _remember_own(self._paths, path, field)
+        else:
+            field = self._own_field("url.path", path)
+        parts.append(field)
+        client = request[4]
+        if client:
+            address = client[0]
+            field = self._clients.get(address) if type(address) is str else None
+            parts.append(field or self._own(self._clients, address, "client.address", address))
+        headers = dict(request[5])
+        agent = headers.get(b"user-agent")
+        if agent is not None:
+            field = self._agents.get(agent) if type(agent) is bytes else None
+            if field is None:
+                field = self._own(self._agents, agent, "user_agent.original", user_agent(agent))
+            parts.append(field)
+        length = headers.get(b"content-length")
+        if length is not None:
+            field = self._lengths.get(length) if type(length) is bytes else None
+            if field is None:
+                size = body_size(length)
+                field = b"" if size is None else self._own_field("http.request.body.size", size)
+                _remember_own(self._lengths, length, field)
+            parts.append(field)
+
+    def _url_path(self, path: str) -> bytes:
+        try:
+            return b"".join(_string_attribute(b"\x4a", _URL_PATH, path))
+        except UnicodeEncodeError:
+            return self._own_field("url.path", path)  # dropped, with a warning
+
+    def _own(self, cache: dict[Any, bytes], raw: Any, key: str, value: Any) -> bytes:
+        """The field of ``(key, value)``, remembered in ``cache`` by ``raw`` when short."""
+        field = self._own_field(key, value)
+        _remember_own(cache, raw, field)
+        return field
+
+    def _own_field(self, key: str, value: Any) -> bytes:
+        field = self._field(b"\x4a", (key, value))
+        if field is None or isinstance(field, bytes):
+            return field or b""
+        return b"".join(field)
+
+    def _status_field(self, status: Any) -> bytes:
+        """A ``Span.status`` field, remembered by the identity of the ``Status`` object."""
+        code, description = status.status_code, status.description
+        if description:
+            key = (id(code), description)
+            field = self._statuses.get(key) or self._status(key, code, description)
+        else:
+            field = _STATUS.get(id(code)) or bytes((0x7A, 2, 0x18, code.value))
+        if len(self._status_fields) >= _STATUSES:
+            self._status_fields.clear()
+        self._status_fields[id(status)] = (status, field)  # keeps it alive: its id is not reused
+        return field
+
+    def _events(self, events: Sequence[Any], parts: list[bytes]) -> None:
+        """Append a ``Span.events`` field per event."""
+        for event in events:
+            pieces = self._event(event)
+            parts += (b"\x5a", _varint(sum(map(len, pieces))), *pieces)
+
     def _status(self, key: tuple[int, str], code: Any, description: str) -> bytes:
         """A ``Span.status`` field with a message, remembered when the message is short."""
         body = bytes((0x18, code.value)) + b"\x12" + _string(description)
@@ -326,16 +532,88 @@ class TraceRequestEncoder:
     def _event(self, event: Any) -> list[bytes]:
         """The ``Span.Event`` message of one event, in pieces (not copied once more)."""
         name = event.name
-        parts = [
-            self._event_names.get(name) or _text_field(self._event_names, b"\x12", name),
-            b"\x09" + (event.timestamp or 0).to_bytes(8, "little"),
-        ]
         attributes = event.attributes
-        if attributes:
-            self._attributes(self._event_pairs, attributes, parts)
+        parts = None
+        if name == "exception" and attributes:
+            parts = self._exception_event(event.timestamp or 0, attributes)
+        if parts is None:
+            parts = [
+                self._event_names.get(name) or _text_field(self._event_names, b"\x12", name),
+                b"\x09" + (event.timestamp or 0).to_bytes(8, "little"),
+            ]
+            if attributes:
+                self._attributes(self._event_pairs, attributes, parts)
         if event.dropped_attributes:
             parts.append(b"\x20" + _varint(event.dropped_attributes))
         return parts
+
+    def _exception_event(self, timestamp: int, attributes: Mapping[str, Any]) -> list[bytes] | None:
+        """An ``exception`` event with the four semantic-convention attributes (str values,
+        in their order) in few steps: type and escaped from a cache, message and stack trace
+        encoded without a lookup (they rarely repeat). None for any other one."""
+        if tuple(attributes) != _EXCEPTION_KEYS:
+            return None
+        kind, message, stack, escaped = attributes.values()
+        if type(kind) is not str or type(escaped) is not str:
+            return None
+        if type(message) is not str or type(stack) is not str:
+            return None
+        fixed = self._exception_fields.get((kind, escaped)) or self._exception_fixed(kind, escaped)
+        try:
+            message_field = _string_attribute(b"\x1a", _EXCEPTION_MESSAGE, message)
+            if type(attributes) is ExceptionAttributes and stack is attributes.stacktrace:
+                stack_field = self._stack_field(attributes.stack_parts)
+            else:
+                stack_field = _string_attribute(b"\x1a", _EXCEPTION_STACKTRACE, stack)
+        except UnicodeEncodeError:
+            return None  # the generic path drops the attribute, with a warning
+        return [
+            _EXCEPTION_HEAD + timestamp.to_bytes(8, "little"),
+            fixed[0],
+            *message_field,
+            *stack_field,
+            fixed[1],
+        ]
+
+    def _stack_field(self, parts: tuple[str, str]) -> tuple[bytes, ...]:
+        """The ``exception.stacktrace`` field of ``frames + tail`` in pieces, the frames'
+        bytes remembered by the identity of the cached frames text."""
+        frames, tail = parts
+        known = self._stack_frames.get(id(frames))
+        if known is None or known[0] is not frames:
+            known = (frames, frames.encode())
+            if len(self._stack_frames) >= _STACKS:
+                self._stack_frames.clear()
+            self._stack_frames[id(frames)] = known  # keeps it alive: its id is not reused
+        data, end = known[1], tail.encode()
+        size = len(data) + len(end)
+        inner = _varint(size)
+        value_size = _varint(1 + len(inner) + size)
+        length = _varint(len(_EXCEPTION_STACKTRACE) + 2 + len(value_size) + len(inner) + size)
+        return (
+            b"\x1a",
+            length,
+            _EXCEPTION_STACKTRACE,
+            b"\x12",
+            value_size,
+            b"\x0a",
+            inner,
+            data,
+            end,
+        )
+
+    def _exception_fixed(self, kind: str, escaped: str) -> tuple[bytes, bytes]:
+        """The ``exception.type`` and ``exception.escaped`` fields, remembered."""
+        type_field = self._field(b"\x1a", ("exception.type", kind))
+        escaped_field = self._field(b"\x1a", ("exception.escaped", escaped))
+        fixed = (
+            b"".join(type_field) if isinstance(type_field, tuple) else type_field or b"",
+            b"".join(escaped_field) if isinstance(escaped_field, tuple) else escaped_field or b"",
+        )
+        if len(self._exception_fields) >= _STATUSES:
+            self._exception_fields.clear()
+        self._exception_fields[(kind, escaped)] = fixed
+        return fixed
 
     def _link(self, link: Any) -> bytes:
         """The ``Span.Link`` message of one link."""
@@ -359,27 +637,37 @@ class TraceRequestEncoder:
     def _attributes(
         self, cache: _PairCache, attributes: Mapping[str, Any], parts: list[bytes]
     ) -> None:
-        """Append one field per attribute; repeated pairs come from ``cache``."""
+        """Append one field per attribute; repeated pairs come from ``cache``.
+
+        Only str and int values are looked up (the only ones remembered), and no str too
+        long to be remembered: hashing a new stack trace costs more than encoding it.
+        """
         strings, ints = cache.strings.get, cache.ints.get
         append = parts.append
         for pair in attributes.items():
-            try:
-                encoded = strings(pair)
-            except TypeError:  # an unhashable value (a list)
-                encoded = None
+            value = pair[1]
+            kind = type(value)
+            if kind is str:
+                encoded = strings(pair) if len(value) <= _CACHED_PAIR_BYTES else None
+            else:
+                encoded = ints(pair) if kind is int else None
             if encoded is None:
-                if type(pair[1]) is int:
-                    encoded = ints(pair)
-                if encoded is None:
-                    self._pair(cache, pair, parts)
-                    continue
-            append(encoded)
+                self._pair(cache, pair, parts)
+            else:
+                append(encoded)
 
     def _pair(self, cache: _PairCache, pair: tuple[str, Any], parts: list[bytes]) -> None:
-        """Append one attribute field not in ``cache`` (remembered when it may repeat).
+        """Append one attribute field not in ``cache`` (remembered when it may repeat)."""
+        field = self._field(cache.tag, pair)
+        if isinstance(field, bytes):
+            cache.remember(pair, field)
+            parts.append(field)
+        elif field is not None:
+            parts += field
 
-        A long value (a stack trace) is appended in pieces: one copy fewer of it.
-        """
+    def _field(self, tag: bytes, pair: tuple[str, Any]) -> bytes | tuple[bytes, ...] | None:
+        """The ``tag`` field of one attribute: bytes, or in pieces when long (a stack trace,
+        not copied once more); None, with a warning, for a value OTLP cannot carry."""
         key, value = pair
         try:
             key_field = self._keys.get(key) or _text_field(self._keys, b"\x0a", key)
@@ -393,15 +681,12 @@ class TraceRequestEncoder:
                 value_size = len(pieces[0])
         except (TypeError, ValueError, AttributeError, RecursionError) as exc:
             _warn_dropped(key, exc)
-            return
+            return None
         size = _varint(value_size)
         length = _varint(len(key_field) + 1 + len(size) + value_size)
         if value_size > _CACHED_PAIR_BYTES:
-            parts += (cache.tag, length, key_field, b"\x12", size, *pieces)
-            return
-        encoded = b"".join((cache.tag, length, key_field, b"\x12", size, *pieces))
-        cache.remember(pair, encoded)
-        parts.append(encoded)
+            return (tag, length, key_field, b"\x12", size, *pieces)
+        return b"".join((tag, length, key_field, b"\x12", size, *pieces))
 
     def _resource(self, resource: Any) -> tuple[bytes, bytes]:
         """The ``resource`` and ``schema_url`` fields of a ``ResourceSpans``, cached."""
@@ -431,6 +716,17 @@ class TraceRequestEncoder:
 _MISSING = object()
 
 
+def _unpacks_contexts() -> bool:
+    """True when a ``SpanContext`` is the tuple (trace_id, span_id, is_remote, flags, state,
+    is_valid), as the ServerSpan path reads it (one unpacking, not five properties)."""
+    flags, state = TraceFlags(1), TraceState([("k", "v")])
+    context = SpanContext(0xABC, 0xDEF, True, flags, state)
+    return isinstance(context, tuple) and tuple(context) == (0xABC, 0xDEF, True, flags, state, True)
+
+
+_CONTEXTS_UNPACK = _unpacks_contexts()
+
+
 def _bucket(
     groups: list[tuple[Any, list[tuple[Any, list[bytes]]]]], resource: Any, scope: Any
 ) -> list[bytes]:
@@ -445,6 +741,15 @@ def _bucket(
         bucket = []
         scopes.append((scope, bucket))
     return bucket
+
+
+def _remember_own(cache: dict[Any, bytes], raw: Any, field: bytes) -> None:
+    """Remember the field of a server span's own value (str or bytes, short) by that value."""
+    kind = type(raw)
+    if (kind is str or kind is bytes) and len(field) <= _CACHED_PAIR_BYTES:
+        if len(cache) >= _OWN_VALUES:
+            cache.clear()
+        cache[raw] = field
 
 
 def _remember(

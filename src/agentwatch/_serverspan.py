@@ -26,20 +26,32 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace import (
+    DEFAULT_TRACE_STATE,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from ._sampling import RANDOM_MASK as _RANDOM_MASK
 from ._sampling import ErrorPriorityProcessor, HeadSampler
-from ._stacktrace import format_exception
+from ._stacktrace import format_exception, stack_parts
 
 __all__ = [
     "KNOWN_METHODS",
+    "SERVER_SPAN_KEYS",
+    "ExceptionAttributes",
     "ServerSpan",
     "ServerSpanFactory",
+    "body_size",
     "exception_attributes",
     "record_exception",
     "request_attributes",
+    "user_agent",
 ]
 
 KNOWN_METHODS = frozenset(
@@ -47,7 +59,6 @@ KNOWN_METHODS = frozenset(
 )
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
-_EMPTY_STATE = TraceState()
 _UNSET = Status(StatusCode.UNSET)
 _time_ns = time.time_ns
 # What a request span needs from the ASGI scope: scheme, path, HTTP version, server, client,
@@ -68,38 +79,91 @@ def request_of(scope: Mapping[str, Any]) -> Request:
 
 
 def request_attributes(method: str, request: Request) -> dict[str, Any]:
-    """The HTTP semantic-convention attributes of a request (method, URL, peers, agent)."""
-    scheme, path, version, server, client, headers = request
-    attributes: dict[str, Any] = {
-        "http.request.method": method if method in KNOWN_METHODS else "_OTHER",
-        "url.scheme": scheme,
-        "url.path": path,
-        "network.protocol.version": version,
-    }
-    if method not in KNOWN_METHODS:
+    """The HTTP semantic-convention attributes of a request (method, URL, peers, agent).
+
+    Those most requests share come first (:func:`shared_request_attributes`), then those of
+    this request (:func:`add_own_request_attributes`).
+    """
+    attributes = shared_request_attributes(method, request[0], request[2], request[3])
+    add_own_request_attributes(attributes, request)
+    return attributes
+
+
+def shared_request_attributes(
+    method: str, scheme: str, version: str, server: Any
+) -> dict[str, Any]:
+    """Method, scheme, protocol version and server: what most requests share."""
+    attributes: dict[str, Any] = {}
+    if method in KNOWN_METHODS:
+        attributes["http.request.method"] = method
+    else:
+        attributes["http.request.method"] = "_OTHER"
         attributes["http.request.method_original"] = method
+    attributes["url.scheme"] = scheme
+    attributes["network.protocol.version"] = version
     if server:
         attributes["server.address"] = server[0]
         if server[1] is not None:
             attributes["server.port"] = server[1]
-    if client:
-        attributes["client.address"] = client[0]
-    for name, value in headers:
-        if name == b"user-agent":
-            attributes["user_agent.original"] = value.decode("latin-1")
-        elif name == b"content-length" and value.isdigit():
-            attributes["http.request.body.size"] = int(value)
     return attributes
 
 
-def response_attributes(route: str | None, status_code: int, error_type: str) -> dict[str, Any]:
-    """The attributes the middleware adds when the response is known."""
-    attributes: dict[str, Any] = {"http.response.status_code": status_code}
+def add_response_attributes(
+    attributes: dict[str, Any], route: str | None, status_code: int, error_type: str
+) -> None:
+    """Add what the middleware learns when the response is known."""
+    attributes["http.response.status_code"] = status_code
     if route is not None:
         attributes["http.route"] = route
     if error_type:
         attributes["error.type"] = error_type
-    return attributes
+
+
+def add_own_request_attributes(attributes: dict[str, Any], request: Request) -> None:
+    """Add what differs from request to request: path, client, user agent, body size."""
+    attributes["url.path"] = request[1]
+    client = request[4]
+    if client:
+        attributes["client.address"] = client[0]
+    headers = dict(request[5])  # one C call; the last of repeated headers wins
+    agent = headers.get(b"user-agent")
+    if agent is not None:
+        attributes["user_agent.original"] = user_agent(agent)
+    length = headers.get(b"content-length")
+    if length is not None:
+        size = body_size(length)
+        if size is not None:
+            attributes["http.request.body.size"] = size
+
+
+def user_agent(header: bytes) -> str:
+    """The ``user_agent.original`` attribute of a ``user-agent`` header value."""
+    return header.decode("latin-1")
+
+
+def body_size(header: bytes) -> int | None:
+    """The ``http.request.body.size`` attribute of a ``content-length`` header value."""
+    return int(header) if header.isdigit() else None
+
+
+# every attribute key a ServerSpan builds from its request and response
+SERVER_SPAN_KEYS = frozenset(
+    {
+        "http.request.method",
+        "http.request.method_original",
+        "url.scheme",
+        "network.protocol.version",
+        "server.address",
+        "server.port",
+        "http.response.status_code",
+        "http.route",
+        "error.type",
+        "url.path",
+        "client.address",
+        "user_agent.original",
+        "http.request.body.size",
+    }
+)
 
 
 _ERROR_STATUSES: dict[str, Status] = {}
@@ -119,16 +183,16 @@ class ServerSpan(trace.Span):
     """A recording SERVER span kept in plain slots until its trace is kept."""
 
     __slots__ = (
-        "_attributes",
-        "_events",
-        "_name",
         "_processor",
         "context",
         "end_time",
         "error_type",
         "factory",
+        "given_attributes",
+        "given_name",
         "method",
         "parent",
+        "recorded_events",
         "request",
         "route",
         "start_time",
@@ -155,9 +219,10 @@ class ServerSpan(trace.Span):
         self.request = request
         self.factory = factory
         self._processor = factory.processor
-        self._name: str | None = None
-        self._attributes: dict[str, Any] | None = None
-        self._events: list[Event] | None = None
+        # what instrumentations and the app gave through the Span API
+        self.given_name: str | None = None
+        self.given_attributes: dict[str, Any] | None = None
+        self.recorded_events: list[Event] | None = None
         self.status = _UNSET
         self.route: str | None = None
         self.status_code = 0
@@ -177,35 +242,69 @@ class ServerSpan(trace.Span):
             self.set_status(_error_status(error_type))
         self.end_time = _time_ns()
         error = bool(error_type) or (self.status is not _UNSET and self.is_error)
-        self._processor.on_end_server(self, error or (self._events is not None and self.is_error))
+        self._processor.on_end_server(
+            self, error or (self.recorded_events is not None and self.is_error)
+        )
 
     @property
     def is_error(self) -> bool:
         """ERROR status, a recorded exception, or a 5xx answer."""
         if self.status_code >= 500 or self.status.status_code is StatusCode.ERROR:
             return True
-        return any(event.name == "exception" for event in self._events or ())
+        return any(event.name == "exception" for event in self.recorded_events or ())
 
     # -- the ReadableSpan side, read off the request path ----------------------------------
     @property
     def name(self) -> str:
-        if self._name is not None:
-            return self._name
+        return self.default_name() if self.given_name is None else self.given_name
+
+    def default_name(self) -> str:
+        """``GET /items/{id}``; ``GET`` without a route; ``HTTP`` for an unknown method."""
         method = self.method if self.method in KNOWN_METHODS else "HTTP"
         return method if self.route is None else f"{method} {self.route}"
 
     @property
     def attributes(self) -> dict[str, Any]:
-        attributes = request_attributes(self.method, self.request)
-        if self.end_time is not None:
-            attributes.update(response_attributes(self.route, self.status_code, self.error_type))
-        if self._attributes:
-            attributes.update(self._attributes)
+        """Shared attributes (:meth:`shared_attributes`), then this request's own, then the
+        given ones (a given key keeps its place with the given value)."""
+        attributes = self.shared_attributes()
+        add_own_request_attributes(attributes, self.request)
+        if self.given_attributes:
+            attributes.update(self.given_attributes)
         return attributes
+
+    def shared_attributes(self) -> dict[str, Any]:
+        """The attributes built from the values of :meth:`shared_key` (and nothing else):
+        method, scheme, protocol version, server, then the response once ended."""
+        request = self.request
+        attributes = shared_request_attributes(self.method, request[0], request[2], request[3])
+        if self.end_time is not None:
+            add_response_attributes(attributes, self.route, self.status_code, self.error_type)
+        return attributes
+
+    def shared_key(self) -> tuple[Any, ...]:
+        """What :meth:`shared_attributes` and :meth:`default_name` are made of, the types of
+        the numbers included (``200`` and ``200.0`` are equal keys but different values).
+        Equal keys mean equal attributes and names, so an encoder may cache by it."""
+        _, _, version, server, _, _ = self.request
+        status_code = self.status_code
+        port = type(server[1]) if server else None
+        return (
+            self.method,
+            self.request[0],
+            version,
+            server,
+            port,
+            self.end_time is not None,
+            self.route,
+            status_code,
+            type(status_code),
+            self.error_type,
+        )
 
     @property
     def events(self) -> Sequence[Event]:
-        return self._events or ()
+        return self.recorded_events or ()
 
     @property
     def resource(self) -> Resource:
@@ -238,9 +337,9 @@ class ServerSpan(trace.Span):
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         if self.end_time is None:
-            if self._attributes is None:
-                self._attributes = {}
-            self._attributes.update(attributes)
+            if self.given_attributes is None:
+                self.given_attributes = {}
+            self.given_attributes.update(attributes)
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         self.set_attributes({key: value})
@@ -249,16 +348,16 @@ class ServerSpan(trace.Span):
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
     ) -> None:
         if self.end_time is None:
-            if self._events is None:
-                self._events = []
-            self._events.append(Event(name, attributes, timestamp or _time_ns()))
+            if self.recorded_events is None:
+                self.recorded_events = []
+            self.recorded_events.append(Event(name, attributes, timestamp or _time_ns()))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         return None  # server spans carry no links; kept for API completeness
 
     def update_name(self, name: str) -> None:
         if self.end_time is None:
-            self._name = name
+            self.given_name = name
 
     def is_recording(self) -> bool:
         return self.end_time is None
@@ -289,14 +388,43 @@ class ServerSpan(trace.Span):
             self._processor.on_end_server(self, self.is_error)
 
 
+class ExceptionAttributes(dict[str, Any]):
+    """The attributes of an ``exception`` event: a plain dict to every reader.
+
+    It also keeps what its ``exception.stacktrace`` was joined from (``stack_parts``: the
+    cached frames text, the same object whenever the stack repeats, and the exception's
+    own lines) and that value itself (``stacktrace``, to tell it was not replaced), so an
+    encoder can reuse what it made of the frames.
+    """
+
+    __slots__ = ("stack_parts", "stacktrace")
+    stack_parts: tuple[str, str]
+    stacktrace: str
+
+
 def exception_attributes(exception: BaseException) -> dict[str, Any]:
     """The semantic-convention attributes of an ``exception`` event (stack trace cached)."""
-    return {
-        "exception.type": type(exception).__qualname__,
-        "exception.message": str(exception),
-        "exception.stacktrace": format_exception(exception),
-        "exception.escaped": "False",
-    }
+    kind, message = type(exception).__qualname__, str(exception)
+    parts = stack_parts(exception)
+    if parts is None:  # a cause or context shown before it: no part is the same twice
+        return {
+            "exception.type": kind,
+            "exception.message": message,
+            "exception.stacktrace": format_exception(exception),
+            "exception.escaped": "False",
+        }
+    stack = parts[0] + parts[1]
+    attributes = ExceptionAttributes(
+        (
+            ("exception.type", kind),
+            ("exception.message", message),
+            ("exception.stacktrace", stack),
+            ("exception.escaped", "False"),
+        )
+    )
+    attributes.stack_parts = parts
+    attributes.stacktrace = stack
+    return attributes
 
 
 def record_exception(span: trace.Span, exception: BaseException) -> None:
@@ -334,9 +462,9 @@ class ServerSpanFactory:
 
     def start(self, method: str, parent: SpanContext | None, request: Request) -> ServerSpan:
         if parent is not None and parent.is_valid:
-            trace_id, state = parent.trace_id, parent.trace_state or _EMPTY_STATE
+            trace_id, state = parent.trace_id, parent.trace_state or DEFAULT_TRACE_STATE
         else:
-            trace_id, state, parent = self._trace_id(), _EMPTY_STATE, None
+            trace_id, state, parent = self._trace_id(), DEFAULT_TRACE_STATE, None
         flags = _SAMPLED if (trace_id & _RANDOM_MASK) >= self._threshold else _NOT_SAMPLED
         span_id = (
             (random.getrandbits(64) or 1) if self._random_ids else self._ids.generate_span_id()

@@ -6,56 +6,70 @@ so the frame part is cached by its code locations; only the exception line is fo
 each time. The output matches ``traceback.format_exception``.
 
 The cache key is one pass over the traceback: the id of each frame's code object and the
-instruction it stopped at (what the carets point to). A cached entry holds the code objects
-themselves, so no id in a key can be reused by another code object while it is cached.
-The raise site found on the way is remembered on the exception for :func:`raise_site`.
+instruction it stopped at (what the line numbers and carets are computed from). A cached
+entry holds the code objects themselves, so no id in a key can be reused by another code
+object while it is cached. The entry also holds the raise site (file and line of the last
+frame, a function of its code and instruction), remembered on the exception for
+:func:`raise_site`.
 """
 
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable, Sequence
 from types import CodeType, TracebackType
 
-__all__ = ["format_exception", "raise_site"]
+__all__ = ["format_exception", "raise_site", "stack_parts"]
 
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+_HEADER = "Traceback (most recent call last):\n"
 _SITE = "__agentwatch_raise_site__"
-_cache: dict[tuple[int, ...], tuple[str, tuple[CodeType, ...]]] = {}
+_Site = tuple[str, int]
+# key -> (header and frames text, the code objects, raise site)
+_cache: dict[tuple[int, ...], tuple[str, tuple[CodeType, ...], _Site]] = {}
 _MAX_ENTRIES = 512
 
 
 def _frames_text(exc: BaseException, tb: TracebackType) -> str:
+    """The header and frame lines of ``tb``, from the cache when its stack was seen."""
     key: list[int] = []
+    append = key.append
     walker: TracebackType | None = tb
     last = tb
     while walker is not None:
-        key.append(id(walker.tb_frame.f_code))
-        key.append(walker.tb_lasti)
-        last, walker = walker, walker.tb_next
-    _remember_site(exc, last)
+        append(id(walker.tb_frame.f_code))
+        append(walker.tb_lasti)
+        last = walker
+        walker = walker.tb_next
     frozen = tuple(key)
     cached = _cache.get(frozen)
-    if cached is not None:
-        return cached[0]
-    text = "".join(traceback.StackSummary.extract(traceback.walk_tb(tb)).format())
-    codes = tuple(frame.f_code for frame, _ in traceback.walk_tb(tb))
-    if len(_cache) >= _MAX_ENTRIES:  # more distinct stacks than an error storm makes
-        _cache.clear()
-    _cache[frozen] = (text, codes)
-    return text
-
-
-def _remember_site(exc: BaseException, last: TracebackType) -> None:
+    if cached is None:
+        cached = _format_frames(frozen, tb, last)
     try:
-        setattr(exc, _SITE, (last.tb_frame.f_code.co_filename, last.tb_lineno))
+        setattr(exc, _SITE, cached[2])
     except (AttributeError, TypeError):  # exceptions with __slots__
         pass
+    return cached[0]
 
 
-def raise_site(exc: BaseException) -> tuple[str, int] | None:
+def _format_frames(
+    key: tuple[int, ...], tb: TracebackType, last: TracebackType
+) -> tuple[str, tuple[CodeType, ...], _Site]:
+    # the stack alone (no exception to chain from), with the column positions of the carets
+    stack = traceback.TracebackException(None, None, tb).stack  # type: ignore[arg-type]
+    text = _HEADER + "".join(stack.format())
+    codes = tuple(frame.f_code for frame, _ in traceback.walk_tb(tb))
+    entry = (text, codes, (last.tb_frame.f_code.co_filename, last.tb_lineno))
+    if len(_cache) >= _MAX_ENTRIES:  # more distinct stacks than an error storm makes
+        _cache.clear()
+    _cache[key] = entry
+    return entry
+
+
+def raise_site(exc: BaseException) -> _Site | None:
     """The file and line ``exc`` was raised at (None without a traceback)."""
-    site: tuple[str, int] | None = getattr(exc, _SITE, None)
+    site: _Site | None = getattr(exc, _SITE, None)
     if site is not None:
         return site
     tb, last = exc.__traceback__, None
@@ -64,39 +78,82 @@ def raise_site(exc: BaseException) -> tuple[str, int] | None:
     return None if last is None else (last.tb_frame.f_code.co_filename, last.tb_lineno)
 
 
-def format_exception(exc: BaseException, _seen: set[int] | None = None) -> str:
-    """``"".join(traceback.format_exception(exc))``, with the frame part cached."""
-    seen = _seen if _seen is not None else set()
-    seen.add(id(exc))
-    prefix = ""
-    if exc.__cause__ is not None and id(exc.__cause__) not in seen:
-        prefix = format_exception(exc.__cause__, seen) + _CAUSE
-    elif (
-        exc.__context__ is not None
-        and not exc.__suppress_context__
-        and id(exc.__context__) not in seen
-    ):
-        prefix = format_exception(exc.__context__, seen) + _CONTEXT
-    body = ""
-    if exc.__traceback__ is not None:
-        body = "Traceback (most recent call last):\n" + _frames_text(exc, exc.__traceback__)
-    return prefix + body + _exception_line(exc)
+def format_exception(exc: BaseException) -> str:
+    """``"".join(traceback.format_exception(exc))``, with the frame part cached.
+
+    Exception groups (their nested, indented layout) are left to the standard library.
+    """
+    parts = stack_parts(exc)
+    if parts is not None:
+        return parts[0] + parts[1]
+    text = None if isinstance(exc, BaseExceptionGroup) else _chained(exc, {id(exc)})
+    return "".join(traceback.format_exception(exc)) if text is None else text
+
+
+def stack_parts(exc: BaseException) -> tuple[str, str] | None:
+    """:func:`format_exception` in two parts — header and frame lines, then the lines of
+    the exception itself — for an exception with no cause or context to show (and not a
+    group); None for the others.
+
+    The first part is the cached text itself ("" without a traceback): the same object
+    each time the stack repeats, so a consumer may remember by identity what it makes of it.
+    """
+    if exc.__cause__ is not None or not (exc.__context__ is None or exc.__suppress_context__):
+        return None
+    if isinstance(exc, BaseExceptionGroup):
+        return None
+    tb = exc.__traceback__
+    return (_frames_text(exc, tb) if tb is not None else "", _exception_line(exc))
+
+
+def _chained(exc: BaseException, seen: set[int]) -> str | None:
+    """The text of ``exc`` after that of its cause or context (each exception once); None
+    when the chain holds an exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return None
+    prefix: str | None = ""
+    cause, context = exc.__cause__, exc.__context__
+    if cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        prefix = _chained(cause, seen)
+        prefix = None if prefix is None else prefix + _CAUSE
+    elif context is not None and not exc.__suppress_context__ and id(context) not in seen:
+        seen.add(id(context))
+        prefix = _chained(context, seen)
+        prefix = None if prefix is None else prefix + _CONTEXT
+    if prefix is None:
+        return None
+    tb = exc.__traceback__
+    return prefix + (_frames_text(exc, tb) if tb is not None else "") + _exception_line(exc)
 
 
 def _exception_line(exc: BaseException) -> str:
     """The last line(s) of a traceback, without re-walking the stack as the stdlib does."""
-    if isinstance(exc, SyntaxError):
-        return "".join(traceback.format_exception_only(type(exc), exc))
     kind = type(exc)
-    name = kind.__qualname__
-    if kind.__module__ not in ("__main__", "builtins"):
-        name = f"{kind.__module__}.{name}"
+    if issubclass(kind, SyntaxError):
+        return "".join(traceback.format_exception_only(kind, exc))
+    name, module = kind.__qualname__, kind.__module__
+    if module not in ("__main__", "builtins"):
+        name = f"{module if isinstance(module, str) else '<unknown>'}.{name}"
     try:
         message = str(exc)
     except Exception:
         message = "<exception str() failed>"
     line = f"{name}: {message}\n" if message else f"{name}\n"
     notes = getattr(exc, "__notes__", None)
-    if isinstance(notes, list):
-        line += "".join(f"{note}\n" for note in notes)
-    return line
+    return line if notes is None else line + _notes_text(notes)
+
+
+def _notes_text(notes: object) -> str:
+    """``__notes__`` as the standard library prints them."""
+    if not isinstance(notes, Sequence):
+        return _safe_string(notes, "__notes__", repr)
+    lines = [_safe_string(note, "note", str).split("\n") for note in notes]
+    return "".join(f"{line}\n" for note in lines for line in note)
+
+
+def _safe_string(value: object, what: str, render: Callable[[object], str]) -> str:
+    try:
+        return render(value)
+    except Exception:
+        return f"<{what} {render.__name__}() failed>"
