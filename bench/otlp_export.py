@@ -1,6 +1,6 @@
 """What exporting a kept span costs: agentwatch's OtlpHttpExporter vs the stock OTLPSpanExporter.
 
-    python bench/otlp_export.py [--rounds 5] [--batches 10]
+    python bench/otlp_export.py [--rounds 5] [--batches 10] [--encode-only]
 
 Spans are real: requests through a small FastAPI app under ``agentwatch.init()``, each
 server span captured in its route (``trace.get_current_span()``, agentwatch's lean
@@ -21,6 +21,22 @@ the garbage collector's way. Rounds are interleaved in shuffled order:
 - ours gzip / stock gzip: the same with gzip compression.
 
 Printed: µs/span CPU and wall per configuration and kind, and ours / stock.
+
+Then what the export queue pays on the request thread when a trace is kept: encoding one
+span at a time (``encode_spans([span])``), CPU µs/span in interleaved rounds, each
+configuration on spans of its own:
+
+- ours (lean):    TraceRequestEncoder given the ServerSpan (its fast path).
+- ours (generic): TraceRequestEncoder given the same span as an SDK ReadableSpan with plain
+                  dict event attributes (what an SDK span takes; converted beforehand).
+- stock:          the stock ``encode_spans`` of that ReadableSpan, serialized.
+
+Printed per configuration and kind: the median and range of the rounds. The spans were
+made before the rounds, so encoding reads them cold from memory; the export queue encodes a
+span right after its request, with the span still in the CPU caches. So last, ``in
+request``: real requests (ok and failing in turn) whose traces are all kept, each lean span
+timed inside the export queue's call to ``encode_spans`` (an exporter double that drops the
+bytes); printed: the median per kind and the 10th-90th percentiles.
 """
 
 from __future__ import annotations
@@ -37,6 +53,7 @@ from collections.abc import Callable
 from typing import Any
 
 CONFIGS = ("ours (lean)", "ours", "stock", "ours gzip", "stock gzip")
+ENCODERS = ("ours (lean)", "ours (generic)", "stock")
 KINDS = ("ok", "error")
 BATCH = 128
 
@@ -152,9 +169,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--sink", action="store_true")
+    parser.add_argument("--encode-only", action="store_true", help="skip the export rounds")
     args = parser.parse_args()
     if args.sink:
         _serve_sink()
+        return
+    if args.encode_only:
+        _run_encoding(args.rounds, args.batches * BATCH)
+        asyncio.run(_encode_in_requests(args.rounds * args.batches * BATCH))
         return
     sink = subprocess.Popen([sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True)
     try:
@@ -164,6 +186,72 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.wait()
+    _run_encoding(args.rounds, args.batches * BATCH)
+    asyncio.run(_encode_in_requests(args.rounds * args.batches * BATCH))
+
+
+def _generic(span: Any) -> Any:
+    """``span`` as an SDK span is read: a ReadableSpan whose events hold plain dicts."""
+    from opentelemetry.sdk.trace import Event
+
+    readable = span.to_readable()
+    events = tuple(Event(e.name, dict(e.attributes), e.timestamp) for e in readable.events)
+    readable._events = events  # the generic path of the encoder, not the ServerSpan one
+    return readable
+
+
+def _encoder(config: str) -> Callable[[Any], Any]:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from agentwatch._otlp import TraceRequestEncoder
+
+    if config == "stock":
+        return lambda span: encode_spans([span]).SerializeToString()
+    return TraceRequestEncoder().encode_spans
+
+
+def _run_encoding(rounds: int, per_round: int) -> None:
+    """CPU µs/span of encoding one span at a time, per encoder and kind, interleaved."""
+    keys = [(config, kind) for config in ENCODERS for kind in KINDS]
+    made = asyncio.run(_make_spans([(kind, rounds * per_round) for _, kind in keys]))
+    spans = {
+        (config, kind): lean if config == "ours (lean)" else [[_generic(s)] for s in lean]
+        for (config, kind), lean in zip(keys, made, strict=True)
+    }
+    for key in keys:  # the lean spans are handed over as the export queue does: a list
+        if key[0] == "ours (lean)":
+            spans[key] = [[span] for span in spans[key]]
+    gc.collect()
+    gc.freeze()
+    encoders = {config: _encoder(config) for config in ENCODERS}
+    for config, kind in keys:  # warm up on a few spans, not measured
+        for one in spans[config, kind][:BATCH]:
+            encoders[config](one[0] if config == "stock" else one)
+    rates: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
+    for r in range(rounds):
+        order = list(keys)
+        random.shuffle(order)
+        for config, kind in order:
+            chunk = spans[config, kind][r * per_round : (r + 1) * per_round]
+            encode = encoders[config]
+            start = time.thread_time()
+            if config == "stock":
+                for one in chunk:
+                    encode(one[0])
+            else:
+                for one in chunk:
+                    encode(one)
+            rates[config, kind].append((time.thread_time() - start) / len(chunk) * 1e6)
+    gc.unfreeze()
+    _report_encoding(rates)
+
+
+def _report_encoding(rates: dict[tuple[str, str], list[float]]) -> None:
+    print(f"\nencoding one span at a time\n{'encoder':<16}{'kind':<7}{'CPU µs/span':>13}  range")
+    for (config, kind), values in rates.items():
+        values = sorted(values)
+        median = values[len(values) // 2]
+        print(f"{config:<16}{kind:<7}{median:>13.2f}  {values[0]:.2f}-{values[-1]:.2f}")
 
 
 def _run(url: str, rounds: int, batches: int) -> None:
@@ -224,6 +312,54 @@ def _report(totals: dict[tuple[str, str], list[float]], count: int) -> None:
             print(f"{kind:<6} CPU {config} / stock: {ratio:.3f}")
         gz = totals["ours gzip", kind][0] / totals["stock gzip", kind][0]
         print(f"{kind:<6} CPU ours gzip / stock gzip: {gz:.3f}")
+
+
+async def _encode_in_requests(count: int) -> None:
+    """Time ``encode_spans`` where the export queue calls it: in ``count`` requests."""
+    import httpx
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExportResult
+    from prometheus_client import CollectorRegistry
+
+    import agentwatch
+    from agentwatch._otlp_http import OtlpHttpExporter
+    from agentwatch._serverspan import ServerSpan
+
+    times: dict[str, list[int]] = {kind: [] for kind in KINDS}
+
+    class TimedEncoding(OtlpHttpExporter):
+        def encode_spans(self, spans: Any) -> Any:
+            start = time.perf_counter_ns()
+            encoded = super().encode_spans(spans)
+            elapsed = time.perf_counter_ns() - start
+            assert type(spans[0]) is ServerSpan, "the lean span path is not in use"
+            times["error" if spans[0].error_type else "ok"].append(elapsed // len(spans))
+            return encoded
+
+        def export_encoded(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    app = _app([])
+    handle = agentwatch.init(
+        app,
+        registry=CollectorRegistry(),
+        exporter=TimedEncoding("http://127.0.0.1:9/v1/traces"),
+        # a provider of its own: the global one has the span-making run's processor too
+        tracer_provider=TracerProvider(sampler=agentwatch.ErrorPrioritySampler(1.0)),
+        success_sample_ratio=1.0,
+        log_format="off",
+        environ={},
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.local") as client:
+        for item in range(2 * count):  # even items succeed, odd ones fail
+            await client.get(f"/items/{item}", headers={"user-agent": "bench/1.0"})
+    handle.shutdown()
+    print(f"\nin request (ours, lean), {count} spans per kind\n{'kind':<7}{'µs/span':>9}  p10-p90")
+    for kind, values in times.items():
+        values.sort()
+        low, mid, high = (values[len(values) * q // 10] / 1000 for q in (1, 5, 9))
+        print(f"{kind:<7}{mid:>9.2f}  {low:.2f}-{high:.2f}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.sdk.trace import Event
 from opentelemetry.trace import (
     DEFAULT_TRACE_STATE,
     SpanContext,
@@ -62,7 +63,6 @@ _FLAGS_AND_TIMES = struct.Struct("<2sIBQBQ").pack  # flags, start and end time o
 _IDS = struct.Struct(">2sQQ2sQ").pack  # trace_id, span_id
 _IDS_AND_PARENT = struct.Struct(">2sQQ2sQ2sQ").pack  # trace_id, span_id, parent_span_id
 _SERVER_KIND = _KINDS[id(SpanKind.SERVER)]
-_URL_PATH = b"\x0a\x08url.path"  # KeyValue.key
 _EXCEPTION_KEYS = (
     "exception.type",
     "exception.message",
@@ -72,6 +72,7 @@ _EXCEPTION_KEYS = (
 _EXCEPTION_MESSAGE = b"\x0a\x11exception.message"
 _EXCEPTION_STACKTRACE = b"\x0a\x14exception.stacktrace"
 _EXCEPTION_HEAD = b"\x12\x09exception\x09"  # Span.Event name, then the tag of its time
+_EXCEPTION_HEAD_SIZE = len(_EXCEPTION_HEAD) + 8
 _CACHE_SIZE = 4096  # entries per cache before it starts over
 _VALUES_PER_KEY = 256  # distinct values of one attribute key remembered
 _CACHED_PAIR_BYTES = 512  # longer attributes (stack traces, prompts) are encoded every time
@@ -124,20 +125,44 @@ def _span_head(context: Any, parent: Any, start: int, end: int) -> bytes:
     return ids + _FLAGS_AND_TIMES(b"\x85\x01", flags, 0x39, start, 0x41, end)
 
 
-def _string_attribute(tag: bytes, key_field: bytes, text: str) -> tuple[bytes, ...]:
-    """An attribute field (``tag``) of a str value in pieces, ``key_field`` its encoded key.
+def _string_attribute(tag: bytes, key_field: bytes, text: str) -> bytes:
+    """An attribute field (``tag``) of a str value, ``key_field`` its encoded key.
 
     Raises ``UnicodeEncodeError`` for a str with lone surrogates (the caller drops it).
     """
     data = text.encode()
-    size = len(data)
+    return _string_header(tag, key_field, len(data)) + data
+
+
+def _short_string(heads: list[bytes], text: Any) -> bytes | None:
+    """The attribute field of a short str from the ``heads`` of its key by length; None
+    for anything else (the caller takes the generic path)."""
+    if type(text) is str:
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:
+            return None
+        if len(data) < len(heads):
+            return heads[len(data)] + data
+    return None
+
+
+def _string_header(tag: bytes, key_field: bytes, size: int) -> bytes:
+    """What precedes the ``size`` bytes of a str value in an attribute field (``tag``)."""
     if size + len(key_field) < 124:  # each length fits one byte
         lengths = _ONE_BYTE[len(key_field) + size + 4], _ONE_BYTE[size + 2], _ONE_BYTE[size]
-        return (tag, lengths[0], key_field, b"\x12", lengths[1], b"\x0a", lengths[2], data)
+        return b"".join((tag, lengths[0], key_field, b"\x12", lengths[1], b"\x0a", lengths[2]))
     inner = _varint(size)
     value_size = _varint(1 + len(inner) + size)
     length = _varint(len(key_field) + 2 + len(value_size) + len(inner) + size)
-    return (tag, length, key_field, b"\x12", value_size, b"\x0a", inner, data)
+    return b"".join((tag, length, key_field, b"\x12", value_size, b"\x0a", inner))
+
+
+# what precedes the value in the Span.attributes field of url.path and client.address, by
+# the value's length (as long as every length fits one byte)
+_PATH_HEADS = [_string_header(b"\x4a", b"\x0a\x08url.path", n) for n in range(114)]
+_CLIENT_HEADS = [_string_header(b"\x4a", b"\x0a\x0eclient.address", n) for n in range(108)]
+_MESSAGE_HEADS = [_string_header(b"\x1a", _EXCEPTION_MESSAGE, n) for n in range(105)]
 
 
 def any_value(value: Any) -> bytes:
@@ -262,15 +287,14 @@ class TraceRequestEncoder:
         self._group_values: dict[tuple[Any, Any], int] = {}
         self._group_ids: dict[tuple[int, int], tuple[int, Any, Any]] = {}
         self._groups_lock = threading.Lock()
+        self._last_group: tuple[Any, Any, int] = (_MISSING, _MISSING, -1)
         # agentwatch's ServerSpan: shared part by ServerSpan.shared_key(), own values by value
         self._server_blocks: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
-        self._paths: dict[str, bytes] = {}
-        self._clients: dict[str, bytes] = {}
         self._agents: dict[bytes, bytes] = {}
         self._lengths: dict[bytes, bytes] = {}
         self._status_fields: dict[int, tuple[Any, bytes]] = {}
-        self._exception_fields: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-        self._stack_frames: dict[int, tuple[str, bytes]] = {}
+        self._exception_fields: dict[str, tuple[str, bytes, bytes]] = {}
+        self._stack_frames: dict[int, tuple[str, bytes, dict[int, bytes]]] = {}
 
     def encode(self, spans: Sequence[Any]) -> bytes:
         """The request carrying ``spans``: resource spans, then scope spans, then spans."""
@@ -283,7 +307,7 @@ class TraceRequestEncoder:
         kept, so the queue holds bytes and the export thread only frames and sends them.
         """
         encoded: list[EncodedSpan] = []
-        last: tuple[Any, Any, int] = (_MISSING, _MISSING, -1)
+        last = self._last_group  # a group number never changes: read and set without a lock
         resource: Any
         scope: Any
         for span in spans:
@@ -297,6 +321,7 @@ class TraceRequestEncoder:
             if resource is not last[0] or scope is not last[1]:
                 last = (resource, scope, self._group_of(resource, scope))
             encoded.append((last[2], body))
+        self._last_group = last
         return encoded
 
     def _group_of(self, resource: Any, scope: Any) -> int:
@@ -453,19 +478,12 @@ class TraceRequestEncoder:
         """``url.path``, ``client.address``, ``user_agent.original``, ``http.request.body.size``
         as ``add_own_request_attributes`` makes them, cached by the raw values."""
         path = request[1]
-        if type(path) is str:
-            field = self._paths.get(path)
-            if field is None:
-                field = self._url_path(path)
-                _remember_own(self._paths, path, field)
-        else:
-            field = self._own_field("url.path", path)
-        parts.append(field)
+        parts.append(_short_string(_PATH_HEADS, path) or self._own_field("url.path", path))
         client = request[4]
         if client:
             address = client[0]
-            field = self._clients.get(address) if type(address) is str else None
-            parts.append(field or self._own(self._clients, address, "client.address", address))
+            field = _short_string(_CLIENT_HEADS, address)
+            parts.append(field or self._own_field("client.address", address))
         headers = dict(request[5])
         agent = headers.get(b"user-agent")
         if agent is not None:
@@ -482,20 +500,14 @@ class TraceRequestEncoder:
                 _remember_own(self._lengths, length, field)
             parts.append(field)
 
-    def _url_path(self, path: str) -> bytes:
-        try:
-            return b"".join(_string_attribute(b"\x4a", _URL_PATH, path))
-        except UnicodeEncodeError:
-            return self._own_field("url.path", path)  # dropped, with a warning
-
     def _own(self, cache: dict[Any, bytes], raw: Any, key: str, value: Any) -> bytes:
         """The field of ``(key, value)``, remembered in ``cache`` by ``raw`` when short."""
         field = self._own_field(key, value)
         _remember_own(cache, raw, field)
         return field
 
-    def _own_field(self, key: str, value: Any) -> bytes:
-        field = self._field(b"\x4a", (key, value))
+    def _own_field(self, key: str, value: Any, tag: bytes = b"\x4a") -> bytes:
+        field = self._field(tag, (key, value))
         if field is None or isinstance(field, bytes):
             return field or b""
         return b"".join(field)
@@ -516,6 +528,11 @@ class TraceRequestEncoder:
     def _events(self, events: Sequence[Any], parts: list[bytes]) -> None:
         """Append a ``Span.events`` field per event."""
         for event in events:
+            if event.name == "exception":
+                field = self._exception_field(event)
+                if field is not None:
+                    parts += field
+                    continue
             pieces = self._event(event)
             parts += (b"\x5a", _varint(sum(map(len, pieces))), *pieces)
 
@@ -532,87 +549,81 @@ class TraceRequestEncoder:
     def _event(self, event: Any) -> list[bytes]:
         """The ``Span.Event`` message of one event, in pieces (not copied once more)."""
         name = event.name
+        parts = [
+            self._event_names.get(name) or _text_field(self._event_names, b"\x12", name),
+            b"\x09" + (event.timestamp or 0).to_bytes(8, "little"),
+        ]
         attributes = event.attributes
-        parts = None
-        if name == "exception" and attributes:
-            parts = self._exception_event(event.timestamp or 0, attributes)
-        if parts is None:
-            parts = [
-                self._event_names.get(name) or _text_field(self._event_names, b"\x12", name),
-                b"\x09" + (event.timestamp or 0).to_bytes(8, "little"),
-            ]
-            if attributes:
-                self._attributes(self._event_pairs, attributes, parts)
+        if attributes:
+            self._attributes(self._event_pairs, attributes, parts)
         if event.dropped_attributes:
             parts.append(b"\x20" + _varint(event.dropped_attributes))
         return parts
 
-    def _exception_event(self, timestamp: int, attributes: Mapping[str, Any]) -> list[bytes] | None:
-        """An ``exception`` event with the four semantic-convention attributes (str values,
-        in their order) in few steps: type and escaped from a cache, message and stack trace
-        encoded without a lookup (they rarely repeat). None for any other one."""
-        if tuple(attributes) != _EXCEPTION_KEYS:
+    def _exception_field(self, event: Any) -> tuple[bytes, ...] | None:
+        """The ``Span.events`` field of an ``exception`` event with the four semantic-convention
+        attributes (str values, in their order), in few steps: type and escaped cached,
+        message and stack trace encoded without a lookup (they rarely repeat), the frames of
+        an :class:`ExceptionAttributes` stack from a cache. None for any other event."""
+        attributes = event.attributes
+        if not attributes or tuple(attributes) != _EXCEPTION_KEYS:
             return None
         kind, message, stack, escaped = attributes.values()
-        if type(kind) is not str or type(escaped) is not str:
+        if type(kind) is not str or type(message) is not str or type(escaped) is not str:
             return None
-        if type(message) is not str or type(stack) is not str:
-            return None
-        fixed = self._exception_fields.get((kind, escaped)) or self._exception_fixed(kind, escaped)
+        fixed = self._exception_fields.get(kind)
+        if fixed is None or fixed[0] != escaped:
+            fixed = self._exception_fixed(kind, escaped)
         try:
-            message_field = _string_attribute(b"\x1a", _EXCEPTION_MESSAGE, message)
-            if type(attributes) is ExceptionAttributes and stack is attributes.stacktrace:
-                stack_field = self._stack_field(attributes.stack_parts)
+            message_field = _short_string(_MESSAGE_HEADS, message) or _string_attribute(
+                b"\x1a", _EXCEPTION_MESSAGE, message
+            )
+            lean = type(attributes) is ExceptionAttributes and stack is attributes.stacktrace
+            if lean:
+                stack_head, data, end = self._stack_pieces(attributes)
+            elif type(stack) is str:
+                data, end = stack.encode(), b""
+                stack_head = _string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(data))
             else:
-                stack_field = _string_attribute(b"\x1a", _EXCEPTION_STACKTRACE, stack)
+                return None
         except UnicodeEncodeError:
             return None  # the generic path drops the attribute, with a warning
-        return [
-            _EXCEPTION_HEAD + timestamp.to_bytes(8, "little"),
-            fixed[0],
-            *message_field,
-            *stack_field,
-            fixed[1],
-        ]
+        dropped = 0 if lean and type(event) is Event else event.dropped_attributes
+        tail = fixed[2] + b"\x20" + _varint(dropped) if dropped else fixed[2]
+        size = _EXCEPTION_HEAD_SIZE + len(fixed[1]) + len(message_field) + len(stack_head)
+        size += len(data) + len(end) + len(tail)
+        time = (event.timestamp or 0).to_bytes(8, "little")
+        head = (b"\x5a", _varint(size), _EXCEPTION_HEAD, time, fixed[1], message_field, stack_head)
+        return (b"".join(head), data, end, tail)
 
-    def _stack_field(self, parts: tuple[str, str]) -> tuple[bytes, ...]:
-        """The ``exception.stacktrace`` field of ``frames + tail`` in pieces, the frames'
-        bytes remembered by the identity of the cached frames text."""
-        frames, tail = parts
+    def _stack_pieces(self, attributes: ExceptionAttributes) -> tuple[bytes, bytes, bytes]:
+        """What precedes the stack trace ``stack_frames + stack_tail`` in its field, and the
+        bytes of the two parts; the frames' bytes (and the preceding bytes, by the tail's
+        length) cached by the identity of the cached frames text."""
+        frames, tail = attributes.stack_frames, attributes.stack_tail
         known = self._stack_frames.get(id(frames))
         if known is None or known[0] is not frames:
-            known = (frames, frames.encode())
+            known = (frames, frames.encode(), {})
             if len(self._stack_frames) >= _STACKS:
                 self._stack_frames.clear()
             self._stack_frames[id(frames)] = known  # keeps it alive: its id is not reused
         data, end = known[1], tail.encode()
-        size = len(data) + len(end)
-        inner = _varint(size)
-        value_size = _varint(1 + len(inner) + size)
-        length = _varint(len(_EXCEPTION_STACKTRACE) + 2 + len(value_size) + len(inner) + size)
-        return (
-            b"\x1a",
-            length,
-            _EXCEPTION_STACKTRACE,
-            b"\x12",
-            value_size,
-            b"\x0a",
-            inner,
-            data,
-            end,
-        )
+        heads = known[2]
+        head = heads.get(len(end))
+        if head is None:
+            head = _string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(data) + len(end))
+            if len(heads) < _VALUES_PER_KEY:
+                heads[len(end)] = head
+        return head, data, end
 
-    def _exception_fixed(self, kind: str, escaped: str) -> tuple[bytes, bytes]:
-        """The ``exception.type`` and ``exception.escaped`` fields, remembered."""
-        type_field = self._field(b"\x1a", ("exception.type", kind))
-        escaped_field = self._field(b"\x1a", ("exception.escaped", escaped))
-        fixed = (
-            b"".join(type_field) if isinstance(type_field, tuple) else type_field or b"",
-            b"".join(escaped_field) if isinstance(escaped_field, tuple) else escaped_field or b"",
-        )
+    def _exception_fixed(self, kind: str, escaped: str) -> tuple[str, bytes, bytes]:
+        """``escaped``, the ``exception.type`` and ``exception.escaped`` fields, remembered
+        by ``kind``."""
+        type_field = self._own_field("exception.type", kind, b"\x1a")
+        fixed = (escaped, type_field, self._own_field("exception.escaped", escaped, b"\x1a"))
         if len(self._exception_fields) >= _STATUSES:
             self._exception_fields.clear()
-        self._exception_fields[(kind, escaped)] = fixed
+        self._exception_fields[kind] = fixed
         return fixed
 
     def _link(self, link: Any) -> bytes:

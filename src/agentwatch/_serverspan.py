@@ -391,14 +391,15 @@ class ServerSpan(trace.Span):
 class ExceptionAttributes(dict[str, Any]):
     """The attributes of an ``exception`` event: a plain dict to every reader.
 
-    It also keeps what its ``exception.stacktrace`` was joined from (``stack_parts``: the
-    cached frames text, the same object whenever the stack repeats, and the exception's
-    own lines) and that value itself (``stacktrace``, to tell it was not replaced), so an
-    encoder can reuse what it made of the frames.
+    It also keeps what its ``exception.stacktrace`` was joined from — ``stack_frames``, the
+    cached frames text (the same object whenever the stack repeats), and ``stack_tail``, the
+    exception's own lines — and that value itself (``stacktrace``, to tell it was not
+    replaced), so an encoder can reuse what it made of the frames.
     """
 
-    __slots__ = ("stack_parts", "stacktrace")
-    stack_parts: tuple[str, str]
+    __slots__ = ("stack_frames", "stack_tail", "stacktrace")
+    stack_frames: str
+    stack_tail: str
     stacktrace: str
 
 
@@ -422,7 +423,7 @@ def exception_attributes(exception: BaseException) -> dict[str, Any]:
             ("exception.escaped", "False"),
         )
     )
-    attributes.stack_parts = parts
+    attributes.stack_frames, attributes.stack_tail = parts
     attributes.stacktrace = stack
     return attributes
 
