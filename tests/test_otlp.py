@@ -8,11 +8,16 @@ answers); the settings wire it in.
 from __future__ import annotations
 
 import enum
+import gc
+import json
 import logging
+import pickle
 import shutil
 import ssl
 import subprocess
 import time
+import traceback
+import tracemalloc
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from pathlib import Path
@@ -42,6 +47,7 @@ from opentelemetry.trace import (
 )
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -52,7 +58,7 @@ import agentwatch
 from agentwatch._otlp import TraceRequestEncoder
 from agentwatch._otlp_http import OtlpHttpExporter
 from agentwatch._sampling import HeadSampler
-from agentwatch._serverspan import ServerSpan
+from agentwatch._serverspan import ExceptionAttributes, ServerSpan, record_exception
 from agentwatch.testing import InMemorySpanExporter
 
 SpanFactory = Callable[[], list[ReadableSpan]]
@@ -360,6 +366,301 @@ async def test_lean_server_spans_encode_as_the_stock_encoder_reads_them() -> Non
     assert (
         event["exception.type"] == "RuntimeError" and "Traceback" in event["exception.stacktrace"]
     )
+
+
+class SlottedError(Exception):
+    """An exception type with ``__slots__``."""
+
+    __slots__ = ("code",)
+
+
+def _failing(depth: int) -> None:
+    if depth:
+        _failing(depth - 1)
+    raise RuntimeError(f"failed at depth {depth}")
+
+
+def _raise(kind: str) -> None:
+    """Raise what the ``kind`` of a case asks for."""
+    if kind == "chained":
+        try:
+            _failing(1)
+        except RuntimeError as exc:
+            raise ValueError("wrapped") from exc
+    if kind == "context":
+        try:
+            _failing(1)
+        except RuntimeError:
+            raise KeyError("while handling")  # noqa: B904 - the context is the point
+    if kind == "slots":
+        raise SlottedError("slotted")
+    if kind == "long":
+        raise RuntimeError("a message longer than one length byte allows: " + "x" * 200)
+    if kind == "surrogate":
+        raise RuntimeError("undecodable \udcff byte")
+    _failing(3)
+
+
+async def _lean_endpoint(request: Request) -> PlainTextResponse:
+    """What the ``x-case`` header asks: set attributes, rename, record or raise exceptions."""
+    span = trace.get_current_span()
+    case = request.headers.get("x-case", "")
+    span.set_attribute("app.tenant", "acme")
+    if case == "override":
+        span.set_attributes({"url.path": "/redacted", "app.n": 3})
+    elif case == "rename":
+        span.update_name("custom name")
+    elif case == "odd attributes":
+        span.set_attributes({"flag": True, "ratio": 0.5, "tags": ("a", "b"), "n": 2**40})
+    elif case == "status":
+        span.set_status(Status(StatusCode.ERROR, "declared broken"))
+    elif case.startswith("record"):  # handled exceptions, recorded two ways
+        try:
+            _raise(case.removeprefix("record "))
+        except Exception as exc:
+            _LEAN_ERRORS.append(exc)
+            span.record_exception(exc)
+            record_exception(span, exc)
+            span.record_exception(exc, {"app.extra": "x"})
+    elif case.startswith("raise"):
+        try:
+            _raise(case.removeprefix("raise "))
+        except Exception as exc:
+            _LEAN_ERRORS.append(exc)
+            raise
+    return PlainTextResponse("ok", status_code=int(request.path_params.get("code", 200)))
+
+
+_LEAN_SPANS: list[Any] = []
+_LEAN_ERRORS: list[BaseException] = []
+
+
+class _CaptureServerSpan:
+    """Inside agentwatch's middleware: keeps each request's span, routed or not."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            _LEAN_SPANS.append(trace.get_current_span())
+        await self.app(scope, receive, send)
+
+
+_LEAN_APP_ROUTES = [
+    Route("/items/{item_id}", _lean_endpoint, methods=["GET", "POST", "PURGE"]),
+    Route("/status/{code}", _lean_endpoint),
+]
+TRACEPARENT = (b"traceparent", f"00-{REMOTE.trace_id:032x}-{REMOTE.span_id:016x}-01".encode())
+AGENT = (b"user-agent", b"t/1")
+LEAN_CASES: dict[str, dict[str, Any]] = {
+    "ok": {},
+    "4xx": {"path": "/status/404"},
+    "5xx answered": {"path": "/status/503"},
+    "unmatched route": {"path": "/nowhere"},
+    "unknown method": {"method": "PURGE"},
+    "no user agent": {"headers": []},
+    "user agent not ascii, repeated": {
+        "headers": [AGENT, (b"user-agent", b"caf\xe9/2"), (b"content-length", b"0")]
+    },
+    "content-length": {"method": "POST", "headers": [AGENT, (b"content-length", b"5")]},
+    "content-length not a number": {"headers": [(b"content-length", b"five")]},
+    "client None": {"client": None},
+    "server without port": {"server": ("api.local", None)},
+    "server None": {"server": None},
+    "https, HTTP/2": {"scheme": "https", "http_version": "2"},
+    "long path": {"path": "/items/" + "p" * 200},
+    "unicode path": {"path": "/items/日本"},
+    "remote parent with trace state": {
+        "headers": [TRACEPARENT, (b"tracestate", b"vendor=a1,other=b2"), AGENT]
+    },
+    "given attribute overrides a request one": {"case": "override"},
+    "update_name": {"case": "rename"},
+    "given attributes of other types": {"case": "odd attributes"},
+    "status set by the app": {"case": "status"},
+    "raised": {"case": "raise plain"},
+    "raised, chained (cause)": {"case": "raise chained"},
+    "raised, chained (context)": {"case": "raise context"},
+    "raised, __slots__": {"case": "raise slots"},
+    "raised, long message": {"case": "raise long"},
+    "recorded": {"case": "record plain"},
+    "recorded, chained": {"case": "record chained"},
+    "recorded, __slots__": {"case": "record slots"},
+}
+
+
+async def _request(app: Any, case: dict[str, Any]) -> None:
+    """One request straight through the ASGI app, the scope as the case says."""
+    headers = [*case.get("headers", [AGENT])]
+    if "case" in case:
+        headers.append((b"x-case", case["case"].encode()))
+    path = case.get("path", "/items/1")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": case.get("http_version", "1.1"),
+        "method": case.get("method", "GET"),
+        "scheme": case.get("scheme", "http"),
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": case.get("client", ("127.0.0.1", 50000)),
+        "server": case.get("server", ("api.local", 8000)),
+    }
+    body = [{"type": "http.request", "body": b"hello", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return body.pop() if body else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    try:
+        await app(scope, receive, send)
+    except Exception:  # the app's own exception, answered 500 and raised on
+        pass
+
+
+async def _lean_spans(*cases: dict[str, Any], repeat: int = 2) -> list[ServerSpan]:
+    """The ended server spans of ``repeat`` requests per case (the caches see repeats)."""
+    _LEAN_SPANS.clear()
+    _LEAN_ERRORS.clear()
+    app = Starlette(routes=_LEAN_APP_ROUTES, middleware=[Middleware(_CaptureServerSpan)])
+    handle, _ = init_for_test(app, ratio=1.0)
+    for case in cases:
+        for _ in range(repeat):
+            await _request(app, case)
+    assert handle.force_flush(10)
+    handle.shutdown()
+    spans = [span for span in _LEAN_SPANS if span.end_time is not None]
+    assert spans and all(type(span) is ServerSpan for span in spans)
+    return spans
+
+
+def _generic(span: ServerSpan) -> ReadableSpan:
+    """What the generic path reads of a lean span: name, attributes and events as the SDK
+    has them (event attributes as plain dicts)."""
+    events = [Event(e.name, dict(e.attributes or {}), e.timestamp) for e in span.events]
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=dict(span.attributes),
+        events=events,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def _decoded(encoder: TraceRequestEncoder, spans: list[Any]) -> ExportTraceServiceRequest:
+    return ExportTraceServiceRequest.FromString(encoder.encode(spans))
+
+
+@pytest.mark.parametrize("case", LEAN_CASES.values(), ids=LEAN_CASES.keys())
+async def test_lean_server_spans_encode_as_the_generic_path_does(case: dict[str, Any]) -> None:
+    spans = await _lean_spans(case)
+    generic = _decoded(TraceRequestEncoder(), [_generic(span) for span in spans])
+    encoder = TraceRequestEncoder()
+    assert _decoded(encoder, spans) == generic
+    assert _decoded(encoder, spans) == generic  # again, from the encoder's caches
+    _assert_same_as_stock(spans)
+    _assert_same_as_stock([span.to_readable() for span in spans])
+
+
+async def test_lean_spans_of_every_case_in_one_batch() -> None:
+    spans = await _lean_spans(*LEAN_CASES.values())
+    generic = _decoded(TraceRequestEncoder(), [_generic(span) for span in spans])
+    assert _decoded(TraceRequestEncoder(), spans) == generic
+
+
+async def test_lean_span_attributes_say_what_the_request_did() -> None:
+    spans = await _lean_spans(
+        {"method": "PURGE", "headers": [AGENT, (b"content-length", b"5")], "client": None},
+        {"path": "/nowhere", "server": ("api.local", None)},
+    )
+    purge, unmatched = (next(_spans_of(_decoded(TraceRequestEncoder(), [s]))) for s in spans[::2])
+    assert purge.name == "HTTP /items/{item_id}"
+    assert {kv.key: kv.value for kv in purge.attributes}["http.request.body.size"].int_value == 5
+    keys = [kv.key for kv in purge.attributes]
+    assert keys[:3] == ["http.request.method", "http.request.method_original", "url.scheme"]
+    assert "client.address" not in keys
+    assert unmatched.name == "GET" and "http.route" not in [kv.key for kv in unmatched.attributes]
+    assert "server.port" not in [kv.key for kv in unmatched.attributes]
+
+
+@pytest.mark.parametrize("kind", ["plain", "chained", "context", "slots", "long"])
+async def test_exception_events_carry_the_standard_library_stack_trace(kind: str) -> None:
+    spans = await _lean_spans({"case": f"record {kind}"})
+    request = _decoded(TraceRequestEncoder(), spans)
+    for span, error in zip(_spans_of(request), _LEAN_ERRORS, strict=True):
+        expected = "".join(traceback.format_exception(error))
+        assert len(span.events) == 3
+        for event in span.events:
+            values = {kv.key: kv.value.string_value for kv in event.attributes}
+            assert values["exception.stacktrace"] == expected
+            assert values["exception.message"] == str(error)
+            assert values["exception.type"] == type(error).__qualname__
+        assert [kv.key for kv in span.events[2].attributes][-1] == "app.extra"
+
+
+async def test_exception_attributes_read_as_a_plain_dict() -> None:
+    spans = await _lean_spans({"case": "record plain"})
+    recorded = spans[0].events[0].attributes
+    assert isinstance(recorded, ExceptionAttributes)
+    plain = dict(recorded)
+    assert recorded == plain and list(recorded) == list(plain)
+    assert json.loads(json.dumps(recorded)) == plain
+    assert pickle.loads(pickle.dumps(recorded)) == plain
+    assert recorded["exception.stacktrace"] == "".join(traceback.format_exception(_LEAN_ERRORS[0]))
+
+
+async def test_a_message_otlp_cannot_carry_is_dropped_on_both_paths() -> None:
+    spans = await _lean_spans({"case": "record surrogate"}, {"case": "raise surrogate"})
+    generic = _decoded(TraceRequestEncoder(), [_generic(span) for span in spans])
+    assert _decoded(TraceRequestEncoder(), spans) == generic
+    event = next(_spans_of(generic)).events[0]
+    assert [kv.key for kv in event.attributes] == ["exception.type", "exception.escaped"]
+
+
+def _retained_by_the_encoder(spans: list[Any]) -> int:
+    """Bytes allocated in ``_otlp`` while a new encoder encodes ``spans`` one at a time, and
+    still alive after (what its caches keep)."""
+    encoder = TraceRequestEncoder()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for span in spans:
+            encoder.encode_spans([span])
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    in_encoder = snapshot.filter_traces([tracemalloc.Filter(True, "*agentwatch/_otlp.py")])
+    return sum(stat.size for stat in in_encoder.statistics("filename"))
+
+
+async def test_caches_stay_bounded_however_many_distinct_values() -> None:
+    distinct = [
+        {
+            "method": f"M{i}",  # a name, a method_original and a shared block of its own
+            "path": f"/items/{i}",
+            "headers": [(b"user-agent", b"agent/%d" % i), (b"content-length", b"%d" % i)],
+            "client": (f"10.0.{i // 256}.{i % 256}", 1),
+            "server": (f"host{i}", i),
+            "case": "raise plain" if i % 2 else "",
+        }
+        for i in range(8000)
+    ]
+    spans = await _lean_spans(*distinct, repeat=1)
+    some = _retained_by_the_encoder(spans[:2000])
+    four_times_more = _retained_by_the_encoder(spans)
+    assert four_times_more < 1.5 * some  # not 4 times as much
 
 
 # ------------------------------------------------------------------ the exporter
