@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -127,6 +128,17 @@ def _events(tracer: trace.Tracer) -> None:
             span.record_exception(exc)
 
 
+def _exceptions(tracer: trace.Tracer) -> None:
+    with tracer.start_as_current_span("exceptions") as span:
+        for kind in ("plain", "chained", "slots"):
+            try:
+                _raise(kind)
+            except Exception as exc:
+                span.record_exception(exc)
+                span.record_exception(exc, {"extra": 1})
+                record_exception(span, exc)
+
+
 def _links(tracer: trace.Tracer) -> None:
     local = tracer.start_span("linked.local")
     local.end()
@@ -210,6 +222,13 @@ class _Color(str, enum.Enum):  # noqa: UP042 - str() of a member is "_Color.RED"
 
 def _bare_readable_spans() -> list[ReadableSpan]:
     """Spans the SDK tracer would not make: no scope, not sampled, odd values, no end."""
+    exception = {  # the four exception attributes in their order, one before them dropped
+        "dropped.first": 1,
+        "exception.type": "ValueError",
+        "exception.message": "m",
+        "exception.stacktrace": "Traceback (most recent call last):\n...\nValueError: m\n",
+        "exception.escaped": "False",
+    }
     unsampled = SpanContext(5, 6, is_remote=False, trace_flags=TraceFlags(0))
     attributes: dict[str, Any] = {
         "none": None,
@@ -226,7 +245,7 @@ def _bare_readable_spans() -> list[ReadableSpan]:
             SpanContext(5, 7, is_remote=False, trace_flags=TraceFlags(0)),
             parent=REMOTE,
             resource=Resource({}),
-            events=[Event("e", None, 0)],
+            events=[Event("e", None, 0), Event("exception", BoundedAttributes(4, exception), 5)],
             instrumentation_scope=InstrumentationScope("s", None, None, None),
             start_time=1,
             end_time=2,
@@ -237,6 +256,10 @@ def _bare_readable_spans() -> list[ReadableSpan]:
 CASES: dict[str, SpanFactory] = {
     "every attribute type": lambda: _recorded(_every_attribute_type),
     "events": lambda: _recorded(_events),
+    "exception events": lambda: _recorded(_exceptions),
+    "exception events, attributes dropped": lambda: _recorded(
+        _exceptions, limits=SpanLimits(max_event_attributes=4)
+    ),
     "links": lambda: _recorded(_links),
     "kinds": lambda: _recorded(_kinds),
     "statuses": lambda: _recorded(_statuses),
