@@ -664,7 +664,7 @@ def _retained_by_the_encoder(spans: list[Any]) -> int:
         snapshot = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    in_encoder = snapshot.filter_traces([tracemalloc.Filter(True, "*agentwatch/_otlp.py")])
+    in_encoder = snapshot.filter_traces([tracemalloc.Filter(True, "*agentwatch/_otlp*.py")])
     return sum(stat.size for stat in in_encoder.statistics("filename"))
 
 

@@ -1,0 +1,305 @@
+"""The OTLP encoder's fast path for what agentwatch itself records.
+
+:class:`LeanEncoding` is mixed into :class:`~agentwatch._otlp.TraceRequestEncoder`. It
+encodes a lean ``ServerSpan`` from its raw slots — what it shares with other requests
+(name, kind, method, scheme, version, server, route, status code, error type) as one block
+cached by ``ServerSpan.shared_key()``, then path, client, user agent and body size — and an
+``exception`` event with the four semantic-convention attributes in few steps, the frames
+of an :class:`~agentwatch._serverspan.ExceptionAttributes` stack trace encoded once per
+distinct stack. The bytes are those of the generic path: the tests hold them to it.
+
+The class it is mixed into provides the generic path and the shared caches: ``_span``,
+``_events``, ``_attributes``, ``_field``, ``_status``, ``_names``, ``_statuses`` and
+``_span_pairs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import Event
+from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanContext, SpanKind, TraceFlags, TraceState
+
+from ._otlp_wire import (
+    CACHED_PAIR_BYTES,
+    FLAGS_AND_TIMES,
+    HAS_IS_REMOTE,
+    IDS,
+    IDS_AND_PARENT,
+    IS_REMOTE,
+    KINDS,
+    MASK64,
+    STATUS,
+    VALUES_PER_KEY,
+    PairCache,
+    short_string,
+    string,
+    string_attribute,
+    string_header,
+    text_field,
+    varint,
+)
+from ._serverspan import (
+    SERVER_SPAN_KEYS,
+    ExceptionAttributes,
+    ServerSpan,
+    body_size,
+    user_agent,
+)
+
+__all__ = ["CONTEXTS_UNPACK", "LeanEncoding"]
+
+_SERVER_KIND = KINDS[id(SpanKind.SERVER)]
+_EXCEPTION_KEYS = (
+    "exception.type",
+    "exception.message",
+    "exception.stacktrace",
+    "exception.escaped",
+)
+_EXCEPTION_MESSAGE = b"\x0a\x11exception.message"
+_EXCEPTION_STACKTRACE = b"\x0a\x14exception.stacktrace"
+_EXCEPTION_HEAD = b"\x12\x09exception\x09"  # Span.Event name, then the tag of its time
+_EXCEPTION_HEAD_SIZE = len(_EXCEPTION_HEAD) + 8
+_SERVER_BLOCKS = 1024  # shared parts of server spans remembered (method, route, status...)
+_OWN_VALUES = 1024  # user agents, body sizes remembered (each)
+_STATUSES = 256  # Status objects remembered by identity
+_STACKS = 64  # encoded frames of distinct stack traces remembered (a few KB each)
+
+# what precedes the value in the attribute field of url.path, client.address (Span) and
+# exception.message (Span.Event), by the value's length (as long as each length fits a byte)
+_PATH_HEADS = [string_header(b"\x4a", b"\x0a\x08url.path", n) for n in range(114)]
+_CLIENT_HEADS = [string_header(b"\x4a", b"\x0a\x0eclient.address", n) for n in range(108)]
+_MESSAGE_HEADS = [string_header(b"\x1a", _EXCEPTION_MESSAGE, n) for n in range(105)]
+
+
+class LeanEncoding:
+    """The fast path of ``ServerSpan``\\ s and exception events (see the module)."""
+
+    _names: dict[str, bytes]
+    _statuses: dict[tuple[int, str], bytes]
+    _span_pairs: PairCache
+
+    def __init__(self) -> None:
+        self._server_blocks: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+        self._agents: dict[bytes, bytes] = {}
+        self._lengths: dict[bytes, bytes] = {}
+        self._status_fields: dict[int, tuple[Any, bytes]] = {}
+        self._exception_fields: dict[str, tuple[str, bytes, bytes]] = {}
+        self._stack_frames: dict[int, tuple[str, bytes, dict[int, bytes]]] = {}
+
+    # -- the generic path, provided by the encoder ---------------------------------------------
+    def _span(self, span: Any) -> bytes:
+        raise NotImplementedError
+
+    def _events(self, events: Sequence[Any], parts: list[bytes]) -> None:
+        raise NotImplementedError
+
+    def _attributes(self, cache: PairCache, attributes: Any, parts: list[bytes]) -> None:
+        raise NotImplementedError
+
+    def _field(self, tag: bytes, pair: tuple[str, Any]) -> bytes | tuple[bytes, ...] | None:
+        raise NotImplementedError
+
+    def _status(self, key: tuple[int, str], code: Any, description: str) -> bytes:
+        raise NotImplementedError
+
+    # -- ServerSpan -----------------------------------------------------------------------------
+    def _server_span(self, span: ServerSpan) -> bytes:
+        """The ``Span`` message of agentwatch's lean server span, what ``_span`` makes of it.
+
+        What it shares with other requests (name, kind, method, scheme, version, server,
+        route, status code, error type) is one cached block; path, client, user agent and
+        body size are cached by their raw values. A span whose given attributes override
+        one of those, or that has not ended, takes the generic path.
+        """
+        given = span.given_attributes
+        end = span.end_time
+        if end is None or (given and not SERVER_SPAN_KEYS.isdisjoint(given)):
+            return self._span(span)
+        try:
+            key = span.shared_key()
+            block = self._server_blocks.get(key) or self._server_block(span, key)
+        except TypeError:  # a server address that cannot be a key (a list)
+            return self._span(span)
+        trace_id, span_id, _, trace_flags, state, _ = span.context  # see _unpacks_contexts
+        flags = (trace_flags & 0xFF) | HAS_IS_REMOTE
+        high, low = trace_id >> 64, trace_id & MASK64
+        parent = span.parent
+        if parent is None:
+            ids = IDS(b"\x0a\x10", high, low, b"\x12\x08", span_id)
+        else:
+            ids = IDS_AND_PARENT(
+                b"\x0a\x10", high, low, b"\x12\x08", span_id, b"\x22\x08", parent.span_id
+            )
+            if parent.is_remote:
+                flags |= IS_REMOTE
+        times = FLAGS_AND_TIMES(b"\x85\x01", flags, 0x39, span.start_time, 0x41, end)
+        name = span.given_name
+        if name is not None:
+            block = (self._names.get(name) or text_field(self._names, b"\x2a", name), block[1])
+        parts = [ids, times, *block]
+        if state is not DEFAULT_TRACE_STATE and state:
+            parts.append(b"\x1a" + string(state.to_header()))
+        self._own_attributes(span.request, parts)
+        if given:
+            self._attributes(self._span_pairs, given, parts)
+        events = span.recorded_events
+        if events:
+            self._events(events, parts)
+        status = span.status
+        known = self._status_fields.get(id(status))
+        parts.append(
+            known[1] if known is not None and known[0] is status else self._status_field(status)
+        )
+        return b"".join(parts)
+
+    def _server_block(self, span: ServerSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes]:
+        """The name field, and the kind and shared attribute fields, of spans like ``span``."""
+        name = span.default_name()
+        name_field = self._names.get(name) or text_field(self._names, b"\x2a", name)
+        parts = [_SERVER_KIND]
+        self._attributes(self._span_pairs, span.shared_attributes(), parts)
+        block = (name_field, b"".join(parts))
+        if len(self._server_blocks) >= _SERVER_BLOCKS:
+            self._server_blocks.clear()
+        self._server_blocks[key] = block
+        return block
+
+    def _own_attributes(self, request: Any, parts: list[bytes]) -> None:
+        """``url.path``, ``client.address``, ``user_agent.original``, ``http.request.body.size``
+        as ``add_own_request_attributes`` makes them, cached by the raw values."""
+        path = request[1]
+        parts.append(short_string(_PATH_HEADS, path) or self._own_field("url.path", path))
+        client = request[4]
+        if client:
+            address = client[0]
+            field = short_string(_CLIENT_HEADS, address)
+            parts.append(field or self._own_field("client.address", address))
+        headers = dict(request[5])
+        agent = headers.get(b"user-agent")
+        if agent is not None:
+            field = self._agents.get(agent) if type(agent) is bytes else None
+            if field is None:
+                field = self._own(self._agents, agent, "user_agent.original", user_agent(agent))
+            parts.append(field)
+        length = headers.get(b"content-length")
+        if length is not None:
+            field = self._lengths.get(length) if type(length) is bytes else None
+            if field is None:
+                size = body_size(length)
+                field = b"" if size is None else self._own_field("http.request.body.size", size)
+                _remember_own(self._lengths, length, field)
+            parts.append(field)
+
+    def _own(self, cache: dict[Any, bytes], raw: Any, key: str, value: Any) -> bytes:
+        """The field of ``(key, value)``, remembered in ``cache`` by ``raw`` when short."""
+        field = self._own_field(key, value)
+        _remember_own(cache, raw, field)
+        return field
+
+    def _own_field(self, key: str, value: Any, tag: bytes = b"\x4a") -> bytes:
+        field = self._field(tag, (key, value))
+        if field is None or isinstance(field, bytes):
+            return field or b""
+        return b"".join(field)
+
+    def _status_field(self, status: Any) -> bytes:
+        """A ``Span.status`` field, remembered by the identity of the ``Status`` object."""
+        code, description = status.status_code, status.description
+        if description:
+            key = (id(code), description)
+            field = self._statuses.get(key) or self._status(key, code, description)
+        else:
+            field = STATUS.get(id(code)) or bytes((0x7A, 2, 0x18, code.value))
+        if len(self._status_fields) >= _STATUSES:
+            self._status_fields.clear()
+        self._status_fields[id(status)] = (status, field)  # keeps it alive: its id is not reused
+        return field
+
+    # -- exception events -------------------------------------------------------------------
+    def _exception_field(self, event: Any) -> tuple[bytes, ...] | None:
+        """The ``Span.events`` field of an ``exception`` event with the four semantic-convention
+        attributes (str values, in their order), in few steps: type and escaped cached,
+        message and stack trace encoded without a lookup (they rarely repeat), the frames of
+        an :class:`ExceptionAttributes` stack from a cache. None for any other event."""
+        attributes = event.attributes
+        if not attributes or tuple(attributes) != _EXCEPTION_KEYS:
+            return None
+        kind, message, stack, escaped = attributes.values()
+        if type(kind) is not str or type(message) is not str or type(escaped) is not str:
+            return None
+        fixed = self._exception_fields.get(kind)
+        if fixed is None or fixed[0] != escaped:
+            fixed = self._exception_fixed(kind, escaped)
+        try:
+            message_field = short_string(_MESSAGE_HEADS, message) or string_attribute(
+                b"\x1a", _EXCEPTION_MESSAGE, message
+            )
+            lean = type(attributes) is ExceptionAttributes and stack is attributes.stacktrace
+            if lean:
+                stack_head, data, end = self._stack_pieces(attributes)
+            elif type(stack) is str:
+                data, end = stack.encode(), b""
+                stack_head = string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(data))
+            else:
+                return None
+        except UnicodeEncodeError:
+            return None  # the generic path drops the attribute, with a warning
+        dropped = 0 if lean and type(event) is Event else event.dropped_attributes
+        tail = fixed[2] + b"\x20" + varint(dropped) if dropped else fixed[2]
+        size = _EXCEPTION_HEAD_SIZE + len(fixed[1]) + len(message_field) + len(stack_head)
+        size += len(data) + len(end) + len(tail)
+        time = (event.timestamp or 0).to_bytes(8, "little")
+        head = (b"\x5a", varint(size), _EXCEPTION_HEAD, time, fixed[1], message_field, stack_head)
+        return (b"".join(head), data, end, tail)
+
+    def _stack_pieces(self, attributes: ExceptionAttributes) -> tuple[bytes, bytes, bytes]:
+        """What precedes the stack trace ``stack_frames + stack_tail`` in its field, and the
+        bytes of the two parts; the frames' bytes (and the preceding bytes, by the tail's
+        length) cached by the identity of the cached frames text."""
+        frames, tail = attributes.stack_frames, attributes.stack_tail
+        known = self._stack_frames.get(id(frames))
+        if known is None or known[0] is not frames:
+            known = (frames, frames.encode(), {})
+            if len(self._stack_frames) >= _STACKS:
+                self._stack_frames.clear()
+            self._stack_frames[id(frames)] = known  # keeps it alive: its id is not reused
+        data, end = known[1], tail.encode()
+        heads = known[2]
+        head = heads.get(len(end))
+        if head is None:
+            head = string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(data) + len(end))
+            if len(heads) < VALUES_PER_KEY:
+                heads[len(end)] = head
+        return head, data, end
+
+    def _exception_fixed(self, kind: str, escaped: str) -> tuple[str, bytes, bytes]:
+        """``escaped``, the ``exception.type`` and ``exception.escaped`` fields, remembered
+        by ``kind``."""
+        type_field = self._own_field("exception.type", kind, b"\x1a")
+        fixed = (escaped, type_field, self._own_field("exception.escaped", escaped, b"\x1a"))
+        if len(self._exception_fields) >= _STATUSES:
+            self._exception_fields.clear()
+        self._exception_fields[kind] = fixed
+        return fixed
+
+
+def _remember_own(cache: dict[Any, bytes], raw: Any, field: bytes) -> None:
+    """Remember the field of a server span's own value (str or bytes, short) by that value."""
+    kind = type(raw)
+    if (kind is str or kind is bytes) and len(field) <= CACHED_PAIR_BYTES:
+        if len(cache) >= _OWN_VALUES:
+            cache.clear()
+        cache[raw] = field
+
+
+def _unpacks_contexts() -> bool:
+    """True when a ``SpanContext`` is the tuple (trace_id, span_id, is_remote, flags, state,
+    is_valid), as the ServerSpan path reads it (one unpacking, not five properties)."""
+    flags, state = TraceFlags(1), TraceState([("k", "v")])
+    context = SpanContext(0xABC, 0xDEF, True, flags, state)
+    return isinstance(context, tuple) and tuple(context) == (0xABC, 0xDEF, True, flags, state, True)
+
+
+CONTEXTS_UNPACK = _unpacks_contexts()
