@@ -251,22 +251,24 @@ class TraceRequestEncoder(LeanEncoding):
     ) -> None:
         """Append one field per attribute; repeated pairs come from ``cache``.
 
-        Only str and int values are looked up (the only ones remembered), and no str too
-        long to be remembered: hashing a new stack trace costs more than encoding it.
+        Every pair is looked up as it comes (the fewest steps for the short values spans
+        are made of); stack traces, the long values that never repeat, are encoded by the
+        exception-event path without a lookup.
         """
         strings, ints = cache.strings.get, cache.ints.get
         append = parts.append
         for pair in attributes.items():
-            value = pair[1]
-            kind = type(value)
-            if kind is str:
-                encoded = strings(pair) if len(value) <= CACHED_PAIR_BYTES else None
-            else:
-                encoded = ints(pair) if kind is int else None
+            try:
+                encoded = strings(pair)
+            except TypeError:  # an unhashable value (a list)
+                encoded = None
             if encoded is None:
-                self._pair(cache, pair, parts)
-            else:
-                append(encoded)
+                if type(pair[1]) is int:
+                    encoded = ints(pair)
+                if encoded is None:
+                    self._pair(cache, pair, parts)
+                    continue
+            append(encoded)
 
     def _pair(self, cache: PairCache, pair: tuple[str, Any], parts: list[bytes]) -> None:
         """Append one attribute field not in ``cache`` (remembered when it may repeat)."""
