@@ -415,14 +415,11 @@ def exception_attributes(exception: BaseException) -> dict[str, Any]:
             "exception.escaped": "False",
         }
     stack = parts[0] + parts[1]
-    attributes = ExceptionAttributes(
-        (
-            ("exception.type", kind),
-            ("exception.message", message),
-            ("exception.stacktrace", stack),
-            ("exception.escaped", "False"),
-        )
-    )
+    attributes = ExceptionAttributes()  # item by item: faster than from pairs
+    attributes["exception.type"] = kind
+    attributes["exception.message"] = message
+    attributes["exception.stacktrace"] = stack
+    attributes["exception.escaped"] = "False"
     attributes.stack_frames, attributes.stack_tail = parts
     attributes.stacktrace = stack
     return attributes
