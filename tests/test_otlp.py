@@ -491,6 +491,7 @@ LEAN_CASES: dict[str, dict[str, Any]] = {
     "client None": {"client": None},
     "server without port": {"server": ("api.local", None)},
     "server None": {"server": None},
+    "server and client as lists": {"server": ["api.local", 8000], "client": ["10.0.0.1", 5]},
     "https, HTTP/2": {"scheme": "https", "http_version": "2"},
     "long path": {"path": "/items/" + "p" * 200},
     "unicode path": {"path": "/items/日本"},

@@ -286,12 +286,12 @@ class ServerSpan(trace.Span):
         """What :meth:`shared_attributes` and :meth:`default_name` are made of, the types of
         the numbers included (``200`` and ``200.0`` are equal keys but different values).
         Equal keys mean equal attributes and names, so an encoder may cache by it."""
-        _, _, version, server, _, _ = self.request
+        scheme, _, version, server, _, _ = self.request
         status_code = self.status_code
         port = type(server[1]) if server else None
         return (
             self.method,
-            self.request[0],
+            scheme,
             version,
             server,
             port,
