@@ -31,11 +31,12 @@ configuration on spans of its own:
                   dict event attributes (what an SDK span takes; converted beforehand).
 - stock:          the stock ``encode_spans`` of that ReadableSpan, serialized.
 
-Printed per configuration and kind: the median and range of the rounds. The spans were
-made before the rounds, so encoding reads them cold from memory; the export queue encodes a
-span right after its request, with the span still in the CPU caches. So last, ``in
-request``: real requests (ok and failing in turn) whose traces are all kept, each lean span
-timed inside the export queue's call to ``encode_spans`` (an exporter double that drops the
+Printed per configuration and kind: the median and range of the rounds. There the spans
+were made before the rounds (read cold from memory) while the encoder's code and caches
+stay warm. In a request it is the other way round: the span was just made, but the
+framework's code has pushed the encoder's out of the CPU caches. So last, ``in request``:
+real requests (ok and failing in turn) whose traces are all kept, each lean span timed
+inside the export queue's call to ``encode_spans`` (an exporter double that drops the
 bytes); printed: the median per kind and the 10th-90th percentiles.
 """
 
