@@ -48,7 +48,7 @@ def _frames_text(exc: BaseException, tb: TracebackType) -> str:
         cached = _format_frames(frozen, tb, last)
     try:
         setattr(exc, _SITE, cached[2])
-    except (AttributeError, TypeError):  # exceptions with __slots__
+    except (AttributeError, TypeError):  # a type that refuses new attributes
         pass
     return cached[0]
 
