@@ -351,3 +351,29 @@ async def test_a_failing_request_leaves_no_reference_cycle_behind() -> None:
         gc.enable()
     handle.shutdown()
     assert unreachable < 20  # a cycle per request would leave hundreds (frames, scopes)
+
+
+async def test_a_provider_outliving_its_handle_is_left_as_found() -> None:
+    from agentwatch._serverspan import ServerSpan
+
+    provider = TracerProvider(sampler=agentwatch.ErrorPrioritySampler(1.0))
+    kinds: list[type] = []
+    for _ in range(2):
+        app = FastAPI()
+
+        @app.get("/which")
+        async def which() -> dict[str, str]:
+            kinds.append(type(trace.get_current_span()))
+            return {}
+
+        handle = agentwatch.init(
+            app,
+            registry=CollectorRegistry(),
+            tracer_provider=provider,
+            exporter=InMemorySpanExporter(),
+            environ={},
+        )
+        await _get(app, "/which")
+        handle.shutdown()
+        assert provider._active_span_processor._span_processors == ()  # type: ignore[attr-defined]
+    assert kinds == [ServerSpan, ServerSpan]  # the second handle's spans are lean again

@@ -95,7 +95,7 @@ class AgentwatchMiddleware:
         endpoints: MutableMapping[str, ASGIApp],
         exclude_paths: Sequence[str],
         window: RequestWindow,
-        extract: Callable[[Any], tuple[otel_context.Context, int | None]],
+        extract: Callable[[Any], tuple[otel_context.Context, dict[bytes, bytes]]],
         on_exception: Callable[[BaseException], None] | None = None,
         on_lifespan: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
@@ -188,11 +188,13 @@ class AgentwatchMiddleware:
         headers = scope.get("headers", ())
         if type(headers) is not list and type(headers) is not tuple:
             headers = scope["headers"] = list(headers)  # read here, then by the app
-        parent, request_size = self._extract(headers)
-        span = self._start_span(method, parent, request_of(scope))
+        parent, found = self._extract(headers)
+        span = self._start_span(method, parent, request_of(scope, found))
         label_method = method if method in KNOWN_METHODS else "_OTHER"
         exchange = _Exchange(start, label_method, span, get_ident())
-        exchange.request_size = request_size
+        length = found.get(b"content-length")
+        if length is not None and length.isdigit():  # requests that declare a body
+            exchange.request_size = int(length)
         exchange.root_path = scope.get("root_path", "")
         self._series.start(label_method, exchange.thread)
         exchange.token = attach(

@@ -45,6 +45,7 @@ from ._serverspan import (
     ExceptionAttributes,
     ServerSpan,
     body_size,
+    header_map,
     user_agent,
 )
 
@@ -176,7 +177,7 @@ class LeanEncoding:
             address = client[0]
             field = short_string(_CLIENT_HEADS, address)
             parts.append(field or self._own_field("client.address", address))
-        headers = dict(request[5])
+        headers = header_map(request)
         agent = headers.get(b"user-agent")
         if agent is not None:
             field = self._agents.get(agent) if type(agent) is bytes else None

@@ -274,8 +274,11 @@ def extract_asgi(headers: Iterable[tuple[bytes, bytes]]) -> Context:
     return scan_asgi_headers(headers)[0]
 
 
-def scan_asgi_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Context, int | None]:
-    """The remote context and the declared ``content-length`` of an ASGI request.
+def scan_asgi_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[Context, dict[bytes, bytes]]:
+    """The remote context of an ASGI request, and its headers as a dict (the last of
+    repeated ones wins) for whoever reads single-valued headers next.
 
     The middleware's hot path: a request without trace context costs one dict built in C;
     one with it gets a full pass, so repeated headers are seen (and judged as the W3C
@@ -284,10 +287,8 @@ def scan_asgi_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Context, 
     if not isinstance(headers, (list, tuple)):  # read twice below
         headers = list(headers)
     found = dict(headers)
-    length = found.get(b"content-length")
-    size = int(length) if length is not None and length.isdigit() else None
     if b"traceparent" not in found and b"baggage" not in found:
-        return _EMPTY, size
+        return _EMPTY, found
     traceparent: bytes | None = None
     parents = 0
     states: list[bytes] | None = None
@@ -300,7 +301,7 @@ def scan_asgi_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Context, 
             states = [value] if states is None else [*states, value]
         elif name == b"baggage":
             bags = [value] if bags is None else [*bags, value]
-    return _remote_context(traceparent if parents == 1 else None, states, bags), size
+    return _remote_context(traceparent if parents == 1 else None, states, bags), found
 
 
 def _remote_context(

@@ -66,16 +66,23 @@ _time_ns = time.time_ns
 Request = tuple[str, str, str, Any, Any, Any]
 
 
-def request_of(scope: Mapping[str, Any]) -> Request:
-    """The parts of an ASGI ``scope`` a server span's attributes are built from."""
+def request_of(scope: Mapping[str, Any], headers: Mapping[bytes, bytes] | None = None) -> Request:
+    """The parts of an ASGI ``scope`` a server span's attributes are built from; ``headers``
+    the request headers as a dict when the caller has built one already."""
     return (
         scope.get("scheme", "http"),
         scope["path"],
         scope.get("http_version", "1.1"),
         scope.get("server"),
         scope.get("client"),
-        scope.get("headers", ()),
+        scope.get("headers", ()) if headers is None else headers,
     )
+
+
+def header_map(request: Request) -> Mapping[bytes, bytes]:
+    """The request's headers by name (the last of repeated ones wins)."""
+    headers = request[5]
+    return headers if type(headers) is dict else dict(headers)
 
 
 def request_attributes(method: str, request: Request) -> dict[str, Any]:
@@ -125,7 +132,7 @@ def add_own_request_attributes(attributes: dict[str, Any], request: Request) -> 
     client = request[4]
     if client:
         attributes["client.address"] = client[0]
-    headers = dict(request[5])  # one C call; the last of repeated headers wins
+    headers = header_map(request)
     agent = headers.get(b"user-agent")
     if agent is not None:
         attributes["user_agent.original"] = user_agent(agent)
@@ -378,6 +385,8 @@ class ServerSpan(trace.Span):
         escaped: bool = False,
     ) -> None:
         event_attributes = exception_attributes(exception)
+        if escaped:
+            event_attributes["exception.escaped"] = "True"
         event_attributes.update(attributes or {})
         self.add_event("exception", event_attributes, timestamp)
 
