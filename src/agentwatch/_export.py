@@ -97,7 +97,9 @@ class ExportQueue:
 
     def _take_batch(self) -> list[Any]:
         deadline = time.monotonic() + self._interval
-        while len(self._queue) < self._batch_size and not (self._stopping or self._flushers):
+        while len(self._queue) < self._batch_size and not self._stopping:
+            if self._flushers and self._queue:  # a flusher waits: send what there is
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
