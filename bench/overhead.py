@@ -1,12 +1,15 @@
 """Per-request overhead: bare FastAPI vs agentwatch vs the stock stack, driven in-process.
 
-    python bench/overhead.py [--requests 2000] [--rounds 5]
+    python bench/overhead.py [--requests 500] [--rounds 24] [--stock-requests 50]
 
 Each configuration runs in its own process (the global OpenTelemetry provider, sentry and
-the Prometheus registry are per process); the parent interleaves their rounds so noise on
-this shared machine hits all alike. Every request is a direct ASGI call, so what is
-measured is the framework plus the instrumentation. Printed per configuration and request
-kind: p50, p99 and amortised wall time per request, and ratios to bare.
+the Prometheus registry are per process). A round runs every configuration back to back
+in shuffled order, for one request kind; many short rounds, and ratios to bare taken
+within each round then the median over rounds, keep the slow drifts of this shared
+machine out of the comparison. Every request is a direct ASGI call, so what is measured is
+the framework plus the instrumentation. Printed per configuration and request kind: p50
+and p99 of all requests, the median amortised wall time per request, and ratios to bare.
+stock runs a tenth of the requests per round: it is a hundred times slower.
 
 Amortised is the round's wall time plus the CPU time of the flush that follows it (every
 kept span and queued error handed to its receiver), divided by the requests: all the work
@@ -35,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 CONFIGS = ("bare", "agentwatch", "stock")
@@ -209,8 +213,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=2000, help="requests per round and kind")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=500, help="requests per round and kind")
+    parser.add_argument("--rounds", type=int, default=24)
+    parser.add_argument(
+        "--stock-requests", type=int, default=50, help="requests per round for stock (slow)"
+    )
     parser.add_argument("--worker")
     parser.add_argument("--otlp", default="")
     parser.add_argument("--dsn", default="")
@@ -223,57 +230,81 @@ def main() -> None:
     port = sink.server_port
     otlp, dsn = f"http://127.0.0.1:{port}", f"http://public@127.0.0.1:{port}/1"
     procs = {config: _start(config, otlp, dsn) for config in CONFIGS}
+    counts = {
+        config: args.stock_requests if config == "stock" else args.requests for config in CONFIGS
+    }
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for proc in procs.values():  # warm-up, discarded
+    for config, proc in procs.items():  # warm-up, discarded
         for kind in KINDS:
-            _ask(proc, kind, max(200, args.requests // 5))
+            _ask(proc, kind, max(200, counts[config]))
     for _ in range(args.rounds):
-        order = list(CONFIGS)
-        random.shuffle(order)
-        for config in order:
-            for kind in KINDS:
-                results.setdefault((config, kind), []).append(
-                    _ask(procs[config], kind, args.requests)
-                )
+        for kind in KINDS:
+            order = list(CONFIGS)
+            random.shuffle(order)
+            for config in order:
+                result = _ask(procs[config], kind, counts[config])
+                result["count"] = counts[config]
+                results.setdefault((config, kind), []).append(result)
     for proc in procs.values():
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=60)
-    _report(results, args.requests)
+    _report(results)
 
 
-def _report(results: dict[tuple[str, str], list[dict[str, Any]]], count: int) -> None:
+def _amortised(result: dict[str, Any]) -> float:
+    return float(result["wall_ns"] + result["flush_ns"]) / result["count"] / 1000.0
+
+
+def _round_p50(result: dict[str, Any]) -> float:
+    return _percentile(result["latencies"], 0.50)
+
+
+def _ratio(
+    results: dict[tuple[str, str], list[dict[str, Any]]],
+    key: tuple[str, str],
+    metric: Callable[[dict[str, Any]], float],
+) -> float:
+    """The median over rounds of the metric's ratio to bare's in the same round: a round's
+    configurations run back to back, so slow drifts of this shared machine cancel."""
+    bare = results[("bare", key[1])]
+    return statistics.median(
+        metric(own) / metric(base) for own, base in zip(results[key], bare, strict=True)
+    )
+
+
+def _report(results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
     summary: dict[tuple[str, str], dict[str, float]] = {}
     for key, rounds in results.items():
         latencies = [value for result in rounds for value in result["latencies"]]
-        amortised = statistics.median(
-            (result["wall_ns"] + result["flush_ns"]) / count / 1000.0 for result in rounds
-        )
         summary[key] = {
             "p50": _percentile(latencies, 0.50),
             "p99": _percentile(latencies, 0.99),
-            "amortised": amortised,
-            "flush": statistics.median(result["flush_ns"] / count / 1000.0 for result in rounds),
+            "amortised": statistics.median(_amortised(result) for result in rounds),
+            "flush": statistics.median(r["flush_ns"] / r["count"] / 1000.0 for r in rounds),
+            "x_p50": _ratio(results, key, _round_p50),
+            "x_amortised": _ratio(results, key, _amortised),
         }
     print(
-        f"{'config':<11} {'kind':<5} {'p50 µs':>9} {'p99 µs':>9} {'amort µs':>9} {'(flush)':>8} {'x bare p50':>10} {'x bare p99':>10} {'x bare amort':>12}"
+        f"{'config':<11} {'kind':<5} {'p50 µs':>9} {'p99 µs':>9} {'amort µs':>9} {'(flush)':>8} "
+        f"{'x bare p50':>10} {'x bare p99':>10} {'x bare amort':>12}"
     )
     for (config, kind), row in sorted(summary.items(), key=lambda item: CONFIGS.index(item[0][0])):
         bare = summary[("bare", kind)]
         print(
-            f"{config:<11} {kind:<5} {row['p50']:>9.1f} {row['p99']:>9.1f} {row['amortised']:>9.1f} {row['flush']:>8.1f} "
-            f"{row['p50'] / bare['p50']:>10.2f} {row['p99'] / bare['p99']:>10.2f} {row['amortised'] / bare['amortised']:>12.2f}"
+            f"{config:<11} {kind:<5} {row['p50']:>9.1f} {row['p99']:>9.1f} {row['amortised']:>9.1f} "
+            f"{row['flush']:>8.1f} {row['x_p50']:>10.2f} {row['p99'] / bare['p99']:>10.2f} "
+            f"{row['x_amortised']:>12.2f}"
         )
     for config in CONFIGS:
         if config == "bare":
             continue
-        extra_ok = summary[(config, "ok")]["amortised"] - summary[("bare", "ok")]["amortised"]
-        extra_fail = summary[(config, "fail")]["amortised"] - summary[("bare", "fail")]["amortised"]
-        p50_ok = summary[(config, "ok")]["p50"] - summary[("bare", "ok")]["p50"]
-        p50_fail = summary[(config, "fail")]["p50"] - summary[("bare", "fail")]["p50"]
+        ok, fail = summary[(config, "ok")], summary[(config, "fail")]
+        amortised = (fail["x_amortised"] - 1) / max(ok["x_amortised"] - 1, 1e-9)
+        p50 = (fail["x_p50"] - 1) / max(ok["x_p50"] - 1, 1e-9)
         print(
-            f"{config}: failing-request overhead / successful-request overhead = {extra_fail / max(extra_ok, 1e-9):.2f}"
-            f" amortised, {p50_fail / max(p50_ok, 1e-9):.2f} at p50"
+            f"{config}: failing-request overhead / successful-request overhead = "
+            f"{amortised:.2f} amortised, {p50:.2f} at p50"
         )
 
 

@@ -1,45 +1,40 @@
-"""The export queue: spans encoded ahead on the keeping thread, sent from the export thread."""
+"""The export queue between the sampler and the exporter."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
-from tests._apps import sample
+from tests._apps import build_app, sample
 
+import agentwatch
 from agentwatch._export import ExportQueue
 from agentwatch._metrics import Metrics
+from agentwatch._serverspan import ServerSpan
 
 
-class EncodingAhead(SpanExporter):
-    """An exporter with the encode-ahead protocol, recording which thread did what."""
+class Slow(SpanExporter):
+    """An exporter whose receiver takes ``seconds`` to answer (the wait is not CPU)."""
 
-    def __init__(self, fail_encoding: bool = False) -> None:
-        self.fail_encoding = fail_encoding
-        self.encoded_on: set[int] = set()
-        self.sent_on: set[int] = set()
-        self.sent: list[Any] = []
-
-    def encode_spans(self, spans: Sequence[Any]) -> list[tuple[int, bytes]]:
-        if self.fail_encoding:
-            raise ValueError("an unreadable span")
-        self.encoded_on.add(threading.get_ident())
-        return [(0, span.name.encode()) for span in spans]
-
-    def export_encoded(self, spans: Sequence[tuple[int, bytes]]) -> SpanExportResult:
-        self.sent_on.add(threading.get_ident())
-        self.sent.extend(spans)
-        return SpanExportResult.SUCCESS
+    def __init__(self, seconds: float, lean: bool = False) -> None:
+        self.seconds = seconds
+        self.accepts_lean_spans = lean
+        self.received: list[Any] = []
+        self.threads: set[int] = set()
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
-        raise AssertionError("the queue must use the encode-ahead halves")
+        self.threads.add(threading.get_ident())
+        time.sleep(self.seconds)
+        self.received.extend(spans)
+        return SpanExportResult.SUCCESS
 
 
-def _spans(count: int) -> list[Any]:
+def _spans(count: int) -> list[ReadableSpan]:
     tracer = TracerProvider().get_tracer("t")
     spans = []
     for i in range(count):
@@ -49,25 +44,40 @@ def _spans(count: int) -> list[Any]:
     return spans
 
 
-def test_spans_are_encoded_where_they_are_kept_and_sent_from_the_export_thread() -> None:
+def test_a_flush_waiting_on_a_slow_receiver_burns_no_cpu() -> None:
     registry = CollectorRegistry()
-    exporter = EncodingAhead()
+    exporter = Slow(0.4)
     queue = ExportQueue(exporter, Metrics(registry), batch_size=4, interval_seconds=30)
-    queue.put_many(_spans(10))
+    queue.put_many(_spans(6))
+    started = time.process_time()
     assert queue.flush(10)
+    spent = time.process_time() - started
     queue.shutdown(5)
-    assert exporter.encoded_on == {threading.get_ident()}
-    assert exporter.sent_on and threading.get_ident() not in exporter.sent_on
-    assert [body for _, body in exporter.sent] == [f"s{i}".encode() for i in range(10)]
-    assert sample(registry, "agentwatch_spans_exported_total", {"exporter": "EncodingAhead"}) == 10
+    assert len(exporter.received) == 6 and threading.get_ident() not in exporter.threads
+    assert spent < 0.1, f"{spent:.3f} s of CPU while the receiver was busy for ~0.8 s"
+    assert sample(registry, "agentwatch_spans_exported_total", {"exporter": "Slow"}) == 6
 
 
-def test_a_trace_that_cannot_be_encoded_is_counted_and_reported(internal_errors: Any) -> None:
-    registry = CollectorRegistry()
-    queue = ExportQueue(EncodingAhead(fail_encoding=True), Metrics(registry))
-    queue.put_many(_spans(3))
-    assert queue.size == 0
-    assert sample(registry, "agentwatch_spans_dropped_total", {"reason": "encode_failed"}) == 3
-    assert [component for component, _ in internal_errors] == ["export"]
-    internal_errors.clear()
-    queue.shutdown(5)
+async def test_lean_spans_reach_exporters_that_take_them_and_others_get_sdk_spans() -> None:
+    import httpx
+
+    kinds = {}
+    for lean in (True, False):
+        app = build_app()
+        exporter = Slow(0.0, lean=lean)
+        handle = agentwatch.init(
+            app,
+            registry=CollectorRegistry(),
+            tracer_provider=TracerProvider(sampler=agentwatch.ErrorPrioritySampler(1.0)),
+            exporter=exporter,
+            success_sample_ratio=1.0,
+            environ={},
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            await client.get("/ok/1")
+        handle.force_flush(10)
+        handle.shutdown()
+        kinds[lean] = sorted(type(span).__name__ for span in exporter.received)
+    assert kinds[True] == sorted(["ReadableSpan", ServerSpan.__name__])
+    assert kinds[False] == ["ReadableSpan", "ReadableSpan"]

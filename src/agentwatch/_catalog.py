@@ -107,8 +107,8 @@ _BUILTIN: dict[str, list[MetricSpec]] = {
         _m(
             "agentwatch_spans_dropped_total",
             "counter",
-            "Spans not exported, by reason (sampled_out, queue_full, encode_failed, export_failed, "
-            "trace_too_large, buffer_full).",
+            "Spans not exported, by reason (sampled_out, queue_full, export_failed, trace_too_large, "
+            "buffer_full).",
             ("reason",),
             budget=20,
         ),

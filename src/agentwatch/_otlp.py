@@ -82,8 +82,8 @@ class TraceRequestEncoder(LeanEncoding):
     def encode_spans(self, spans: Sequence[Any]) -> list[EncodedSpan]:
         """Each span's ``Span`` message, tagged with its (resource, scope) group.
 
-        The part of encoding that reads the spans: the export queue calls it when a trace is
-        kept, so the queue holds bytes and the export thread only frames and sends them.
+        The part of encoding that reads the spans; :meth:`encode_request` frames the result.
+        Several threads may call it at once.
         """
         encoded: list[EncodedSpan] = []
         last = self._last_group  # a group number never changes: read and set without a lock

@@ -55,9 +55,9 @@ class OtlpHttpExporter(SpanExporter):
     ``"none"``. ``retry_initial_seconds`` is the first backoff (doubled per retry, ±20%).
 
     It takes SDK ``ReadableSpan``\\ s and agentwatch's lean server spans alike
-    (``accepts_lean_spans``). Besides ``export``, the export queue uses the two halves of
-    it: :meth:`encode_spans` on the thread that keeps a trace, :meth:`export_encoded` on the
-    export thread. Nothing raises; after ``shutdown`` exports fail.
+    (``accepts_lean_spans``). ``export`` is :meth:`encode_spans` (safe on any thread) then
+    :meth:`export_encoded` (framing and sending). Nothing raises; after ``shutdown`` exports
+    fail.
     """
 
     accepts_lean_spans = True
