@@ -31,13 +31,9 @@ configuration on spans of its own:
                   dict event attributes (what an SDK span takes; converted beforehand).
 - stock:          the stock ``encode_spans`` of that ReadableSpan, serialized.
 
-Printed per configuration and kind: the median and range of the rounds. There the spans
-were made before the rounds (read cold from memory) while the encoder's code and caches
-stay warm. In a request it is the other way round: the span was just made, but the
-framework's code has pushed the encoder's out of the CPU caches. So last, ``in request``:
-real requests (ok and failing in turn) whose traces are all kept, each lean span timed
-inside the export queue's call to ``encode_spans`` (an exporter double that drops the
-bytes); printed: the median per kind and the 10th-90th percentiles.
+Printed per configuration and kind: the median and range of the rounds. The spans were
+made before the rounds (read cold from memory) while the encoder's code and caches stay
+warm, as in the export thread, which encodes a batch at a time.
 """
 
 from __future__ import annotations
@@ -181,7 +177,6 @@ def main() -> None:
         return
     if args.encode_only:
         _run_encoding(args.rounds, args.batches * BATCH)
-        asyncio.run(_encode_in_requests(args.rounds * args.batches * BATCH))
         return
     sink = subprocess.Popen([sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True)
     try:
@@ -192,7 +187,6 @@ def main() -> None:
         sink.terminate()
         sink.wait()
     _run_encoding(args.rounds, args.batches * BATCH)
-    asyncio.run(_encode_in_requests(args.rounds * args.batches * BATCH))
 
 
 def _generic(span: Any) -> Any:
@@ -317,53 +311,6 @@ def _report(totals: dict[tuple[str, str], list[float]], count: int) -> None:
             print(f"{kind:<6} CPU {config} / stock: {ratio:.3f}")
         gz = totals["ours gzip", kind][0] / totals["stock gzip", kind][0]
         print(f"{kind:<6} CPU ours gzip / stock gzip: {gz:.3f}")
-
-
-async def _encode_in_requests(count: int) -> None:
-    """Time ``encode_spans`` where the export queue calls it: in ``count`` requests."""
-    import httpx
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExportResult
-    from prometheus_client import CollectorRegistry
-
-    import agentwatch
-    from agentwatch._otlp_http import OtlpHttpExporter
-    from agentwatch._serverspan import ServerSpan
-
-    times: dict[str, list[int]] = {kind: [] for kind in KINDS}
-
-    class TimedEncoding(OtlpHttpExporter):
-        def encode_spans(self, spans: Any) -> Any:
-            start = time.perf_counter_ns()
-            encoded = super().encode_spans(spans)
-            elapsed = time.perf_counter_ns() - start
-            assert type(spans[0]) is ServerSpan, "the lean span path is not in use"
-            times["error" if spans[0].error_type else "ok"].append(elapsed // len(spans))
-            return encoded
-
-        def export_encoded(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    app = _app([])
-    handle = agentwatch.init(
-        app,
-        registry=CollectorRegistry(),
-        exporter=TimedEncoding("http://127.0.0.1:9/v1/traces"),
-        tracer_provider=TracerProvider(sampler=agentwatch.ErrorPrioritySampler(1.0)),
-        success_sample_ratio=1.0,
-        log_format="off",
-        environ={},
-    )
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.local") as client:
-        for item in range(2 * count):  # even items succeed, odd ones fail
-            await client.get(f"/items/{item}", headers={"user-agent": "bench/1.0"})
-    handle.shutdown()
-    print(f"\nin request (ours, lean), {count} spans per kind\n{'kind':<7}{'µs/span':>9}  p10-p90")
-    for kind, values in times.items():
-        values.sort()
-        low, mid, high = (values[len(values) * q // 10] / 1000 for q in (1, 5, 9))
-        print(f"{kind:<7}{mid:>9.2f}  {low:.2f}-{high:.2f}")
 
 
 if __name__ == "__main__":
