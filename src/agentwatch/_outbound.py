@@ -47,7 +47,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._propagation import _BAGGAGE, _TRACE_CONTEXT
 from ._redact import SENSITIVE_KEYS, Redactor
-from ._serverspan import record_exception
+from ._serverspan import KNOWN_METHODS, record_exception
 from ._state import report_internal_error, telemetry
 
 __all__ = [
@@ -59,9 +59,6 @@ __all__ = [
     "untraced",
 ]
 
-KNOWN_METHODS = frozenset(
-    ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
-)
 _SECRET_QUERY_KEYS = frozenset(("awsaccesskeyid", "signature", "sig", "x-goog-signature"))
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _EXPORT_THREAD = "agentwatch-export"
