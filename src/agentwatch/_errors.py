@@ -38,7 +38,6 @@ from ._metrics import Metrics
 from ._redact import Redactor
 from ._settings import Settings
 from ._state import report_internal_error, telemetry
-from ._tally import TalliedCounter
 
 __all__ = ["ErrorReporter", "attach", "capture_exception", "current_trace_ids", "sentry_options"]
 
@@ -120,7 +119,6 @@ class ErrorReporter:
         self._queue: queue.Queue[_Pending | None] = queue.Queue(queue_size)
         self._worker: threading.Thread | None = None
         self.client: Any = None  # the sentry-sdk client attach() created, closed by close()
-        self._outcomes: dict[str, TalliedCounter] = {}
 
     # -- the request path: cheap ------------------------------------------------------------
     def capture_exception(self, exc: BaseException, level: str = "error") -> bool:
@@ -168,12 +166,8 @@ class ErrorReporter:
 
     def _count(self, outcome: str) -> bool:
         try:
-            counter = self._outcomes.get(outcome)
-            if counter is None:
-                metrics = self._metrics if self._metrics is not None else telemetry().metrics
-                child = metrics["agentwatch_error_events_total"].labels(outcome)
-                counter = self._outcomes[outcome] = TalliedCounter(metrics.tallies, child)
-            counter.inc()
+            metrics = self._metrics if self._metrics is not None else telemetry().metrics
+            metrics["agentwatch_error_events_total"].tallied(outcome).inc()
         except Exception as exc:
             report_internal_error("errors", exc)
         return False

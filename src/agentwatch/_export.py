@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan
@@ -78,7 +77,7 @@ class ExportQueue:
         if lost:
             self._dropped.labels("queue_full").inc(lost)
 
-    def _take_batch(self) -> list[Any]:
+    def _take_batch(self) -> list[ReadableSpan]:
         deadline = time.monotonic() + self._interval
         while len(self._queue) < self._batch_size and not self._stopping:
             if self._flushers and self._queue:  # a flusher waits: send what there is
@@ -106,7 +105,7 @@ class ExportQueue:
                 if self._stopping and not self._queue:
                     return
 
-    def _send(self, batch: list[Any]) -> None:
+    def _send(self, batch: list[ReadableSpan]) -> None:
         try:
             token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))  # no spans of ours
             try:
@@ -122,7 +121,7 @@ class ExportQueue:
             self._dropped.labels("export_failed").inc(len(batch))
             self._log_failure("exporter returned FAILURE")
 
-    def _export(self, batch: list[Any]) -> SpanExportResult:
+    def _export(self, batch: list[ReadableSpan]) -> SpanExportResult:
         if not getattr(self.exporter, "accepts_lean_spans", False):
             batch = [s.to_readable() if isinstance(s, ServerSpan) else s for s in batch]
         return self.exporter.export(batch)

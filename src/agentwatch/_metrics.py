@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, valu
 from prometheus_client import multiprocess as prom_multiprocess
 
 from ._catalog import CATALOG, MetricSpec, get_spec
-from ._tally import Tallies
+from ._tally import TalliedCounter, Tallies
 
 __all__ = ["OVERFLOW", "GuardedMetric", "Metrics", "enable_multiprocess"]
 
@@ -34,13 +34,26 @@ class GuardedMetric:
     >>> metrics["http_requests_total"].labels("GET", "/items/{id}", "200").inc()
     """
 
-    __slots__ = ("_children", "_instrument", "_lock", "_overflow", "_overflow_child", "spec")
+    __slots__ = (
+        "_children",
+        "_instrument",
+        "_lock",
+        "_overflow",
+        "_overflow_child",
+        "_tallied",
+        "_tallies",
+        "spec",
+    )
 
-    def __init__(self, spec: MetricSpec, instrument: Any, overflow: Any) -> None:
+    def __init__(
+        self, spec: MetricSpec, instrument: Any, overflow: Any, tallies: Tallies | None = None
+    ) -> None:
         self.spec = spec
         self._instrument = instrument
         self._overflow = overflow
+        self._tallies = tallies
         self._children: dict[tuple[str, ...], Any] = {}
+        self._tallied: dict[tuple[object, ...], TalliedCounter] = {}
         self._overflow_child: Any = None
         self._lock = threading.Lock()
 
@@ -75,6 +88,21 @@ class GuardedMetric:
         if self._overflow_child is None:
             self._overflow_child = self._instrument.labels(*([OVERFLOW] * len(self.spec.labels)))
         return self._overflow_child
+
+    def tallied(self, *label_values: object) -> Any:
+        """A counter child for these label values that counts without a lock on the first
+        thread that counts (``_tally``); the overflow series, counted every time, past the
+        budget. For the request path's counters.
+
+        >>> metrics["http_request_errors_total"].tallied("GET", "/x", "500").inc()
+        """
+        counter = self._tallied.get(label_values)
+        if counter is not None:
+            return counter
+        child = self.labels(*label_values)
+        if self._tallies is None or self.is_overflow(child):
+            return child
+        return self._tallied.setdefault(label_values, TalliedCounter(self._tallies, child))
 
     def is_overflow(self, child: Any) -> bool:
         """Whether ``child`` (from :meth:`labels`) is the overflow series."""
@@ -130,7 +158,7 @@ class Metrics:
         with self._lock:
             guarded = self._by_name.get(spec.name)
             if guarded is None:
-                guarded = GuardedMetric(spec, self._register(spec), self._overflow)
+                guarded = GuardedMetric(spec, self._register(spec), self._overflow, self.tallies)
                 self._by_name[spec.name] = guarded
             return guarded
 

@@ -31,7 +31,7 @@ from ._metrics import Metrics
 from ._propagation import CURRENT_SPAN_KEY
 from ._serverspan import KNOWN_METHODS, Request, ServerSpan, record_exception, request_of
 from ._state import report_internal_error
-from ._tally import OFF, Row, TalliedCounter, histogram_bounds
+from ._tally import OFF, Row, histogram_bounds
 from ._window import RequestWindow
 
 __all__ = ["UNMATCHED", "AgentwatchMiddleware", "route_template"]
@@ -269,7 +269,6 @@ class HttpSeries:
         self._in_progress = metrics["http_requests_in_progress"]
         self._rows: dict[tuple[str, str, int], _SeriesRow] = {}
         self._progress: dict[str, Row] = {}
-        self._error_counters: dict[tuple[str, str, str], TalliedCounter] = {}
 
     def start(self, method: str, thread: int) -> None:
         """One more request of ``method`` in progress (``thread``: the caller's ident)."""
@@ -314,21 +313,9 @@ class HttpSeries:
             durations.observe(duration)
             sizes.observe(size)
         if error_type:
-            self._error_counter(method, route, error_type).inc()
+            self._errors.tallied(method, route, error_type).inc()
         if exchange.request_size is not None:  # requests that declare a body
             self._request_size.labels(method, route).observe(exchange.request_size)
-
-    def _error_counter(self, method: str, route: str, error_type: str) -> Any:
-        counter = self._error_counters.get((method, route, error_type))
-        if counter is not None:
-            return counter
-        child = self._errors.labels(method, route, error_type)
-        if self._errors.is_overflow(child) or len(self._error_counters) >= self._MAX_ROWS:
-            return child  # counted as overflow on every request
-        counter = self._error_counters[(method, route, error_type)] = TalliedCounter(
-            self._tallies, child
-        )
-        return counter
 
     def _series(self, method: str, route: str, status: int) -> _SeriesRow:
         children = (

@@ -71,7 +71,6 @@ _NOT_RANDOM_MAX = 4096
 _EMPTY = Context()
 # The context keys of the current span and of baggage, learnt through the public API.
 CURRENT_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, _EMPTY)))
-_SPAN_KEY = CURRENT_SPAN_KEY
 _BAGGAGE_KEY = next(iter(otel_baggage.set_baggage("k", "v", _EMPTY)))
 _HeadersT = TypeVar("_HeadersT", bound=MutableMapping[str, str])
 
@@ -150,7 +149,7 @@ def _with_parent(base: Context, traceparent: str, tracestate: Iterable[str] | No
     parent = _remote_parent(traceparent, tracestate)
     if parent is None:
         return base
-    return Context({**base, _SPAN_KEY: NonRecordingSpan(parent), _REMOTE_PARENT: parent})
+    return Context({**base, CURRENT_SPAN_KEY: NonRecordingSpan(parent), _REMOTE_PARENT: parent})
 
 
 def _with_baggage(base: Context, entries: dict[str, str]) -> Context:
@@ -312,7 +311,7 @@ def _remote_context(
         state = [item.decode("latin-1") for item in states] if states else None
         parent = _remote_parent(traceparent.decode("latin-1"), state)
         if parent is not None:
-            values[_SPAN_KEY] = NonRecordingSpan(parent)
+            values[CURRENT_SPAN_KEY] = NonRecordingSpan(parent)
             values[_REMOTE_PARENT] = parent
     if bags is not None:
         entries = parse_baggage(item.decode("latin-1") for item in bags)

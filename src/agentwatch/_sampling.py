@@ -37,12 +37,11 @@ from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 from opentelemetry.util.types import Attributes
 
 from ._metrics import Metrics
-from ._tally import TalliedCounter
 
 __all__ = ["RANDOM_MASK", "ErrorPriorityProcessor", "HeadSampler", "keeps_success"]
 
 _RANDOM_BITS = 56
-RANDOM_MASK = _RANDOM_MASK = (1 << _RANDOM_BITS) - 1
+RANDOM_MASK = (1 << _RANDOM_BITS) - 1
 Sink = Callable[[list[ReadableSpan]], None]
 
 
@@ -53,7 +52,7 @@ def rejection_threshold(ratio: float) -> int:
 
 def keeps_success(trace_id: int, ratio: float) -> bool:
     """Whether a successful, fast trace with this id is kept at this ratio."""
-    return (trace_id & _RANDOM_MASK) >= rejection_threshold(ratio)
+    return (trace_id & RANDOM_MASK) >= rejection_threshold(ratio)
 
 
 class HeadSampler(Sampler):
@@ -61,7 +60,7 @@ class HeadSampler(Sampler):
 
     def __init__(self, ratio: float) -> None:
         self.ratio = ratio
-        self.threshold = self._threshold = rejection_threshold(ratio)
+        self.threshold = rejection_threshold(ratio)
 
     def should_sample(
         self,
@@ -73,14 +72,14 @@ class HeadSampler(Sampler):
         links: Sequence[Any] | None = None,
         trace_state: Any = None,
     ) -> SamplingResult:
-        keep = (trace_id & _RANDOM_MASK) >= self._threshold
+        keep = (trace_id & RANDOM_MASK) >= self.threshold
         parent_state = get_current_span(parent_context).get_span_context().trace_state
         decision = Decision.RECORD_AND_SAMPLE if keep else Decision.RECORD_ONLY
         return SamplingResult(decision, attributes, parent_state or None)
 
     def keeps(self, trace_id: int) -> bool:
         """The head decision for a trace: whether a successful, fast trace is kept."""
-        return (trace_id & _RANDOM_MASK) >= self._threshold
+        return (trace_id & RANDOM_MASK) >= self.threshold
 
     def get_description(self) -> str:
         return f"AgentwatchErrorPriority{{ratio={self.ratio}}}"
@@ -134,9 +133,7 @@ class ErrorPriorityProcessor(SpanProcessor):
         self._active = True
         self._sampled = metrics["agentwatch_traces_sampled_total"]
         self._dropped = metrics["agentwatch_spans_dropped_total"]
-        self._tallies = metrics.tallies
-        self._ratio_drops = TalliedCounter(self._tallies, self._sampled.labels("drop", "ratio"))
-        self._kept_by_reason: dict[str, TalliedCounter] = {}
+        self._ratio_drops = self._sampled.tallied("drop", "ratio")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -154,7 +151,7 @@ class ErrorPriorityProcessor(SpanProcessor):
         elif span.end_time - span.start_time > self._slow_ns:
             reason = "slow"
         else:
-            reason = "ratio" if (trace_id & _RANDOM_MASK) >= self._threshold else ""
+            reason = "ratio" if (trace_id & RANDOM_MASK) >= self._threshold else ""
         with self._lock:  # a child ending on another thread now must see the decision
             buffered = trace_id in self._pending or not self._active
             if not buffered:
@@ -166,15 +163,8 @@ class ErrorPriorityProcessor(SpanProcessor):
         elif not reason:
             self._ratio_drops.inc()
         else:
-            self._kept(reason).inc()
+            self._sampled.tallied("keep", reason).inc()
             self._sink([span])
-
-    def _kept(self, reason: str) -> TalliedCounter:
-        counter = self._kept_by_reason.get(reason)
-        if counter is None:
-            counter = TalliedCounter(self._tallies, self._sampled.labels("keep", reason))
-            self._kept_by_reason[reason] = counter
-        return counter
 
     def on_end(self, span: ReadableSpan) -> None:
         if not self._active:
@@ -222,7 +212,7 @@ class ErrorPriorityProcessor(SpanProcessor):
             reason = "error"
         elif (root.end_time or 0) - (root.start_time or 0) > self._slow_ns:
             reason = "slow"
-        elif (trace_id & _RANDOM_MASK) >= self._threshold:
+        elif (trace_id & RANDOM_MASK) >= self._threshold:
             reason = "ratio"
         else:
             self._remember(trace_id, False)
@@ -237,7 +227,7 @@ class ErrorPriorityProcessor(SpanProcessor):
         if keep_buffer:  # the trace goes on: start a fresh buffer, remember errors seen
             self._pending[trace_id] = fresh = _TraceBuffer()
             fresh.error = buffer.error
-        if buffer.error or (trace_id & _RANDOM_MASK) >= self._threshold:
+        if buffer.error or (trace_id & RANDOM_MASK) >= self._threshold:
             return spans, "keep", "early_error" if buffer.error else "early_ratio"
         return spans, "drop", why
 

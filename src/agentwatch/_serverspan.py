@@ -37,8 +37,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import Attributes, AttributeValue
 
-from ._sampling import RANDOM_MASK as _RANDOM_MASK
-from ._sampling import ErrorPriorityProcessor, HeadSampler
+from ._sampling import RANDOM_MASK, ErrorPriorityProcessor, HeadSampler
 from ._stacktrace import format_exception, stack_parts
 
 __all__ = [
@@ -248,17 +247,15 @@ class ServerSpan(trace.Span):
             self.error_type = error_type
             self.set_status(_error_status(error_type))
         self.end_time = _time_ns()
-        error = bool(error_type) or (self.status is not _UNSET and self.is_error)
-        self._processor.on_end_server(
-            self, error or (self.recorded_events is not None and self.is_error)
-        )
+        self._processor.on_end_server(self, bool(error_type) or self.is_error)
 
     @property
     def is_error(self) -> bool:
         """ERROR status, a recorded exception, or a 5xx answer."""
         if self.status_code >= 500 or self.status.status_code is StatusCode.ERROR:
             return True
-        return any(event.name == "exception" for event in self.recorded_events or ())
+        events = self.recorded_events
+        return events is not None and any(event.name == "exception" for event in events)
 
     # -- the ReadableSpan side, read off the request path ----------------------------------
     @property
@@ -472,7 +469,7 @@ class ServerSpanFactory:
             trace_id, state = parent.trace_id, parent.trace_state or DEFAULT_TRACE_STATE
         else:
             trace_id, state, parent = self._trace_id(), DEFAULT_TRACE_STATE, None
-        flags = _SAMPLED if (trace_id & _RANDOM_MASK) >= self._threshold else _NOT_SAMPLED
+        flags = _SAMPLED if (trace_id & RANDOM_MASK) >= self._threshold else _NOT_SAMPLED
         span_id = (
             (random.getrandbits(64) or 1) if self._random_ids else self._ids.generate_span_id()
         )

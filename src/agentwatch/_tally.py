@@ -46,8 +46,8 @@ class Row:
     __slots__ = ("_folded", "_parts", "cells", "owner")
 
     def __init__(self, parts: Sequence[tuple[str, Any]]) -> None:
-        self._parts = tuple(parts)
-        size = sum(self.width(kind, child) for kind, child in self._parts)
+        self._parts = tuple((kind, child, self.width(kind, child)) for kind, child in parts)
+        size = sum(width for _, _, width in self._parts)
         self.cells: list[float] = [0.0] * size
         self._folded: list[float] = [0.0] * size
         self.owner = threading.get_ident()
@@ -67,8 +67,7 @@ class Row:
         now = self.cells[:]  # one C-level copy: a consistent snapshot
         before, self._folded = self._folded, now
         at = 0
-        for kind, child in self._parts:
-            width = self.width(kind, child)
+        for kind, child, width in self._parts:
             deltas = [now[at + i] - before[at + i] for i in range(width)]
             at += width
             if kind == "counter":
