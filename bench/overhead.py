@@ -301,15 +301,34 @@ def _report(results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
             f"{row['x_amortised']:>12.2f}"
         )
     for config in CONFIGS:
-        if config == "bare":
-            continue
-        ok, fail = summary[(config, "ok")], summary[(config, "fail")]
-        amortised = (fail["x_amortised"] - 1) / max(ok["x_amortised"] - 1, 1e-9)
-        p50 = (fail["x_p50"] - 1) / max(ok["x_p50"] - 1, 1e-9)
-        print(
-            f"{config}: failing-request overhead / successful-request overhead = "
-            f"{amortised:.2f} amortised, {p50:.2f} at p50"
+        if config != "bare":
+            _report_overhead(results, config)
+
+
+def _added(
+    results: dict[tuple[str, str], list[dict[str, Any]]],
+    config: str,
+    kind: str,
+    metric: Callable[[dict[str, Any]], float],
+) -> list[float]:
+    """Per round, the µs the configuration adds to bare's request of the same kind."""
+    pairs = zip(results[(config, kind)], results[("bare", kind)], strict=True)
+    return [metric(own) - metric(base) for own, base in pairs]
+
+
+def _report_overhead(results: dict[tuple[str, str], list[dict[str, Any]]], config: str) -> None:
+    """Failing-request overhead over successful-request overhead, in added µs per request:
+    per round (the ok and fail rounds of one index run minutes apart at most), then the
+    median over rounds."""
+    figures = []
+    for name, metric in (("amortised", _amortised), ("p50", _round_p50)):
+        ok, fail = (_added(results, config, kind, metric) for kind in KINDS)
+        ratio = statistics.median(f / max(o, 1e-9) for o, f in zip(ok, fail, strict=True))
+        figures.append(
+            f"{name}: +{statistics.median(ok):.1f} µs ok, +{statistics.median(fail):.1f} µs "
+            f"fail, ratio {ratio:.2f}"
         )
+    print(f"{config}: added per request (failing / successful): " + "; ".join(figures))
 
 
 if __name__ == "__main__":

@@ -437,6 +437,10 @@ async def _lean_endpoint(request: Request) -> PlainTextResponse:
         span.set_attributes({"flag": True, "ratio": 0.5, "tags": ("a", "b"), "n": 2**40})
     elif case == "status":
         span.set_status(Status(StatusCode.ERROR, "declared broken"))
+    elif case == "record then raise":
+        span.add_event("app.step", {"n": 1})
+        span.record_exception(KeyError("handled"))
+        _failing(2)
     elif case.startswith("record"):  # handled exceptions, recorded two ways
         try:
             _raise(case.removeprefix("record "))
@@ -510,6 +514,7 @@ LEAN_CASES: dict[str, dict[str, Any]] = {
     "recorded": {"case": "record plain"},
     "recorded, chained": {"case": "record chained"},
     "recorded, __slots__": {"case": "record slots"},
+    "recorded, then raised": {"case": "record then raise"},
 }
 
 
@@ -631,6 +636,43 @@ async def test_exception_events_carry_the_standard_library_stack_trace(kind: str
             assert values["exception.message"] == str(error)
             assert values["exception.type"] == type(error).__qualname__
         assert [kv.key for kv in span.events[2].attributes][-1] == "app.extra"
+
+
+def _from_the_middleware(error: BaseException) -> str:
+    """``error`` formatted as the stdlib does, its traceback from agentwatch's middleware
+    frame on (it grew outer frames after the middleware recorded it)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_name != "_traced":
+        tb = tb.tb_next
+    assert tb is not None, "the error did not pass through the middleware"
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+@pytest.mark.parametrize("kind", ["plain", "chained", "context", "slots", "long"])
+async def test_a_raised_exception_is_the_last_event_with_the_standard_library_stack_trace(
+    kind: str,
+) -> None:
+    spans = await _lean_spans({"case": f"raise {kind}"})
+    decoded = _spans_of(_decoded(TraceRequestEncoder(), spans))
+    for span, error in zip(decoded, _LEAN_ERRORS, strict=True):
+        values = {kv.key: kv.value.string_value for kv in span.events[-1].attributes}
+        assert values == {
+            "exception.type": type(error).__qualname__,
+            "exception.message": str(error),
+            "exception.stacktrace": _from_the_middleware(error),
+            "exception.escaped": "False",
+        }
+        assert span.status.code == span.status.STATUS_CODE_ERROR
+
+
+async def test_events_the_app_recorded_come_before_the_raised_exception() -> None:
+    (span,) = await _lean_spans({"case": "record then raise"}, repeat=1)
+    assert [event.name for event in span.events] == ["app.step", "exception", "exception"]
+    assert span.events[1].attributes["exception.type"] == "KeyError"
+    raised = span.events[2].attributes
+    assert raised["exception.message"] == "failed at depth 0"
+    assert raised["exception.stacktrace"].endswith("RuntimeError: failed at depth 0\n")
+    assert span.is_error
 
 
 async def test_exception_attributes_read_as_a_plain_dict() -> None:

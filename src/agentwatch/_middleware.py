@@ -242,7 +242,10 @@ class AgentwatchMiddleware:
         """The status and error type of a request the app raised out of."""
         if isinstance(error, asyncio.CancelledError):
             return status or 499, ""  # the client went away; not a server error
-        record_exception(span, error)
+        if type(span) is ServerSpan:
+            span.record_raised(error)
+        else:
+            record_exception(span, error)
         _mark(error, span)
         if self._on_exception is not None:
             self._on_exception(error)

@@ -43,6 +43,7 @@ from ._otlp_wire import (
 from ._serverspan import (
     SERVER_SPAN_KEYS,
     ExceptionAttributes,
+    Raised,
     ServerSpan,
     body_size,
     header_map,
@@ -148,6 +149,12 @@ class LeanEncoding:
         events = span.recorded_events
         if events:
             self._events(events, parts)
+        raised = span.raised
+        if raised is not None:
+            field = self._raised_field(raised)
+            if field is None:  # text that is not UTF-8: the generic path drops it, warning
+                return self._span(span)
+            parts += field
         status = span.status
         known = self._status_fields.get(id(status))
         parts.append(
@@ -230,6 +237,34 @@ class LeanEncoding:
         kind, message, stack, escaped = attributes.values()
         if type(kind) is not str or type(message) is not str or type(escaped) is not str:
             return None
+        if type(attributes) is ExceptionAttributes and stack is attributes.stacktrace:
+            frames, tail = attributes.stack_frames, attributes.stack_tail
+            dropped = 0 if type(event) is Event else event.dropped_attributes
+        elif type(stack) is str:
+            frames, tail, dropped = "", stack, event.dropped_attributes
+        else:
+            return None
+        return self._exception_pieces(
+            kind, message, frames, tail, escaped, event.timestamp, dropped
+        )
+
+    def _raised_field(self, raised: Raised) -> tuple[bytes, ...] | None:
+        """The field of the ``exception`` event a ``ServerSpan`` keeps as its parts."""
+        kind, message, frames, tail, timestamp = raised
+        return self._exception_pieces(kind, message, frames, tail, "False", timestamp, 0)
+
+    def _exception_pieces(
+        self,
+        kind: str,
+        message: str,
+        frames: str,
+        tail: str,
+        escaped: str,
+        timestamp: int | None,
+        dropped: int,
+    ) -> tuple[bytes, ...] | None:
+        """The event's field in four pieces (the frames' bytes not copied once more); None
+        for text that is not UTF-8 encodable (the generic path drops it, with a warning)."""
         fixed = self._exception_fields.get(kind)
         if fixed is None or fixed[0] != escaped:
             fixed = self._exception_fixed(kind, escaped)
@@ -237,29 +272,20 @@ class LeanEncoding:
             message_field = short_string(_MESSAGE_HEADS, message) or string_attribute(
                 b"\x1a", _EXCEPTION_MESSAGE, message
             )
-            lean = type(attributes) is ExceptionAttributes and stack is attributes.stacktrace
-            if lean:
-                stack_head, data, end = self._stack_pieces(attributes)
-            elif type(stack) is str:
-                data, end = stack.encode(), b""
-                stack_head = string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(data))
-            else:
-                return None
+            stack_head, data, end = self._stack_pieces(frames, tail)
         except UnicodeEncodeError:
-            return None  # the generic path drops the attribute, with a warning
-        dropped = 0 if lean and type(event) is Event else event.dropped_attributes
-        tail = fixed[2] + b"\x20" + varint(dropped) if dropped else fixed[2]
+            return None
+        tail_field = fixed[2] + b"\x20" + varint(dropped) if dropped else fixed[2]
         size = _EXCEPTION_HEAD_SIZE + len(fixed[1]) + len(message_field) + len(stack_head)
-        size += len(data) + len(end) + len(tail)
-        time = (event.timestamp or 0).to_bytes(8, "little")
+        size += len(data) + len(end) + len(tail_field)
+        time = (timestamp or 0).to_bytes(8, "little")
         head = (b"\x5a", varint(size), _EXCEPTION_HEAD, time, fixed[1], message_field, stack_head)
-        return (b"".join(head), data, end, tail)
+        return (b"".join(head), data, end, tail_field)
 
-    def _stack_pieces(self, attributes: ExceptionAttributes) -> tuple[bytes, bytes, bytes]:
-        """What precedes the stack trace ``stack_frames + stack_tail`` in its field, and the
-        bytes of the two parts; the frames' bytes (and the preceding bytes, by the tail's
-        length) cached by the identity of the cached frames text."""
-        frames, tail = attributes.stack_frames, attributes.stack_tail
+    def _stack_pieces(self, frames: str, tail: str) -> tuple[bytes, bytes, bytes]:
+        """What precedes the stack trace ``frames + tail`` in its field, and the bytes of
+        the two parts; the frames' bytes (and the preceding bytes, by the tail's length)
+        cached by the identity of the frames text (the cached text of a repeated stack)."""
         known = self._stack_frames.get(id(frames))
         if known is None or known[0] is not frames:
             known = (frames, frames.encode(), {})

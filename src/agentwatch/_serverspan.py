@@ -38,12 +38,13 @@ from opentelemetry.trace import (
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from ._sampling import RANDOM_MASK, ErrorPriorityProcessor, HeadSampler
-from ._stacktrace import format_exception, stack_parts
+from ._stacktrace import exception_message, format_exception, stack_parts
 
 __all__ = [
     "KNOWN_METHODS",
     "SERVER_SPAN_KEYS",
     "ExceptionAttributes",
+    "Raised",
     "ServerSpan",
     "ServerSpanFactory",
     "body_size",
@@ -56,6 +57,8 @@ __all__ = [
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+# what ServerSpan.record_raised keeps: type, message, frames text, tail, time
+Raised = tuple[str, str, str, str, int]
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _UNSET = Status(StatusCode.UNSET)
@@ -198,6 +201,7 @@ class ServerSpan(trace.Span):
         "given_name",
         "method",
         "parent",
+        "raised",
         "recorded_events",
         "request",
         "route",
@@ -229,6 +233,7 @@ class ServerSpan(trace.Span):
         self.given_name: str | None = None
         self.given_attributes: dict[str, Any] | None = None
         self.recorded_events: list[Event] | None = None
+        self.raised: Raised | None = None  # what record_raised() kept
         self.status = _UNSET
         self.route: str | None = None
         self.status_code = 0
@@ -249,10 +254,26 @@ class ServerSpan(trace.Span):
         self.end_time = _time_ns()
         self._processor.on_end_server(self, bool(error_type) or self.is_error)
 
+    def record_raised(self, exception: BaseException) -> None:
+        """Record the exception the app raised out of (the middleware's ``record_exception``).
+
+        It becomes an ``exception`` event after any others, kept as the tuple of its parts
+        (type, message, the cached frames text and the exception's own lines of the stack
+        trace, time): :attr:`events` makes the event for readers, an encoder may read the
+        parts. Nothing more is made on the request path.
+        """
+        if self.end_time is None and self.raised is None:
+            message = exception_message(exception)
+            parts = stack_parts(exception, message)
+            frames, tail = parts if parts is not None else ("", format_exception(exception))
+            self.raised = (type(exception).__qualname__, message, frames, tail, _time_ns())
+
     @property
     def is_error(self) -> bool:
         """ERROR status, a recorded exception, or a 5xx answer."""
         if self.status_code >= 500 or self.status.status_code is StatusCode.ERROR:
+            return True
+        if self.raised is not None:
             return True
         events = self.recorded_events
         return events is not None and any(event.name == "exception" for event in events)
@@ -308,7 +329,12 @@ class ServerSpan(trace.Span):
 
     @property
     def events(self) -> Sequence[Event]:
-        return self.recorded_events or ()
+        raised = self.raised
+        if raised is None:
+            return self.recorded_events or ()
+        kind, message, frames, tail, timestamp = raised
+        event = Event("exception", _exception_attributes(kind, message, frames, tail), timestamp)
+        return (*(self.recorded_events or ()), event)
 
     @property
     def resource(self) -> Resource:
@@ -411,8 +437,8 @@ class ExceptionAttributes(dict[str, Any]):
 
 def exception_attributes(exception: BaseException) -> dict[str, Any]:
     """The semantic-convention attributes of an ``exception`` event (stack trace cached)."""
-    kind, message = type(exception).__qualname__, str(exception)
-    parts = stack_parts(exception)
+    kind, message = type(exception).__qualname__, exception_message(exception)
+    parts = stack_parts(exception, message)
     if parts is None:  # a cause or context shown before it: no part is the same twice
         return {
             "exception.type": kind,
@@ -420,13 +446,17 @@ def exception_attributes(exception: BaseException) -> dict[str, Any]:
             "exception.stacktrace": format_exception(exception),
             "exception.escaped": "False",
         }
-    stack = parts[0] + parts[1]
+    return _exception_attributes(kind, message, *parts)
+
+
+def _exception_attributes(kind: str, message: str, frames: str, tail: str) -> dict[str, Any]:
+    stack = frames + tail
     attributes = ExceptionAttributes()  # item by item: faster than from pairs
     attributes["exception.type"] = kind
     attributes["exception.message"] = message
     attributes["exception.stacktrace"] = stack
     attributes["exception.escaped"] = "False"
-    attributes.stack_frames, attributes.stack_tail = parts
+    attributes.stack_frames, attributes.stack_tail = frames, tail
     attributes.stacktrace = stack
     return attributes
 

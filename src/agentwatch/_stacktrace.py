@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from types import CodeType, TracebackType
 
-__all__ = ["format_exception", "raise_site", "stack_parts"]
+__all__ = ["exception_message", "format_exception", "raise_site", "stack_parts"]
 
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
@@ -90,20 +90,21 @@ def format_exception(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)) if text is None else text
 
 
-def stack_parts(exc: BaseException) -> tuple[str, str] | None:
+def stack_parts(exc: BaseException, message: str | None = None) -> tuple[str, str] | None:
     """:func:`format_exception` in two parts — header and frame lines, then the lines of
     the exception itself — for an exception with no cause or context to show (and not a
     group); None for the others.
 
     The first part is the cached text itself ("" without a traceback): the same object
     each time the stack repeats, so a consumer may remember by identity what it makes of it.
+    ``message``, when given, is :func:`exception_message` of ``exc``, not computed again.
     """
     if exc.__cause__ is not None or not (exc.__context__ is None or exc.__suppress_context__):
         return None
     if isinstance(exc, BaseExceptionGroup):
         return None
     tb = exc.__traceback__
-    return (_frames_text(exc, tb) if tb is not None else "", _exception_line(exc))
+    return (_frames_text(exc, tb) if tb is not None else "", _exception_line(exc, message))
 
 
 def _chained(exc: BaseException, seen: set[int]) -> str | None:
@@ -127,7 +128,15 @@ def _chained(exc: BaseException, seen: set[int]) -> str | None:
     return prefix + (_frames_text(exc, tb) if tb is not None else "") + _exception_line(exc)
 
 
-def _exception_line(exc: BaseException) -> str:
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``, or what the standard library prints when that fails."""
+    try:
+        return str(exc)
+    except Exception:
+        return "<exception str() failed>"
+
+
+def _exception_line(exc: BaseException, message: str | None = None) -> str:
     """The last line(s) of a traceback, without re-walking the stack as the stdlib does."""
     kind = type(exc)
     if issubclass(kind, SyntaxError):
@@ -135,10 +144,8 @@ def _exception_line(exc: BaseException) -> str:
     name, module = kind.__qualname__, kind.__module__
     if module not in ("__main__", "builtins"):
         name = f"{module if isinstance(module, str) else '<unknown>'}.{name}"
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<exception str() failed>"
+    if message is None:
+        message = exception_message(exc)
     line = f"{name}: {message}\n" if message else f"{name}\n"
     notes = getattr(exc, "__notes__", None)
     return line if notes is None else line + _notes_text(notes)
