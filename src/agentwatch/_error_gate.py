@@ -23,16 +23,16 @@ from ._stacktrace import raise_site
 __all__ = ["ErrorGate", "fingerprint"]
 
 _MAX_FINGERPRINTS = 4096
+_SAMPLED_OUT: tuple[str | None, int] = ("sampled_out", 0)
+_REPEATED: tuple[str | None, int] = ("repeated", 0)
+_RATE_LIMITED: tuple[str | None, int] = ("rate_limited", 0)
 
 
 def fingerprint(exc: BaseException | None, logger: str = "", template: Any = "") -> Hashable:
     """What makes two errors "the same": type and raise site, or logger and template."""
     if exc is None:
         return (logger, str(template))
-    site = raise_site(exc)
-    if site is None:
-        return (type(exc).__qualname__, "", 0)
-    return (type(exc).__qualname__, *site)
+    return (type(exc).__qualname__, raise_site(exc) or ("", 0))
 
 
 class ErrorGate:
@@ -58,7 +58,7 @@ class ErrorGate:
         self._clock = clock
         self._rng = rng
         self._last = clock()
-        self._seen: dict[Hashable, tuple[float, int]] = {}
+        self._seen: dict[Hashable, list[Any]] = {}  # key -> [sent at, repeats held back]
         self._lock = threading.Lock()
 
     def rate_for(self, level: str) -> float:
@@ -66,21 +66,21 @@ class ErrorGate:
         return self._rates.get(level, self._info_rate)
 
     def admit(self, level: str, key: Hashable) -> tuple[str | None, int]:
-        rate = self.rate_for(level)
+        rate = self._rates.get(level, self._info_rate)
         if rate < 1.0 and self._rng() >= rate:
-            return "sampled_out", 0
+            return _SAMPLED_OUT
         with self._lock:
             now = self._clock()
-            sent_at, held = self._seen.get(key, (None, 0))
-            if sent_at is not None and now - sent_at < self.repeat_seconds:
-                self._seen[key] = (sent_at, held + 1)
-                return "repeated", 0
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self.repeat_seconds:
+                seen[1] += 1
+                return _REPEATED
             if not self._take_token(now):
-                return "rate_limited", 0
-            if len(self._seen) >= _MAX_FINGERPRINTS:
+                return _RATE_LIMITED
+            if seen is None and len(self._seen) >= _MAX_FINGERPRINTS:
                 self._seen.clear()
-            self._seen[key] = (now, 0)
-            return None, held
+            self._seen[key] = [now, 0]
+            return None, (seen[1] if seen is not None else 0)
 
     def _take_token(self, now: float) -> bool:
         self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)

@@ -250,7 +250,8 @@ class ServerSpan(trace.Span):
         self.status_code = status_code
         if error_type:
             self.error_type = error_type
-            self.set_status(_error_status(error_type))
+            if self.status.status_code is not StatusCode.OK:  # as set_status() decides
+                self.status = _ERROR_STATUSES.get(error_type) or _error_status(error_type)
         self.end_time = _time_ns()
         self._processor.on_end_server(self, bool(error_type) or self.is_error)
 

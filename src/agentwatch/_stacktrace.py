@@ -29,6 +29,9 @@ _Site = tuple[str, int]
 # key -> (header and frames text, the code objects, raise site)
 _cache: dict[tuple[int, ...], tuple[str, tuple[CodeType, ...], _Site]] = {}
 _MAX_ENTRIES = 512
+_type_names: dict[type[BaseException], str] = {}  # type -> its name in a traceback
+_MAX_TYPES = 256
+_SYNTAX = "<SyntaxError>"  # the name of SyntaxError types: the standard library formats them
 
 
 def _frames_text(exc: BaseException, tb: TracebackType) -> str:
@@ -139,16 +142,28 @@ def exception_message(exc: BaseException) -> str:
 def _exception_line(exc: BaseException, message: str | None = None) -> str:
     """The last line(s) of a traceback, without re-walking the stack as the stdlib does."""
     kind = type(exc)
-    if issubclass(kind, SyntaxError):
+    name = _type_names.get(kind) or _type_name(kind)
+    if name is _SYNTAX:
         return "".join(traceback.format_exception_only(kind, exc))
-    name, module = kind.__qualname__, kind.__module__
-    if module not in ("__main__", "builtins"):
-        name = f"{module if isinstance(module, str) else '<unknown>'}.{name}"
     if message is None:
         message = exception_message(exc)
     line = f"{name}: {message}\n" if message else f"{name}\n"
     notes = getattr(exc, "__notes__", None)
     return line if notes is None else line + _notes_text(notes)
+
+
+def _type_name(kind: type[BaseException]) -> str:
+    """How the standard library names an exception type (remembered per type)."""
+    if issubclass(kind, SyntaxError):
+        name = _SYNTAX  # formatted with its source line, by the standard library
+    else:
+        name, module = kind.__qualname__, kind.__module__
+        if module not in ("__main__", "builtins"):
+            name = f"{module if isinstance(module, str) else '<unknown>'}.{name}"
+    if len(_type_names) >= _MAX_TYPES:
+        _type_names.clear()
+    _type_names[kind] = name
+    return name
 
 
 def _notes_text(notes: object) -> str:
