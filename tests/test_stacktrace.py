@@ -143,3 +143,29 @@ def test_the_raise_site_is_the_last_frame(raiser: Callable[[int], None]) -> None
     format_exception(exc)  # remembers the site, from the cache the second time
     frames = traceback.extract_tb(exc.__traceback__)
     assert raise_site(exc) == (frames[-1].filename, frames[-1].lineno)
+
+
+def _twice(n: int) -> None:
+    if n % 2:
+        _inner(n)  # one line of this function...
+    else:
+        _inner(n)  # ...or another: the same code objects, other instructions
+
+
+def _deeper(n: int) -> None:
+    _twice(n)
+
+
+def test_stacks_of_one_type_that_alternate_each_read_as_their_own() -> None:
+    # the same exception type from other lines, other depths, a function of the same name
+    # in another file: each stack is compared with the last one of its type, none is
+    # taken for another
+    twin = compile("def _inner(n):\n    raise ValueError(n)\n", "/elsewhere/twin.py", "exec")
+    namespace: dict[str, Callable[[int], None]] = {}
+    exec(twin, namespace)
+    raisers = [_twice, _deeper, _inner, namespace["_inner"], _twice, _inner]
+    for n, raiser in enumerate(raisers * 3):
+        exc = _raised(raiser, n)
+        assert format_exception(exc) == "".join(traceback.format_exception(exc))
+        frames = traceback.extract_tb(exc.__traceback__)
+        assert raise_site(exc) == (frames[-1].filename, frames[-1].lineno)

@@ -7,10 +7,14 @@ each time. The output matches ``traceback.format_exception``.
 
 The cache key is one pass over the traceback: the id of each frame's code object and the
 instruction it stopped at (what the line numbers and carets are computed from). A cached
-entry holds the code objects themselves, so no id in a key can be reused by another code
-object while it is cached. The entry also holds the raise site (file and line of the last
-frame, a function of its code and instruction), remembered on the exception for
-:func:`raise_site`.
+entry holds the code objects and instructions themselves, so no id in a key can be reused
+by another code object while it is cached. The entry also holds the raise site (file and
+line of the last frame, a function of its code and instruction), remembered on the
+exception for :func:`raise_site`.
+
+Before that, the stack is compared with the last one seen for the same exception type,
+frame by frame — in an error storm it is the same, and comparing costs less than making
+the key.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ _CONTEXT = "\nDuring handling of the above exception, another exception occurred
 _HEADER = "Traceback (most recent call last):\n"
 _SITE = "__agentwatch_raise_site__"
 _Site = tuple[str, int]
-# key -> (header and frames text, the code objects, raise site)
-_cache: dict[tuple[int, ...], tuple[str, tuple[CodeType, ...], _Site]] = {}
+# (header and frames text, (code, instruction) per frame, raise site)
+_Entry = tuple[str, tuple[tuple[CodeType, int], ...], _Site]
+_cache: dict[tuple[int, ...], _Entry] = {}
 _MAX_ENTRIES = 512
+_last_of_type: dict[type[BaseException], _Entry] = {}  # the last stack of each type
 _type_names: dict[type[BaseException], str] = {}  # type -> its name in a traceback
 _MAX_TYPES = 256
 _SYNTAX = "<SyntaxError>"  # the name of SyntaxError types: the standard library formats them
@@ -36,19 +42,13 @@ _SYNTAX = "<SyntaxError>"  # the name of SyntaxError types: the standard library
 
 def _frames_text(exc: BaseException, tb: TracebackType) -> str:
     """The header and frame lines of ``tb``, from the cache when its stack was seen."""
-    key: list[int] = []
-    append = key.append
-    walker: TracebackType | None = tb
-    last = tb
-    while walker is not None:
-        append(id(walker.tb_frame.f_code))
-        append(walker.tb_lasti)
-        last = walker
-        walker = walker.tb_next
-    frozen = tuple(key)
-    cached = _cache.get(frozen)
-    if cached is None:
-        cached = _format_frames(frozen, tb, last)
+    kind = type(exc)
+    cached = _last_of_type.get(kind)
+    if cached is None or not _is_stack(tb, cached[1]):
+        cached = _cached_entry(tb)
+        if len(_last_of_type) >= _MAX_TYPES:
+            _last_of_type.clear()
+        _last_of_type[kind] = cached
     try:
         setattr(exc, _SITE, cached[2])
     except (AttributeError, TypeError):  # a type that refuses new attributes
@@ -56,14 +56,38 @@ def _frames_text(exc: BaseException, tb: TracebackType) -> str:
     return cached[0]
 
 
-def _format_frames(
-    key: tuple[int, ...], tb: TracebackType, last: TracebackType
-) -> tuple[str, tuple[CodeType, ...], _Site]:
+def _is_stack(tb: TracebackType | None, frames: tuple[tuple[CodeType, int], ...]) -> bool:
+    """Whether ``tb`` stopped in exactly these code objects at these instructions."""
+    for code, instruction in frames:
+        if tb is None or tb.tb_frame.f_code is not code or tb.tb_lasti != instruction:
+            return False
+        tb = tb.tb_next
+    return tb is None
+
+
+def _cached_entry(tb: TracebackType) -> _Entry:
+    key: list[int] = []
+    append = key.append
+    walker: TracebackType | None = tb
+    while walker is not None:
+        append(id(walker.tb_frame.f_code))
+        append(walker.tb_lasti)
+        walker = walker.tb_next
+    frozen = tuple(key)
+    return _cache.get(frozen) or _format_frames(frozen, tb)
+
+
+def _format_frames(key: tuple[int, ...], tb: TracebackType) -> _Entry:
     # the stack alone (no exception to chain from), with the column positions of the carets
     stack = traceback.TracebackException(None, None, tb).stack  # type: ignore[arg-type]
     text = _HEADER + "".join(stack.format())
-    codes = tuple(frame.f_code for frame, _ in traceback.walk_tb(tb))
-    entry = (text, codes, (last.tb_frame.f_code.co_filename, last.tb_lineno))
+    entries = []
+    walker: TracebackType | None = tb
+    while walker is not None:
+        entries.append(walker)
+        walker = walker.tb_next
+    frames = tuple((entry.tb_frame.f_code, entry.tb_lasti) for entry in entries)
+    entry = (text, frames, (frames[-1][0].co_filename, entries[-1].tb_lineno))
     if len(_cache) >= _MAX_ENTRIES:  # more distinct stacks than an error storm makes
         _cache.clear()
     _cache[key] = entry
