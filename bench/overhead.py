@@ -121,6 +121,7 @@ async def _send(message: dict[str, Any]) -> None:
 
 async def _round(app: Any, kind: str, count: int) -> dict[str, Any]:
     latencies = []
+    cpu_started = time.process_time_ns()  # every thread of the process, user and system
     started = time.perf_counter_ns()
     for i in range(count):
         path = f"/items/{i}" if kind == "ok" else f"/fail/{i}"
@@ -130,7 +131,12 @@ async def _round(app: Any, kind: str, count: int) -> dict[str, Any]:
         except Exception:
             pass
         latencies.append(time.perf_counter_ns() - t0)
-    return {"latencies": latencies, "wall_ns": time.perf_counter_ns() - started}
+    wall_ns = time.perf_counter_ns() - started
+    return {
+        "latencies": latencies,
+        "wall_ns": wall_ns,
+        "cpu_ns": time.process_time_ns() - cpu_started,
+    }
 
 
 def _flush(config: str) -> None:
@@ -256,6 +262,10 @@ def _amortised(result: dict[str, Any]) -> float:
     return float(result["wall_ns"] + result["flush_ns"]) / result["count"] / 1000.0
 
 
+def _cpu(result: dict[str, Any]) -> float:
+    return float(result["cpu_ns"] + result["flush_ns"]) / result["count"] / 1000.0
+
+
 def _round_p50(result: dict[str, Any]) -> float:
     return _percentile(result["latencies"], 0.50)
 
@@ -285,20 +295,22 @@ def _report(results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
             "p50": _percentile(latencies, 0.50),
             "p99": _percentile(latencies, 0.99),
             "amortised": statistics.median(_amortised(result) for result in rounds),
+            "cpu": statistics.median(_cpu(result) for result in rounds),
             "flush": statistics.median(r["flush_ns"] / r["count"] / 1000.0 for r in rounds),
             "x_p50": _ratio(results, key, _round_p50),
             "x_p99": _ratio(results, key, _round_p99),
             "x_amortised": _ratio(results, key, _amortised),
+            "x_cpu": _ratio(results, key, _cpu),
         }
     print(
         f"{'config':<11} {'kind':<5} {'p50 µs':>9} {'p99 µs':>9} {'amort µs':>9} {'(flush)':>8} "
-        f"{'x bare p50':>10} {'x bare p99':>10} {'x bare amort':>12}"
+        f"{'cpu µs':>8} {'x bare p50':>10} {'x bare p99':>10} {'x bare amort':>12} {'x bare cpu':>10}"
     )
     for (config, kind), row in sorted(summary.items(), key=lambda item: CONFIGS.index(item[0][0])):
         print(
             f"{config:<11} {kind:<5} {row['p50']:>9.1f} {row['p99']:>9.1f} {row['amortised']:>9.1f} "
-            f"{row['flush']:>8.1f} {row['x_p50']:>10.2f} {row['x_p99']:>10.2f} "
-            f"{row['x_amortised']:>12.2f}"
+            f"{row['flush']:>8.1f} {row['cpu']:>8.1f} {row['x_p50']:>10.2f} {row['x_p99']:>10.2f} "
+            f"{row['x_amortised']:>12.2f} {row['x_cpu']:>10.2f}"
         )
     for config in CONFIGS:
         if config != "bare":
@@ -321,7 +333,7 @@ def _report_overhead(results: dict[tuple[str, str], list[dict[str, Any]]], confi
     per round (the ok and fail rounds of one index run minutes apart at most), then the
     median over rounds."""
     figures = []
-    for name, metric in (("amortised", _amortised), ("p50", _round_p50)):
+    for name, metric in (("amortised", _amortised), ("cpu", _cpu), ("p50", _round_p50)):
         ok, fail = (_added(results, config, kind, metric) for kind in KINDS)
         ratio = statistics.median(f / max(o, 1e-9) for o, f in zip(ok, fail, strict=True))
         figures.append(

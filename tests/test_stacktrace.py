@@ -68,6 +68,14 @@ def _odd_notes(n: int) -> None:
     raise error
 
 
+class ClassNotesError(Exception):
+    __notes__ = ["a note of the class, not of the instance"]
+
+
+def _class_notes(n: int) -> None:
+    raise ClassNotesError(n)
+
+
 def _syntax(n: int) -> None:
     compile(f"x = ({n}", "<case>", "exec")
 
@@ -86,6 +94,7 @@ RAISERS: dict[str, Callable[[int], None]] = {
     "str() fails": _unprintable,
     "notes": _noted,
     "notes not a list": _odd_notes,
+    "notes on the class": _class_notes,
     "syntax error": _syntax,
     "recursion": _recursion,
 }
