@@ -8,14 +8,17 @@ in shuffled order, for one request kind; many short rounds, and ratios to bare t
 within each round then the median over rounds, keep the slow drifts of this shared
 machine out of the comparison. Every request is a direct ASGI call, so what is measured is
 the framework plus the instrumentation. Printed per configuration and request kind: p50
-and p99 of all requests, the median amortised wall time per request, and ratios to bare.
+and p99 of all requests, the median amortised wall time and CPU time per request, and
+ratios to bare; then, per configuration, the µs a failing and a successful request add to
+bare's, and failing over successful (per round, the median over rounds).
 stock runs a tenth of the requests per round: it is a hundred times slower.
 
 Amortised is the round's wall time plus the CPU time of the flush that follows it (every
 kept span and queued error handed to its receiver), divided by the requests: all the work
 the requests caused, including what the export threads still had to do in the background
 (their CPU, not the time spent waiting for the receiver). Flushing before the next round
-also keeps one configuration's background export out of another's measurements.
+also keeps one configuration's background export out of another's measurements. CPU time
+is the process's (every thread, user and system) over the round, plus the flush's.
 
 - bare:       FastAPI alone.
 - agentwatch: agentwatch.init(): metrics, error-priority traces exported over OTLP/HTTP to

@@ -251,7 +251,7 @@ class ServerSpan(trace.Span):
         if error_type:
             self.error_type = error_type
             if self.status.status_code is not StatusCode.OK:  # as set_status() decides
-                self.status = _ERROR_STATUSES.get(error_type) or _error_status(error_type)
+                self.status = _error_status(error_type)
         self.end_time = _time_ns()
         self._processor.on_end_server(self, bool(error_type) or self.is_error)
 

@@ -81,13 +81,10 @@ def _format_frames(key: tuple[int, ...], tb: TracebackType) -> _Entry:
     # the stack alone (no exception to chain from), with the column positions of the carets
     stack = traceback.TracebackException(None, None, tb).stack  # type: ignore[arg-type]
     text = _HEADER + "".join(stack.format())
-    entries = []
-    walker: TracebackType | None = tb
-    while walker is not None:
-        entries.append(walker)
-        walker = walker.tb_next
-    frames = tuple((entry.tb_frame.f_code, entry.tb_lasti) for entry in entries)
-    entry = (text, frames, (frames[-1][0].co_filename, entries[-1].tb_lineno))
+    walked = list(traceback.walk_tb(tb))  # (frame, line number) per entry
+    codes = [frame.f_code for frame, _ in walked]
+    frames = tuple(zip(codes, key[1::2], strict=True))  # the key: code id, instruction...
+    entry = (text, frames, (codes[-1].co_filename, walked[-1][1]))
     if len(_cache) >= _MAX_ENTRIES:  # more distinct stacks than an error storm makes
         _cache.clear()
     _cache[key] = entry
