@@ -4,8 +4,10 @@ Requests only append kept spans to a deque; the thread encodes and sends them in
 Encoding holds the GIL, but in a server that is not saturated it happens while the event
 loop waits for the network, off every request's latency; saturated, it costs the same
 CPU wherever it runs (measured: encoding on the request thread instead took as much
-amortised time and more at p50). Batches stay moderate so one never stalls a request
-for long. A full queue drops the newest spans and counts
+amortised time and more at p50). A batch is one request to the receiver, whose own cost
+(the connection's system calls, the response) fewer, larger batches share; the
+interpreter's switch interval, not the batch size, bounds how long encoding keeps a
+request waiting for the GIL. A full queue drops the newest spans and counts
 them (``agentwatch_spans_dropped_total{reason="queue_full"}``); an exporter failure counts
 ``reason="export_failed"``; a success counts ``agentwatch_spans_exported_total{exporter}``.
 """
@@ -38,7 +40,7 @@ class ExportQueue:
         metrics: Metrics,
         *,
         max_size: int = 8192,
-        batch_size: int = 128,
+        batch_size: int = 512,
         interval_seconds: float = 1.0,
     ) -> None:
         self.exporter = exporter

@@ -35,7 +35,6 @@ from ._otlp_wire import (
     PairCache,
     short_string,
     string,
-    string_attribute,
     string_header,
     text_field,
     varint,
@@ -67,6 +66,9 @@ _SERVER_BLOCKS = 1024  # shared parts of server spans remembered (method, route,
 _OWN_VALUES = 1024  # user agents, body sizes remembered (each)
 _STATUSES = 256  # Status objects remembered by identity
 _STACKS = 64  # encoded frames of distinct stack traces remembered (a few KB each)
+# frames text, type, escaped; the type field, the frames' bytes, the escaped field; stack
+# trace heads by tail length; the size of the head, type and frames
+_StackEntry = tuple[str, str, str, bytes, bytes, bytes, dict[int, bytes], int]
 
 # what precedes the value in the attribute field of url.path, client.address (Span) and
 # exception.message (Span.Event), by the value's length (as long as each length fits a byte)
@@ -87,8 +89,7 @@ class LeanEncoding:
         self._agents: dict[bytes, bytes] = {}
         self._lengths: dict[bytes, bytes] = {}
         self._status_fields: dict[int, tuple[Any, bytes]] = {}
-        self._exception_fields: dict[str, tuple[str, bytes, bytes]] = {}
-        self._stack_frames: dict[int, tuple[str, bytes, dict[int, bytes]]] = {}
+        self._stacks: dict[int, _StackEntry] = {}
 
     # -- the generic path, provided by the encoder ---------------------------------------------
     def _span(self, span: Any) -> bytes:
@@ -264,52 +265,58 @@ class LeanEncoding:
         dropped: int,
     ) -> tuple[bytes, ...] | None:
         """The event's field in four pieces (the frames' bytes not copied once more); None
-        for text that is not UTF-8 encodable (the generic path drops it, with a warning)."""
-        fixed = self._exception_fields.get(kind)
-        if fixed is None or fixed[0] != escaped:
-            fixed = self._exception_fixed(kind, escaped)
+        for text that is not UTF-8 encodable (the generic path drops it, with a warning).
+
+        What only the stack decides — the type and escaped fields, the frames' bytes, what
+        precedes the stack trace by the tail's length — is one :meth:`_stack_entry`, found by
+        the identity of the frames text (the cached text of a repeated stack)."""
+        entry = self._stacks.get(id(frames))
         try:
-            message_field = short_string(_MESSAGE_HEADS, message) or string_attribute(
-                b"\x1a", _EXCEPTION_MESSAGE, message
-            )
-            stack_head, data, end = self._stack_pieces(frames, tail)
+            if entry is None or entry[0] is not frames or entry[1] != kind or entry[2] != escaped:
+                entry = self._stack_entry(kind, escaped, frames)
+            text, end = message.encode(), tail.encode()
         except UnicodeEncodeError:
             return None
-        tail_field = fixed[2] + b"\x20" + varint(dropped) if dropped else fixed[2]
-        size = _EXCEPTION_HEAD_SIZE + len(fixed[1]) + len(message_field) + len(stack_head)
-        size += len(data) + len(end) + len(tail_field)
+        if len(text) < len(_MESSAGE_HEADS):
+            message_field = _MESSAGE_HEADS[len(text)] + text
+        else:
+            message_field = string_header(b"\x1a", _EXCEPTION_MESSAGE, len(text)) + text
+        stack_head = entry[6].get(len(end)) or _stack_head(entry, len(end))
+        tail_field = entry[5] + b"\x20" + varint(dropped) if dropped else entry[5]
+        size = entry[7] + len(message_field) + len(stack_head) + len(end) + len(tail_field)
         time = (timestamp or 0).to_bytes(8, "little")
-        head = (b"\x5a", varint(size), _EXCEPTION_HEAD, time, fixed[1], message_field, stack_head)
-        return (b"".join(head), data, end, tail_field)
+        head = (b"\x5a", varint(size), _EXCEPTION_HEAD, time, entry[3], message_field, stack_head)
+        return (b"".join(head), entry[4], end, tail_field)
 
-    def _stack_pieces(self, frames: str, tail: str) -> tuple[bytes, bytes, bytes]:
-        """What precedes the stack trace ``frames + tail`` in its field, and the bytes of
-        the two parts; the frames' bytes (and the preceding bytes, by the tail's length)
-        cached by the identity of the frames text (the cached text of a repeated stack)."""
-        known = self._stack_frames.get(id(frames))
-        if known is None or known[0] is not frames:
-            known = (frames, frames.encode(), {})
-            if len(self._stack_frames) >= _STACKS:
-                self._stack_frames.clear()
-            self._stack_frames[id(frames)] = known  # keeps it alive: its id is not reused
-        data, end = known[1], tail.encode()
-        heads = known[2]
-        head = heads.get(len(end))
-        if head is None:
-            head = string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(data) + len(end))
-            if len(heads) < VALUES_PER_KEY:
-                heads[len(end)] = head
-        return head, data, end
-
-    def _exception_fixed(self, kind: str, escaped: str) -> tuple[str, bytes, bytes]:
-        """``escaped``, the ``exception.type`` and ``exception.escaped`` fields, remembered
-        by ``kind``."""
+    def _stack_entry(self, kind: str, escaped: str, frames: str) -> _StackEntry:
+        """What the exception fields of ``frames`` (and type, escaped) share; it keeps the
+        frames text alive, so its id is not reused while remembered."""
+        data = frames.encode()  # UnicodeEncodeError for a file name with lone surrogates
         type_field = self._own_field("exception.type", kind, b"\x1a")
-        fixed = (escaped, type_field, self._own_field("exception.escaped", escaped, b"\x1a"))
-        if len(self._exception_fields) >= _STATUSES:
-            self._exception_fields.clear()
-        self._exception_fields[kind] = fixed
-        return fixed
+        fixed = _EXCEPTION_HEAD_SIZE + len(type_field) + len(data)
+        entry: _StackEntry = (
+            frames,
+            kind,
+            escaped,
+            type_field,
+            data,
+            self._own_field("exception.escaped", escaped, b"\x1a"),
+            {},
+            fixed,
+        )
+        if len(self._stacks) >= _STACKS:
+            self._stacks.clear()
+        self._stacks[id(frames)] = entry
+        return entry
+
+
+def _stack_head(entry: _StackEntry, tail_size: int) -> bytes:
+    """What precedes the stack trace (the entry's frames, then ``tail_size`` bytes) in its
+    field, remembered by ``tail_size`` (a tail is the exception's own line: few lengths)."""
+    head = string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(entry[4]) + tail_size)
+    if len(entry[6]) < VALUES_PER_KEY:
+        entry[6][tail_size] = head
+    return head
 
 
 def _remember_own(cache: dict[Any, bytes], raw: Any, field: bytes) -> None:
