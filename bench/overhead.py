@@ -277,17 +277,25 @@ def _round_p99(result: dict[str, Any]) -> float:
     return _percentile(result["latencies"], 0.99)
 
 
+def _per_round(
+    results: dict[tuple[str, str], list[dict[str, Any]]],
+    key: tuple[str, str],
+    metric: Callable[[dict[str, Any]], float],
+    compare: Callable[[float, float], float],
+) -> list[float]:
+    """Per round, ``compare(own, bare's)`` of the metric for the same request kind: a round's
+    configurations run back to back, so slow drifts of this shared machine cancel."""
+    pairs = zip(results[key], results[("bare", key[1])], strict=True)
+    return [compare(metric(own), metric(base)) for own, base in pairs]
+
+
 def _ratio(
     results: dict[tuple[str, str], list[dict[str, Any]]],
     key: tuple[str, str],
     metric: Callable[[dict[str, Any]], float],
 ) -> float:
-    """The median over rounds of the metric's ratio to bare's in the same round: a round's
-    configurations run back to back, so slow drifts of this shared machine cancel."""
-    bare = results[("bare", key[1])]
-    return statistics.median(
-        metric(own) / metric(base) for own, base in zip(results[key], bare, strict=True)
-    )
+    """The median over rounds of the metric's ratio to bare's in the same round."""
+    return statistics.median(_per_round(results, key, metric, lambda own, base: own / base))
 
 
 def _report(results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
@@ -327,21 +335,24 @@ def _added(
     metric: Callable[[dict[str, Any]], float],
 ) -> list[float]:
     """Per round, the µs the configuration adds to bare's request of the same kind."""
-    pairs = zip(results[(config, kind)], results[("bare", kind)], strict=True)
-    return [metric(own) - metric(base) for own, base in pairs]
+    return _per_round(results, (config, kind), metric, lambda own, base: own - base)
 
 
 def _report_overhead(results: dict[tuple[str, str], list[dict[str, Any]]], config: str) -> None:
     """Failing-request overhead over successful-request overhead, in added µs per request:
     per round (the ok and fail rounds of one index run minutes apart at most), then the
-    median over rounds."""
+    median over rounds. A round where a successful request added nothing measurable (noise
+    at a few requests) has no ratio; the count of such rounds is printed."""
     figures = []
     for name, metric in (("amortised", _amortised), ("cpu", _cpu), ("p50", _round_p50)):
         ok, fail = (_added(results, config, kind, metric) for kind in KINDS)
-        ratio = statistics.median(f / max(o, 1e-9) for o, f in zip(ok, fail, strict=True))
+        ratios = [f / o for o, f in zip(ok, fail, strict=True) if o > 0]
+        ratio = f"{statistics.median(ratios):.2f}" if ratios else "n/a"
+        if len(ratios) < len(ok):
+            ratio += f" ({len(ok) - len(ratios)} rounds without a successful-request overhead)"
         figures.append(
             f"{name}: +{statistics.median(ok):.1f} µs ok, +{statistics.median(fail):.1f} µs "
-            f"fail, ratio {ratio:.2f}"
+            f"fail, ratio {ratio}"
         )
     print(f"{config}: added per request (failing / successful): " + "; ".join(figures))
 
