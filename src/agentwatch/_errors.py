@@ -116,7 +116,6 @@ class ErrorReporter:
         self.gate = gate
         self.redactor = redactor or Redactor()
         self._metrics = metrics
-        self._outcomes: dict[str, Any] = {}  # outcome -> its counter (2k instructions less)
         self._queue: queue.Queue[_Pending | None] = queue.Queue(queue_size)
         self._worker: threading.Thread | None = None
         self.client: Any = None  # the sentry-sdk client attach() created, closed by close()
@@ -167,13 +166,8 @@ class ErrorReporter:
 
     def _count(self, outcome: str) -> bool:
         try:
-            counter = self._outcomes.get(outcome)
-            if counter is None:
-                metrics = self._metrics if self._metrics is not None else telemetry().metrics
-                counter = metrics["agentwatch_error_events_total"].tallied(outcome)
-                if self._metrics is not None:  # telemetry() changes with each init()
-                    self._outcomes[outcome] = counter
-            counter.inc()
+            metrics = self._metrics if self._metrics is not None else telemetry().metrics
+            metrics["agentwatch_error_events_total"].tallied(outcome).inc()
         except Exception as exc:
             report_internal_error("errors", exc)
         return False

@@ -134,11 +134,6 @@ class ErrorPriorityProcessor(SpanProcessor):
         self._sampled = metrics["agentwatch_traces_sampled_total"]
         self._dropped = metrics["agentwatch_spans_dropped_total"]
         self._ratio_drops = self._sampled.tallied("drop", "ratio")
-        self._kept: dict[str, Any] = {}  # reason -> the counter of roots kept for it
-
-    def _kept_counter(self, reason: str) -> Any:
-        counter = self._kept[reason] = self._sampled.tallied("keep", reason)
-        return counter
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -168,7 +163,7 @@ class ErrorPriorityProcessor(SpanProcessor):
         elif not reason:
             self._ratio_drops.inc()
         else:
-            (self._kept.get(reason) or self._kept_counter(reason)).inc()
+            self._sampled.tallied("keep", reason).inc()
             self._sink([span])
 
     def on_end(self, span: ReadableSpan) -> None:
