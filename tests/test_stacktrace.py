@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import TracebackType
 
 import pytest
 
+from agentwatch import _stacktrace
 from agentwatch._stacktrace import format_exception, raise_site, stack_parts
+
+_C_WALKS = (_stacktrace.is_stack, _stacktrace.stack_key)
+_PYTHON_WALKS = (_stacktrace._is_stack, _stacktrace._stack_key)
+
+
+@pytest.fixture(autouse=True, params=["C walks", "Python walks"])
+def walks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test runs with the C traceback walks and again with the Python ones (what an
+    install without a C compiler uses), each from empty caches."""
+    is_stack, stack_key = _C_WALKS if request.param == "C walks" else _PYTHON_WALKS
+    monkeypatch.setattr(_stacktrace, "is_stack", is_stack)
+    monkeypatch.setattr(_stacktrace, "stack_key", stack_key)
+    saved = dict(_stacktrace._cache), dict(_stacktrace._last_of_type)
+    _stacktrace._cache.clear()
+    _stacktrace._last_of_type.clear()
+    yield request.param
+    _stacktrace._cache.clear()
+    _stacktrace._last_of_type.clear()
+    _stacktrace._cache.update(saved[0])
+    _stacktrace._last_of_type.update(saved[1])
 
 
 def _inner(n: int) -> None:
@@ -178,3 +200,49 @@ def test_stacks_of_one_type_that_alternate_each_read_as_their_own() -> None:
         assert format_exception(exc) == "".join(traceback.format_exception(exc))
         frames = traceback.extract_tb(exc.__traceback__)
         assert raise_site(exc) == (frames[-1].filename, frames[-1].lineno)
+
+
+def test_the_c_walks_are_built() -> None:
+    # the C walks are what makes a repeated stack cheap (see bench/overhead_instructions.py)
+    assert _C_WALKS != _PYTHON_WALKS, (
+        "agentwatch._tbwalk was not built: install a C compiler and the Python headers "
+        "(Debian: gcc, python3-dev), then reinstall agentwatch (make .venv/.dev-installed)"
+    )
+
+
+def _tracebacks() -> Iterator[TracebackType]:
+    """Every entry of the traceback of every raiser: stacks of every depth."""
+    for raiser in RAISERS.values():
+        tb = _raised(raiser, 1).__traceback__
+        while tb is not None:
+            yield tb
+            tb = tb.tb_next
+
+
+def test_the_c_and_python_walks_agree() -> None:
+    c_is_stack, c_key = _C_WALKS
+    py_is_stack, py_key = _PYTHON_WALKS
+    tracebacks = list(_tracebacks())
+    assert len(tracebacks) > 500  # the recursion raiser's entries among them
+    for tb in tracebacks[::31]:
+        key = c_key(tb)
+        assert key == py_key(tb)
+        frames = _stacktrace._cached_entry(tb)[1]
+        for other in (tb, tb.tb_next, None):
+            assert c_is_stack(other, frames) == py_is_stack(other, frames)
+        assert c_is_stack(tb, frames) and not c_is_stack(tb, frames[:-1])
+        assert not c_is_stack(tb, frames + frames[-1:])
+        changed = ((frames[-1][0], frames[-1][1] + 2),)  # another instruction of the last
+        assert not c_is_stack(tb, frames[:-1] + changed)
+        assert not py_is_stack(tb, frames[:-1] + changed)
+
+
+def test_the_c_walks_refuse_what_is_not_a_traceback() -> None:
+    c_is_stack, c_key = _C_WALKS
+    with pytest.raises(TypeError, match="traceback"):
+        c_key(None)
+    with pytest.raises(TypeError, match="traceback and a tuple"):
+        c_is_stack(None, [])
+    tb = _raised(_inner, 1).__traceback__
+    assert not c_is_stack(tb, ("not a pair",))
+    assert not c_is_stack("not a traceback", ((tb.tb_frame.f_code, tb.tb_lasti),))

@@ -15,6 +15,11 @@ exception for :func:`raise_site`.
 Before that, the stack is compared with the last one seen for the same exception type,
 frame by frame — in an error storm it is the same, and comparing costs less than making
 the key.
+
+Both walks — making the key and comparing — are in C when the optional extension
+``agentwatch._tbwalk`` was built (a Python attribute read of the traceback costs a few
+hundred machine instructions, and a framework-deep stack needs eighty of them); the
+Python versions here give the same answers without it.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ def _frames_text(exc: BaseException, tb: TracebackType) -> str:
     """The header and frame lines of ``tb``, from the cache when its stack was seen."""
     kind = type(exc)
     cached = _last_of_type.get(kind)
-    if cached is None or not _is_stack(tb, cached[1]):
+    if cached is None or not is_stack(tb, cached[1]):
         cached = _cached_entry(tb)
         if len(_last_of_type) >= _MAX_TYPES:
             _last_of_type.clear()
@@ -65,7 +70,8 @@ def _is_stack(tb: TracebackType | None, frames: tuple[tuple[CodeType, int], ...]
     return tb is None
 
 
-def _cached_entry(tb: TracebackType) -> _Entry:
+def _stack_key(tb: TracebackType) -> tuple[int, ...]:
+    """id(code), instruction of every entry of ``tb``, outermost first, flattened."""
     key: list[int] = []
     append = key.append
     walker: TracebackType | None = tb
@@ -73,8 +79,18 @@ def _cached_entry(tb: TracebackType) -> _Entry:
         append(id(walker.tb_frame.f_code))
         append(walker.tb_lasti)
         walker = walker.tb_next
-    frozen = tuple(key)
-    return _cache.get(frozen) or _format_frames(frozen, tb)
+    return tuple(key)
+
+
+try:  # the C walks, when built (see the module)
+    from ._tbwalk import is_stack, stack_key
+except ImportError:  # pragma: no cover - an install without a C compiler
+    is_stack, stack_key = _is_stack, _stack_key
+
+
+def _cached_entry(tb: TracebackType) -> _Entry:
+    key = stack_key(tb)
+    return _cache.get(key) or _format_frames(key, tb)
 
 
 def _format_frames(key: tuple[int, ...], tb: TracebackType) -> _Entry:
