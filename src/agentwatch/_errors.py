@@ -71,12 +71,10 @@ def _sentry_level(levelno: int) -> str:
 
 def _first_capture(exc: BaseException) -> bool:
     """True the first time ``exc`` is seen (captured and logged: one event)."""
-    if getattr(exc, _MARK, False):
+    marks = exc.__dict__  # every exception has one, __slots__ or not
+    if _MARK in marks:
         return False
-    try:
-        setattr(exc, _MARK, True)
-    except (AttributeError, TypeError):
-        pass
+    marks[_MARK] = True
     return True
 
 
@@ -116,6 +114,7 @@ class ErrorReporter:
         self.gate = gate
         self.redactor = redactor or Redactor()
         self._metrics = metrics
+        self._events: Any = None  # agentwatch_error_events_total of ``metrics``, once read
         self._queue: queue.Queue[_Pending | None] = queue.Queue(queue_size)
         self._worker: threading.Thread | None = None
         self.client: Any = None  # the sentry-sdk client attach() created, closed by close()
@@ -166,8 +165,13 @@ class ErrorReporter:
 
     def _count(self, outcome: str) -> bool:
         try:
-            metrics = self._metrics if self._metrics is not None else telemetry().metrics
-            metrics["agentwatch_error_events_total"].tallied(outcome).inc()
+            events = self._events
+            if events is None:  # without metrics of its own: the active telemetry's, each time
+                metrics = self._metrics if self._metrics is not None else telemetry().metrics
+                events = metrics["agentwatch_error_events_total"]
+                if self._metrics is not None:
+                    self._events = events
+            events.tallied(outcome).inc()
         except Exception as exc:
             report_internal_error("errors", exc)
         return False

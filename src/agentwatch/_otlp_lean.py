@@ -86,8 +86,7 @@ class LeanEncoding:
 
     def __init__(self) -> None:
         self._server_blocks: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
-        self._agents: dict[bytes, bytes] = {}
-        self._lengths: dict[bytes, bytes] = {}
+        self._peers: dict[tuple[Any, ...], bytes] = {}  # client, agent[, length] -> fields
         self._status_fields: dict[int, tuple[Any, bytes]] = {}
         self._stacks: dict[int, _StackEntry] = {}
 
@@ -177,34 +176,42 @@ class LeanEncoding:
 
     def _own_attributes(self, request: Any, parts: list[bytes]) -> None:
         """``url.path``, ``client.address``, ``user_agent.original``, ``http.request.body.size``
-        as ``add_own_request_attributes`` makes them, cached by the raw values."""
+        as ``add_own_request_attributes`` makes them: the path encoded, the other three one
+        block remembered by their raw values (one client and agent send many requests)."""
         path = request[1]
         parts.append(short_string(_PATH_HEADS, path) or self._own_field("url.path", path))
-        client = request[4]
-        if client:
-            address = client[0]
-            field = short_string(_CLIENT_HEADS, address)
-            parts.append(field or self._own_field("client.address", address))
-        headers = header_map(request)
-        agent = headers.get(b"user-agent")
-        if agent is not None:
-            field = self._agents.get(agent) if type(agent) is bytes else None
-            if field is None:
-                field = self._own(self._agents, agent, "user_agent.original", user_agent(agent))
-            parts.append(field)
+        client, headers = request[4], request[5]
+        if type(headers) is not dict:
+            headers = header_map(request)
+        key = (client[0] if client else None, headers.get(b"user-agent"))
         length = headers.get(b"content-length")
         if length is not None:
-            field = self._lengths.get(length) if type(length) is bytes else None
-            if field is None:
-                size = body_size(length)
-                field = b"" if size is None else self._own_field("http.request.body.size", size)
-                _remember_own(self._lengths, length, field)
-            parts.append(field)
+            key += (length,)
+        try:
+            field = self._peers.get(key)
+        except TypeError:  # a client address that cannot be a key
+            field = None
+        parts.append(field if field is not None else self._peer_fields(key))
 
-    def _own(self, cache: dict[Any, bytes], raw: Any, key: str, value: Any) -> bytes:
-        """The field of ``(key, value)``, remembered in ``cache`` by ``raw`` when short."""
-        field = self._own_field(key, value)
-        _remember_own(cache, raw, field)
+    def _peer_fields(self, key: tuple[Any, ...]) -> bytes:
+        """The fields of client address, user agent and body size, remembered by their raw
+        values (``key``) when those are short str or bytes."""
+        address, agent = key[0], key[1]
+        parts = []
+        if address is not None:
+            field = short_string(_CLIENT_HEADS, address)
+            parts.append(field or self._own_field("client.address", address))
+        if agent is not None:
+            parts.append(self._own_field("user_agent.original", user_agent(agent)))
+        if len(key) > 2:
+            size = body_size(key[2])
+            if size is not None:
+                parts.append(self._own_field("http.request.body.size", size))
+        field = b"".join(parts)
+        if all(type(raw) in (str, bytes, type(None)) for raw in key) and len(field) <= CACHED_PAIR_BYTES:
+            if len(self._peers) >= _OWN_VALUES:
+                self._peers.clear()
+            self._peers[key] = field
         return field
 
     def _own_field(self, key: str, value: Any, tag: bytes = b"\x4a") -> bytes:
@@ -317,15 +324,6 @@ def _stack_head(entry: _StackEntry, tail_size: int) -> bytes:
     if len(entry[6]) < VALUES_PER_KEY:
         entry[6][tail_size] = head
     return head
-
-
-def _remember_own(cache: dict[Any, bytes], raw: Any, field: bytes) -> None:
-    """Remember the field of a server span's own value (str or bytes, short) by that value."""
-    kind = type(raw)
-    if (kind is str or kind is bytes) and len(field) <= CACHED_PAIR_BYTES:
-        if len(cache) >= _OWN_VALUES:
-            cache.clear()
-        cache[raw] = field
 
 
 def _unpacks_contexts() -> bool:

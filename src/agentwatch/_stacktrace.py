@@ -109,7 +109,7 @@ def _format_frames(key: tuple[int, ...], tb: TracebackType) -> _Entry:
 
 def raise_site(exc: BaseException) -> _Site | None:
     """The file and line ``exc`` was raised at (None without a traceback)."""
-    site: _Site | None = getattr(exc, _SITE, None)
+    site: _Site | None = exc.__dict__.get(_SITE)  # every exception has a __dict__
     if site is not None:
         return site
     tb, last = exc.__traceback__, None
