@@ -66,9 +66,12 @@ _SERVER_BLOCKS = 1024  # shared parts of server spans remembered (method, route,
 _OWN_VALUES = 1024  # user agents, body sizes remembered (each)
 _STATUSES = 256  # Status objects remembered by identity
 _STACKS = 64  # encoded frames of distinct stack traces remembered (a few KB each)
-# frames text, type, escaped; the type field, the frames' bytes, the escaped field; stack
-# trace heads by tail length; the size of the head, type and frames
-_StackEntry = tuple[str, str, str, bytes, bytes, bytes, dict[int, bytes], int]
+# frames text, type, escaped; the type field, the frames' bytes, the escaped field; the
+# event heads by (message size, tail size) (see _event_heads); the size of the event's
+# name, time, type and frames
+_StackEntry = tuple[
+    str, str, str, bytes, bytes, bytes, dict[tuple[int, int], tuple[bytes, bytes, bytes]], int
+]
 
 # what precedes the value in the attribute field of url.path, client.address (Span) and
 # exception.message (Span.Event), by the value's length (as long as each length fits a byte)
@@ -183,7 +186,7 @@ class LeanEncoding:
         client, headers = request[4], request[5]
         if type(headers) is not dict:
             headers = header_map(request)
-        key = (client[0] if client else None, headers.get(b"user-agent"))
+        key: tuple[Any, ...] = (client[0] if client else None, headers.get(b"user-agent"))
         length = headers.get(b"content-length")
         if length is not None:
             key += (length,)
@@ -208,7 +211,10 @@ class LeanEncoding:
             if size is not None:
                 parts.append(self._own_field("http.request.body.size", size))
         field = b"".join(parts)
-        if all(type(raw) in (str, bytes, type(None)) for raw in key) and len(field) <= CACHED_PAIR_BYTES:
+        if (
+            all(type(raw) in (str, bytes, type(None)) for raw in key)
+            and len(field) <= CACHED_PAIR_BYTES
+        ):
             if len(self._peers) >= _OWN_VALUES:
                 self._peers.clear()
             self._peers[key] = field
@@ -274,8 +280,8 @@ class LeanEncoding:
         """The event's field in four pieces (the frames' bytes not copied once more); None
         for text that is not UTF-8 encodable (the generic path drops it, with a warning).
 
-        What only the stack decides — the type and escaped fields, the frames' bytes, what
-        precedes the stack trace by the tail's length — is one :meth:`_stack_entry`, found by
+        What only the stack decides — the type and escaped fields, the frames' bytes, the
+        bytes around time and message by the sizes of message and tail — is one :meth:`_stack_entry`, found by
         the identity of the frames text (the cached text of a repeated stack)."""
         entry = self._stacks.get(id(frames))
         try:
@@ -284,16 +290,14 @@ class LeanEncoding:
             text, end = message.encode(), tail.encode()
         except UnicodeEncodeError:
             return None
-        if len(text) < len(_MESSAGE_HEADS):
-            message_field = _MESSAGE_HEADS[len(text)] + text
-        else:
-            message_field = string_header(b"\x1a", _EXCEPTION_MESSAGE, len(text)) + text
-        stack_head = entry[6].get(len(end)) or _stack_head(entry, len(end))
-        tail_field = entry[5] + b"\x20" + varint(dropped) if dropped else entry[5]
-        size = entry[7] + len(message_field) + len(stack_head) + len(end) + len(tail_field)
         time = (timestamp or 0).to_bytes(8, "little")
-        head = (b"\x5a", varint(size), _EXCEPTION_HEAD, time, entry[3], message_field, stack_head)
-        return (b"".join(head), entry[4], end, tail_field)
+        if dropped:
+            tail_field = entry[5] + b"\x20" + varint(dropped)
+            lead, middle, rest = _event_heads(entry, len(text), len(end), len(tail_field))
+            return (b"".join((lead, time, middle, text, rest)), entry[4], end, tail_field)
+        sizes = (len(text), len(end))
+        heads = entry[6].get(sizes) or _remember_heads(entry, sizes)
+        return (b"".join((heads[0], time, heads[1], text, heads[2])), entry[4], end, entry[5])
 
     def _stack_entry(self, kind: str, escaped: str, frames: str) -> _StackEntry:
         """What the exception fields of ``frames`` (and type, escaped) share; it keeps the
@@ -317,13 +321,30 @@ class LeanEncoding:
         return entry
 
 
-def _stack_head(entry: _StackEntry, tail_size: int) -> bytes:
-    """What precedes the stack trace (the entry's frames, then ``tail_size`` bytes) in its
-    field, remembered by ``tail_size`` (a tail is the exception's own line: few lengths)."""
-    head = string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(entry[4]) + tail_size)
+def _event_heads(
+    entry: _StackEntry, message_size: int, tail_size: int, tail_field_size: int
+) -> tuple[bytes, bytes, bytes]:
+    """What an exception event of ``entry`` holds around its time and message, by the sizes
+    of message, tail and the escaped field: the field's tag and length and the event's name
+    (then the time), the type field and the message's head (then the message), the head of
+    the stack trace (then the frames, the tail, the escaped field)."""
+    if message_size < len(_MESSAGE_HEADS):
+        message_head = _MESSAGE_HEADS[message_size]
+    else:
+        message_head = string_header(b"\x1a", _EXCEPTION_MESSAGE, message_size)
+    stack_head = string_header(b"\x1a", _EXCEPTION_STACKTRACE, len(entry[4]) + tail_size)
+    size = entry[7] + len(message_head) + message_size + len(stack_head) + tail_size
+    lead = b"\x5a" + varint(size + tail_field_size) + _EXCEPTION_HEAD
+    return lead, entry[3] + message_head, stack_head
+
+
+def _remember_heads(entry: _StackEntry, sizes: tuple[int, int]) -> tuple[bytes, bytes, bytes]:
+    """:func:`_event_heads` of an event without dropped attributes, remembered in the entry
+    by (message size, tail size): an error storm repeats a few sizes."""
+    heads = _event_heads(entry, sizes[0], sizes[1], len(entry[5]))
     if len(entry[6]) < VALUES_PER_KEY:
-        entry[6][tail_size] = head
-    return head
+        entry[6][sizes] = heads
+    return heads
 
 
 def _unpacks_contexts() -> bool:
