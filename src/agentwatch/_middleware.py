@@ -373,7 +373,4 @@ def _add_traceresponse(
 
 def _mark(error: BaseException, span: trace.Span) -> None:
     """Remember the span on the exception, so logs written after the request still link it."""
-    try:
-        error.__agentwatch_span_context__ = span.get_span_context()  # type: ignore[attr-defined]
-    except (AttributeError, TypeError):  # exceptions with __slots__
-        pass
+    error.__dict__["__agentwatch_span_context__"] = span.get_span_context()  # __slots__ or not

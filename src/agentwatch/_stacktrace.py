@@ -42,7 +42,7 @@ _MAX_ENTRIES = 512
 _last_of_type: dict[type[BaseException], _Entry] = {}  # the last stack of each type
 _type_names: dict[type[BaseException], str] = {}  # type -> its name in a traceback
 _MAX_TYPES = 256
-_SYNTAX = "<SyntaxError>"  # the name of SyntaxError types: the standard library formats them
+_STDLIB = "<stdlib>"  # the "name" of types whose line the standard library formats (see below)
 
 
 def _frames_text(exc: BaseException, tb: TracebackType) -> str:
@@ -54,10 +54,7 @@ def _frames_text(exc: BaseException, tb: TracebackType) -> str:
         if len(_last_of_type) >= _MAX_TYPES:
             _last_of_type.clear()
         _last_of_type[kind] = cached
-    try:
-        setattr(exc, _SITE, cached[2])
-    except (AttributeError, TypeError):  # a type that refuses new attributes
-        pass
+    exc.__dict__[_SITE] = cached[2]  # every exception has a __dict__, __slots__ or not
     return cached[0]
 
 
@@ -180,19 +177,21 @@ def _exception_line(exc: BaseException, message: str | None = None) -> str:
     """The last line(s) of a traceback, without re-walking the stack as the stdlib does."""
     kind = type(exc)
     name = _type_names.get(kind) or _type_name(kind)
-    if name is _SYNTAX:
+    if name is _STDLIB:
         return "".join(traceback.format_exception_only(kind, exc))
     if message is None:
         message = exception_message(exc)
     line = f"{name}: {message}\n" if message else f"{name}\n"
-    notes = getattr(exc, "__notes__", None)
+    notes = exc.__dict__.get("__notes__")  # add_note()'s (a class's own: the stdlib path)
     return line if notes is None else line + _notes_text(notes)
 
 
 def _type_name(kind: type[BaseException]) -> str:
-    """How the standard library names an exception type (remembered per type)."""
-    if issubclass(kind, SyntaxError):
-        name = _SYNTAX  # formatted with its source line, by the standard library
+    """How the standard library names an exception type (remembered per type); _STDLIB for
+    the types whose exception line the standard library formats here: SyntaxError (with
+    its source line) and types with ``__notes__`` of their own."""
+    if issubclass(kind, SyntaxError) or hasattr(kind, "__notes__"):
+        name = _STDLIB
     else:
         name, module = kind.__qualname__, kind.__module__
         if module not in ("__main__", "builtins"):
