@@ -18,8 +18,8 @@ is_traceback(PyObject *tb)
     return tb != NULL && PyTraceBack_Check(tb); /* tb_next is NULL after the last entry */
 }
 
-/* id(code) and instruction of one entry; code is a borrowed reference of the frame's
- * code (the frame keeps it alive while the traceback does). */
+/* The code object of one entry, as a borrowed reference: the frame keeps it alive while
+ * the traceback does. */
 static PyObject *
 entry_code(PyTracebackObject *tb)
 {
