@@ -113,8 +113,8 @@ class ErrorReporter:
     ) -> None:
         self.gate = gate
         self.redactor = redactor or Redactor()
-        self._metrics = metrics
-        self._events: Any = None  # agentwatch_error_events_total of ``metrics``, once read
+        # agentwatch_error_events_total of ``metrics``; without: the active telemetry's
+        self._events = None if metrics is None else metrics["agentwatch_error_events_total"]
         self._queue: queue.Queue[_Pending | None] = queue.Queue(queue_size)
         self._worker: threading.Thread | None = None
         self.client: Any = None  # the sentry-sdk client attach() created, closed by close()
@@ -166,11 +166,8 @@ class ErrorReporter:
     def _count(self, outcome: str) -> bool:
         try:
             events = self._events
-            if events is None:  # without metrics of its own: the active telemetry's, each time
-                metrics = self._metrics if self._metrics is not None else telemetry().metrics
-                events = metrics["agentwatch_error_events_total"]
-                if self._metrics is not None:
-                    self._events = events
+            if events is None:
+                events = telemetry().metrics["agentwatch_error_events_total"]
             events.tallied(outcome).inc()
         except Exception as exc:
             report_internal_error("errors", exc)

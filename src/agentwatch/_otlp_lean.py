@@ -63,7 +63,7 @@ _EXCEPTION_STACKTRACE = b"\x0a\x14exception.stacktrace"
 _EXCEPTION_HEAD = b"\x12\x09exception\x09"  # Span.Event name, then the tag of its time
 _EXCEPTION_HEAD_SIZE = len(_EXCEPTION_HEAD) + 8
 _SERVER_BLOCKS = 1024  # shared parts of server spans remembered (method, route, status...)
-_OWN_VALUES = 1024  # user agents, body sizes remembered (each)
+_OWN_VALUES = 1024  # blocks of client address, user agent and body size remembered
 _STATUSES = 256  # Status objects remembered by identity
 _STACKS = 64  # encoded frames of distinct stack traces remembered (a few KB each)
 # frames text, type, escaped; the type field, the frames' bytes, the escaped field; the
@@ -183,9 +183,7 @@ class LeanEncoding:
         block remembered by their raw values (one client and agent send many requests)."""
         path = request[1]
         parts.append(short_string(_PATH_HEADS, path) or self._own_field("url.path", path))
-        client, headers = request[4], request[5]
-        if type(headers) is not dict:
-            headers = header_map(request)
+        client, headers = request[4], header_map(request)
         key: tuple[Any, ...] = (client[0] if client else None, headers.get(b"user-agent"))
         length = headers.get(b"content-length")
         if length is not None:
@@ -281,8 +279,9 @@ class LeanEncoding:
         for text that is not UTF-8 encodable (the generic path drops it, with a warning).
 
         What only the stack decides — the type and escaped fields, the frames' bytes, the
-        bytes around time and message by the sizes of message and tail — is one :meth:`_stack_entry`, found by
-        the identity of the frames text (the cached text of a repeated stack)."""
+        bytes around time and message by the sizes of message and tail — is one
+        :meth:`_stack_entry`, found by the identity of the frames text (the cached text of a
+        repeated stack)."""
         entry = self._stacks.get(id(frames))
         try:
             if entry is None or entry[0] is not frames or entry[1] != kind or entry[2] != escaped:
