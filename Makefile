@@ -25,11 +25,12 @@ $(VENV)/.dev-installed: pyproject.toml setup.py src/agentwatch/_tbwalk.c | $(VEN
 demo: $(VENV)/.demo-installed
 	$(VENV)/bin/agentwatch demo $(DEMO_ARGS)
 
+# promtool, amtool and the real servers; headless Chromium and its driver for the web pages
 system-deps:
-	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! { command -v alertmanager >/dev/null || command -v prometheus-alertmanager >/dev/null; }; then \
-		echo "installing Debian packages prometheus prometheus-alertmanager"; \
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! { command -v alertmanager >/dev/null || command -v prometheus-alertmanager >/dev/null; } || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing Debian packages prometheus prometheus-alertmanager chromium chromium-driver"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus prometheus-alertmanager chromium chromium-driver >/dev/null; \
 	fi
 
 lint: $(VENV)/.dev-installed

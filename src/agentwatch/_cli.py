@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "agentwatch.demo.cli",
     "ops": "agentwatch.ops.cli",
     "docs": "agentwatch._docs",
+    "hub": "agentwatch.hub.cli",
 }
 
 

@@ -1,0 +1,116 @@
+"""``agentwatch hub serve|check`` and the subcommands each part adds.
+
+``serve`` runs the hub (uvicorn, one process) until SIGINT or SIGTERM; SIGHUP re-reads the
+config file. ``check`` validates a config file and exits non-zero with every problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from .configfile import DEFAULT_PORT, HubConfig, load_config, refuse_open_without_token
+
+__all__ = ["register"]
+
+_log = logging.getLogger("agentwatch.hub")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "hub", help="run the hub: monitors, status pages, alerts, traces", description=__doc__
+    )
+    commands = parser.add_subparsers(dest="hub_command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the hub")
+    _config_argument(serve)
+    serve.add_argument("--host", default=None, help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help=f"port ({DEFAULT_PORT}; 0: any)")
+    serve.add_argument(
+        "--database", default=None, help="SQLAlchemy URL (SQLite in the state folder)"
+    )
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    serve.set_defaults(func=serve_command)
+    check = commands.add_parser("check", help="validate a hub config file")
+    _config_argument(check, required=True)
+    check.set_defaults(func=check_command)
+    from .parts import load_parts
+
+    for spec in load_parts():
+        if spec.register_cli is not None:
+            spec.register_cli(commands)
+    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+
+
+def _config_argument(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    parser.add_argument(
+        "--config", "-c", required=required, default=None, help="hub.yaml (default ./hub.yaml)"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> HubConfig:
+    from .app import default_config_path
+
+    path = args.config or default_config_path()
+    return load_config(path).with_server(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        database=getattr(args, "database", None),
+    )
+
+
+def check_command(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    refuse_open_without_token(config)
+    summary = ", ".join(f"{name}: ok" for name in config.parts) or "no parts"
+    print(f"{args.config}: valid ({summary})")
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    config = config_from_args(args)
+    refuse_open_without_token(config)
+    asyncio.run(_serve(config))
+    return 0
+
+
+async def _serve(config: HubConfig) -> None:
+    import uvicorn
+
+    from .app import Hub
+
+    hub = Hub(config)
+    await hub.context.db.migrate()  # a schema too new, or a database in use, stops here
+    server = uvicorn.Server(
+        uvicorn.Config(
+            hub.asgi(),
+            host=config.server.host,
+            port=config.server.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(hub)))
+    _log.info("agentwatch hub on %s (database %s)", config.server.base_url, hub.context.db.url)
+    await server.serve()
+
+
+async def _reload(hub: Any) -> None:
+    from .config import HubConfigError
+
+    try:
+        await hub.reload()
+    except HubConfigError as exc:  # keep running on the old config
+        _log.error("reload refused, keeping the running configuration: %s", exc)

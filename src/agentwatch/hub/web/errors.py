@@ -1,0 +1,80 @@
+"""JSON errors that name the field, and reading a JSON request body.
+
+Every API error has the same shape, so clients and tests read one thing::
+
+    {"error": {"status": 400, "message": "interval: '5x' is not valid: expected ...",
+               "field": "interval"}}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+__all__ = ["ApiError", "api_error_response", "http_error_response", "read_json"]
+
+MAX_BODY = 10 * 1024 * 1024
+
+
+class ApiError(Exception):
+    """A request the hub refuses: an HTTP status, a message, and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+    def response(self) -> JSONResponse:
+        body: dict[str, Any] = {"status": self.status, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return JSONResponse({"error": body}, status_code=self.status, headers=self.headers)
+
+
+async def api_error_response(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 / 405 as the same JSON shape (HTML pages render their own)."""
+    assert isinstance(exc, HTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "error"
+    if exc.status_code == 404:
+        message = f"no such path: {request.url.path}"
+    return ApiError(exc.status_code, message, headers=exc.headers).response()
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON; 400 naming the problem, 413 when too large."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(413, f"request body of {len(body)} bytes is over {MAX_BODY}")
+    if not body:
+        raise ApiError(400, "request body is empty: expected JSON")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ApiError(400, f"request body is a JSON {type(data).__name__}: expected an object")
+    return data

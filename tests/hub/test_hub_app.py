@@ -1,0 +1,65 @@
+"""The hub process: core routes, auth, reload, and serve as a real process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.hub._support import HubProcess
+
+from agentwatch.hub.app import Hub
+from agentwatch.hub.configfile import load_config
+
+
+async def test_core_routes_and_token(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("t0ken")
+    (tmp_path / "hub.yaml").write_text("api: {token_file: token}\n")
+    hub = Hub(load_config(tmp_path / "hub.yaml"), environ={"XDG_STATE_HOME": str(tmp_path)})
+    app = hub.asgi()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://hub") as client,
+    ):
+        assert (await client.get("/health/live")).json() == {"status": "pass"}
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200 and ready.headers["content-type"].startswith(
+            "application/health+json"
+        )
+        assert b"agentwatch_hub_start_time_seconds" in (await client.get("/metrics")).content
+        refused = await client.post("/api/v1/reload")
+        assert refused.status_code == 401
+        assert refused.json()["error"]["message"].startswith("missing or invalid bearer token")
+        ok = await client.post("/api/v1/reload", headers={"Authorization": "Bearer t0ken"})
+        assert ok.status_code == 200 and ok.json()["reloaded"] is True
+        missing = await client.get("/api/v1/nothing-here")
+        assert missing.status_code == 404 and missing.json()["error"]["status"] == 404
+        assert "/api/v1/reload" in (await client.get("/openapi.json")).json()["paths"]
+        login = await client.post(
+            "/login",
+            content="token=t0ken&next=/",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert login.status_code == 303 and "agentwatch_hub_token" in login.headers["set-cookie"]
+        wrong = await client.post(
+            "/login",
+            content="token=nope",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert wrong.status_code == 401 and "Wrong token" in wrong.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_serve_as_a_process_and_stop_on_sigterm(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path}/hub.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    )
+    hub = HubProcess(None, database=url, log=tmp_path / "hub.log")
+    with hub:
+        assert httpx.get(hub.url + "/health/live").json()["status"] == "pass"
+    # uvicorn re-raises the signal it caught once shut down, as a well-behaved process does
+    assert hub.proc is not None and hub.proc.returncode in (0, -15), hub.output()
+    assert "Application shutdown complete" in hub.output()
