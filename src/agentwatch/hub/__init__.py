@@ -17,7 +17,9 @@ Owns:
   traces/    OTLP intake, trace store, query, viewer          (hub part 3)
 
 May import: the standard library, third-party packages of the ``hub`` extra,
-``agentwatch._exceptions``. Nothing of the SDK imports the hub. Parts import the hub's core
-modules (config, store, web, events, parts) and never each other: they talk through
-``events`` and the context they are given.
+``agentwatch._exceptions`` (and the SDK's public API). Nothing of the SDK imports the hub.
+Parts import the hub's core modules (config, store, web, events, parts); a part may read an
+earlier part's public query module (status reads monitors), never a later one's. Changes
+travel as ``events`` inside the writer's transaction; what a later part must ask an earlier
+one (is this in maintenance?) is a Protocol on the ``HubContext`` it is given.
 """

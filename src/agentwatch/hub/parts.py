@@ -29,9 +29,27 @@ if TYPE_CHECKING:
     from .web.auth import Auth
     from .web.render import Templates
 
-__all__ = ["PARTS", "HubContext", "Part", "PartSpec", "load_parts"]
+__all__ = ["PARTS", "HubContext", "MaintenanceCalendar", "Part", "PartSpec", "load_parts"]
 
 PARTS: tuple[str, ...] = ("monitors", "status", "alerts", "traces")
+
+
+class MaintenanceCalendar(Protocol):
+    """Which maintenance window, if any, holds what carries these labels at ``at``.
+
+    The monitors part owns maintenance windows (YAML or ``agentwatch hub maintenance``) and
+    sets ``HubContext.maintenance``; the alerts part asks it before notifying. A monitor's
+    own alerts carry the label ``monitor=<name>``.
+    """
+
+    def active_for(self, labels: Mapping[str, str], at: float) -> str | None:
+        """The name of the window in force for ``labels`` at ``at``, else None."""
+        ...
+
+
+class NoMaintenance:
+    def active_for(self, labels: Mapping[str, str], at: float) -> str | None:
+        return None
 
 
 class Part(Protocol):
@@ -82,6 +100,7 @@ class HubContext:
     api_token: Secret | None = None
     clock: Callable[[], float] = time.time
     environ: Mapping[str, str] = field(default_factory=dict)
+    maintenance: MaintenanceCalendar = field(default_factory=NoMaintenance)
 
 
 def load_parts(names: Sequence[str] = PARTS) -> list[PartSpec]:
