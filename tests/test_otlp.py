@@ -56,9 +56,11 @@ from tests._apps import free_port, init_for_test, sample
 from tests._otlp_receiver import otlp_receiver, silent_receiver
 
 import agentwatch
-from agentwatch._asgi.serverspan import ExceptionAttributes, ServerSpan, record_exception
+from agentwatch._asgi.serverspan import ServerSpan
 from agentwatch._export.otlp import TraceRequestEncoder
 from agentwatch._export.otlp_http import OtlpHttpExporter
+from agentwatch._semconv import ExceptionAttributes
+from agentwatch._tracing.events import record_exception
 from agentwatch._tracing.sampling import HeadSampler
 from agentwatch.testing import InMemorySpanExporter
 

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from ._asgi.middleware import AgentwatchMiddleware, ASGIApp
+from ._asgi.serverspan import ServerSpanFactory
 from ._exceptions import ConfigurationError
 from ._logs.formatter import LogSetup
 from ._metrics import registry as _metrics
@@ -90,6 +91,7 @@ class Agentwatch:
         self.tracing: Tracing = setup_tracing(
             settings, self.metrics, tracer_provider=tracer_provider, exporter=exporter
         )
+        self.server_spans = ServerSpanFactory(self.tracing)
         self.redactor = Redactor(settings.redact_patterns)
         self.telemetry = Telemetry(settings, self.metrics, self.tracing.tracer, self.redactor)
         self.request_window = RequestWindow()
@@ -142,7 +144,7 @@ class Agentwatch:
         return AgentwatchMiddleware(
             app,
             metrics=self.metrics,
-            start_span=self.tracing.start_server_span,
+            start_span=self.server_spans.start,
             endpoints=self.endpoints,
             exclude_paths=self.settings.exclude_paths,
             window=self.request_window,

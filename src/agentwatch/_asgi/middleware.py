@@ -29,10 +29,11 @@ from starlette.routing import Mount
 from .._metrics.registry import Metrics
 from .._metrics.tally import OFF, Row, histogram_bounds
 from .._metrics.window import RequestWindow
+from .._semconv import KNOWN_METHODS, Request
 from .._state import report_internal_error
-from .._tracing.context import attach, detach
-from ..propagation._propagators import CURRENT_SPAN_KEY
-from .serverspan import KNOWN_METHODS, Request, ServerSpan, record_exception, request_of
+from .._tracing.context import CURRENT_SPAN_KEY, attach, detach
+from .._tracing.events import record_exception
+from .serverspan import ServerSpan, request_of
 
 __all__ = ["UNMATCHED", "AgentwatchMiddleware", "route_template"]
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
@@ -37,35 +38,28 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import Attributes, AttributeValue
 
+from .._export.spans import LeanServerSpan
+from .._semconv import (
+    KNOWN_METHODS,
+    Raised,
+    Request,
+    add_own_request_attributes,
+    add_response_attributes,
+    exception_event_attributes,
+    request_attributes,
+    shared_request_attributes,
+)
 from .._sentry.stacktrace import exception_message, format_exception, stack_parts
+from .._tracing.events import exception_attributes
+from .._tracing.provider import Tracing
 from .._tracing.sampling import RANDOM_MASK, ErrorPriorityProcessor, HeadSampler
 
-__all__ = [
-    "KNOWN_METHODS",
-    "SERVER_SPAN_KEYS",
-    "ExceptionAttributes",
-    "Raised",
-    "ServerSpan",
-    "ServerSpanFactory",
-    "body_size",
-    "exception_attributes",
-    "record_exception",
-    "request_attributes",
-    "user_agent",
-]
+__all__ = ["ServerSpan", "ServerSpanFactory", "request_of"]
 
-KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-)
-# what ServerSpan.record_raised keeps: type, message, frames text, tail, time
-Raised = tuple[str, str, str, str, int]
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _UNSET = Status(StatusCode.UNSET)
 _time_ns = time.time_ns
-# What a request span needs from the ASGI scope: scheme, path, HTTP version, server, client,
-# headers. Read once at start; attributes are built from it only when the span is read.
-Request = tuple[str, str, str, Any, Any, Any]
 
 
 def request_of(scope: Mapping[str, Any], headers: Mapping[bytes, bytes] | None = None) -> Request:
@@ -79,100 +73,6 @@ def request_of(scope: Mapping[str, Any], headers: Mapping[bytes, bytes] | None =
         scope.get("client"),
         scope.get("headers", ()) if headers is None else headers,
     )
-
-
-def header_map(request: Request) -> Mapping[bytes, bytes]:
-    """The request's headers by name (the last of repeated ones wins)."""
-    headers = request[5]
-    return headers if type(headers) is dict else dict(headers)
-
-
-def request_attributes(method: str, request: Request) -> dict[str, Any]:
-    """The HTTP semantic-convention attributes of a request (method, URL, peers, agent).
-
-    Those most requests share come first (:func:`shared_request_attributes`), then those of
-    this request (:func:`add_own_request_attributes`).
-    """
-    attributes = shared_request_attributes(method, request[0], request[2], request[3])
-    add_own_request_attributes(attributes, request)
-    return attributes
-
-
-def shared_request_attributes(
-    method: str, scheme: str, version: str, server: Any
-) -> dict[str, Any]:
-    """Method, scheme, protocol version and server: what most requests share."""
-    attributes: dict[str, Any] = {}
-    if method in KNOWN_METHODS:
-        attributes["http.request.method"] = method
-    else:
-        attributes["http.request.method"] = "_OTHER"
-        attributes["http.request.method_original"] = method
-    attributes["url.scheme"] = scheme
-    attributes["network.protocol.version"] = version
-    if server:
-        attributes["server.address"] = server[0]
-        if server[1] is not None:
-            attributes["server.port"] = server[1]
-    return attributes
-
-
-def add_response_attributes(
-    attributes: dict[str, Any], route: str | None, status_code: int, error_type: str
-) -> None:
-    """Add what the middleware learns when the response is known."""
-    attributes["http.response.status_code"] = status_code
-    if route is not None:
-        attributes["http.route"] = route
-    if error_type:
-        attributes["error.type"] = error_type
-
-
-def add_own_request_attributes(attributes: dict[str, Any], request: Request) -> None:
-    """Add what differs from request to request: path, client, user agent, body size."""
-    attributes["url.path"] = request[1]
-    client = request[4]
-    if client:
-        attributes["client.address"] = client[0]
-    headers = header_map(request)
-    agent = headers.get(b"user-agent")
-    if agent is not None:
-        attributes["user_agent.original"] = user_agent(agent)
-    length = headers.get(b"content-length")
-    if length is not None:
-        size = body_size(length)
-        if size is not None:
-            attributes["http.request.body.size"] = size
-
-
-def user_agent(header: bytes) -> str:
-    """The ``user_agent.original`` attribute of a ``user-agent`` header value."""
-    return header.decode("latin-1")
-
-
-def body_size(header: bytes) -> int | None:
-    """The ``http.request.body.size`` attribute of a ``content-length`` header value."""
-    return int(header) if header.isdigit() else None
-
-
-# every attribute key a ServerSpan builds from its request and response
-SERVER_SPAN_KEYS = frozenset(
-    {
-        "http.request.method",
-        "http.request.method_original",
-        "url.scheme",
-        "network.protocol.version",
-        "server.address",
-        "server.port",
-        "http.response.status_code",
-        "http.route",
-        "error.type",
-        "url.path",
-        "client.address",
-        "user_agent.original",
-        "http.request.body.size",
-    }
-)
 
 
 _ERROR_STATUSES: dict[str, Status] = {}
@@ -209,6 +109,7 @@ class ServerSpan(trace.Span):
         "status",
         "status_code",
     )
+    lean_server_span: ClassVar[bool] = True  # what the export pipeline recognises
     kind = SpanKind.SERVER
     links: tuple[Any, ...] = ()
     dropped_attributes = 0
@@ -221,7 +122,7 @@ class ServerSpan(trace.Span):
         context: SpanContext,
         parent: SpanContext | None,
         request: Request,
-        factory: ServerSpanFactory,
+        factory: LeanServerSpans,
     ) -> None:
         self.method = method
         self.context = context
@@ -334,7 +235,9 @@ class ServerSpan(trace.Span):
         if raised is None:
             return self.recorded_events or ()
         kind, message, frames, tail, timestamp = raised
-        event = Event("exception", _exception_attributes(kind, message, frames, tail), timestamp)
+        event = Event(
+            "exception", exception_event_attributes(kind, message, frames, tail), timestamp
+        )
         return (*(self.recorded_events or ()), event)
 
     @property
@@ -421,58 +324,40 @@ class ServerSpan(trace.Span):
             self._processor.on_end_server(self, self.is_error)
 
 
-class ExceptionAttributes(dict[str, Any]):
-    """The attributes of an ``exception`` event: a plain dict to every reader.
-
-    It also keeps what its ``exception.stacktrace`` was joined from — ``stack_frames``, the
-    cached frames text (the same object whenever the stack repeats), and ``stack_tail``, the
-    exception's own lines — and that value itself (``stacktrace``, to tell it was not
-    replaced), so an encoder can reuse what it made of the frames.
-    """
-
-    __slots__ = ("stack_frames", "stack_tail", "stacktrace")
-    stack_frames: str
-    stack_tail: str
-    stacktrace: str
-
-
-def exception_attributes(exception: BaseException) -> dict[str, Any]:
-    """The semantic-convention attributes of an ``exception`` event (stack trace cached)."""
-    kind, message = type(exception).__qualname__, exception_message(exception)
-    parts = stack_parts(exception, message)
-    if parts is None:  # a cause or context shown before it: no part is the same twice
-        return {
-            "exception.type": kind,
-            "exception.message": message,
-            "exception.stacktrace": format_exception(exception),
-            "exception.escaped": "False",
-        }
-    return _exception_attributes(kind, message, *parts)
-
-
-def _exception_attributes(kind: str, message: str, frames: str, tail: str) -> dict[str, Any]:
-    stack = frames + tail
-    attributes = ExceptionAttributes()  # item by item: faster than from pairs
-    attributes["exception.type"] = kind
-    attributes["exception.message"] = message
-    attributes["exception.stacktrace"] = stack
-    attributes["exception.escaped"] = "False"
-    attributes.stack_frames, attributes.stack_tail = frames, tail
-    attributes.stacktrace = stack
-    return attributes
-
-
-def record_exception(span: trace.Span, exception: BaseException) -> None:
-    """``span.record_exception`` with the stack trace formatted through the cache.
-
-    Formatting happens now, not at export, so the request's frames are not kept alive.
-    """
-    if span.is_recording():
-        span.add_event("exception", exception_attributes(exception))
+if TYPE_CHECKING:  # mypy holds ServerSpan to the protocol the export pipeline reads
+    _LEAN: type[LeanServerSpan] = ServerSpan
 
 
 class ServerSpanFactory:
-    """Starts :class:`ServerSpan`s for a provider whose only processor is ``processor``."""
+    """Starts each request's server span: a lean :class:`ServerSpan` while agentwatch's
+    processor is the provider's only one (the default set-up), else an SDK span, so that
+    every processor the application added sees it."""
+
+    def __init__(self, tracing: Tracing) -> None:
+        self._tracer = tracing.tracer
+        provider, processor = tracing.provider, tracing.processor
+        self._lean = (
+            LeanServerSpans(provider, processor)
+            if processor is not None and isinstance(provider, TracerProvider)
+            else None
+        )
+
+    def start(self, method: str, parent: Context | None, request: Request) -> trace.Span:
+        """The request's server span, child of the remote ``parent`` context if any."""
+        lean = self._lean
+        if lean is not None and lean.usable():
+            parent_span = trace.get_current_span(parent).get_span_context() if parent else None
+            return lean.start(method, parent_span, request)
+        return self._tracer.start_span(
+            method if method in KNOWN_METHODS else "HTTP",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=request_attributes(method, request),
+        )
+
+
+class LeanServerSpans:
+    """Starts :class:`ServerSpan`\\ s for a provider whose only processor is ``processor``."""
 
     def __init__(self, provider: TracerProvider, processor: ErrorPriorityProcessor) -> None:
         self._provider = provider

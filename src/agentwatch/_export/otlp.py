@@ -23,7 +23,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._asgi.serverspan import ServerSpan
 from .otlp_lean import CONTEXTS_UNPACK, LeanEncoding
 from .otlp_wire import (
     CACHE_SIZE,
@@ -90,9 +89,8 @@ class TraceRequestEncoder(LeanEncoding):
         resource: Any
         scope: Any
         for span in spans:
-            if type(span) is ServerSpan and CONTEXTS_UNPACK:
-                factory = span.factory
-                resource, scope = factory.resource, factory.scope
+            if CONTEXTS_UNPACK and getattr(span, "lean_server_span", False):
+                resource, scope = span.resource, span.instrumentation_scope
                 body = self._server_span(span)
             else:
                 resource, scope = span.resource, span.instrumentation_scope or None

@@ -5,7 +5,7 @@ encodes a lean ``ServerSpan`` from its raw slots — what it shares with other r
 (name, kind, method, scheme, version, server, route, status code, error type) as one block
 cached by ``ServerSpan.shared_key()``, then path, client, user agent and body size — and an
 ``exception`` event with the four semantic-convention attributes in few steps, the frames
-of an :class:`~agentwatch._asgi.serverspan.ExceptionAttributes` stack trace encoded once per
+of an :class:`~agentwatch._semconv.ExceptionAttributes` stack trace encoded once per
 distinct stack. The bytes are those of the generic path: the tests hold them to it.
 
 The class it is mixed into provides the generic path and the shared caches: ``_span``,
@@ -21,11 +21,10 @@ from typing import Any
 from opentelemetry.sdk.trace import Event
 from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanContext, SpanKind, TraceFlags, TraceState
 
-from .._asgi.serverspan import (
+from .._semconv import (
     SERVER_SPAN_KEYS,
     ExceptionAttributes,
     Raised,
-    ServerSpan,
     body_size,
     header_map,
     user_agent,
@@ -48,6 +47,7 @@ from .otlp_wire import (
     text_field,
     varint,
 )
+from .spans import LeanServerSpan
 
 __all__ = ["CONTEXTS_UNPACK", "LeanEncoding"]
 
@@ -110,7 +110,7 @@ class LeanEncoding:
         raise NotImplementedError
 
     # -- ServerSpan -----------------------------------------------------------------------------
-    def _server_span(self, span: ServerSpan) -> bytes:
+    def _server_span(self, span: LeanServerSpan) -> bytes:
         """The ``Span`` message of agentwatch's lean server span, what ``_span`` makes of it.
 
         What it shares with other requests (name, kind, method, scheme, version, server,
@@ -165,7 +165,7 @@ class LeanEncoding:
         )
         return b"".join(parts)
 
-    def _server_block(self, span: ServerSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes]:
+    def _server_block(self, span: LeanServerSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes]:
         """The name field, and the kind and shared attribute fields, of spans like ``span``."""
         name = span.default_name()
         name_field = self._names.get(name) or text_field(self._names, b"\x2a", name)

@@ -23,8 +23,8 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .._asgi.serverspan import ServerSpan
 from .._metrics.registry import Metrics
+from .spans import is_lean
 
 __all__ = ["ExportQueue"]
 
@@ -125,7 +125,7 @@ class ExportQueue:
 
     def _export(self, batch: list[ReadableSpan]) -> SpanExportResult:
         if not getattr(self.exporter, "accepts_lean_spans", False):
-            batch = [s.to_readable() if isinstance(s, ServerSpan) else s for s in batch]
+            batch = [s.to_readable() if is_lean(s) else s for s in batch]
         return self.exporter.export(batch)
 
     def _log_failure(self, detail: str) -> None:

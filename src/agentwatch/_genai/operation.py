@@ -33,9 +33,9 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from .._asgi.serverspan import record_exception
 from .._metrics.registry import Metrics
 from .._state import Telemetry, report_internal_error, telemetry
+from .._tracing.events import record_exception
 
 __all__ = ["ERROR", "SUCCESS", "Operation", "current_operation", "error_type_of", "mark_error"]
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from .._asgi.serverspan import record_exception
 from .._genai.operation import mark_span
 from .._state import report_internal_error, telemetry
+from .._tracing.events import record_exception
 
 __all__ = ["instrument_sqlalchemy", "set_enabled"]
 

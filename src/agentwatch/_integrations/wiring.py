@@ -13,20 +13,17 @@ Each is undone (or idled) by ``handle.shutdown()``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .._genai import budget as _budget
 from .._genai.pricing import load_prices
 from . import sqlalchemy as _autodb
 from .patching import require
 
-if TYPE_CHECKING:
-    from .._init import Agentwatch
-
 __all__ = ["attach"]
 
 
-def attach(handle: Agentwatch) -> None:
+def attach(handle: Any) -> None:
     """Wire pricing, budgets and the data-layer auto-instrumentation from the settings."""
     settings = handle.settings
     if settings.pricing_file:

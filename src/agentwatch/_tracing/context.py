@@ -3,6 +3,8 @@
 ``opentelemetry.context.attach`` reaches its ``ContextVar`` through two Python frames.
 With the default runtime context the middleware sets the variable itself — one C call each
 way; any other runtime context (``OTEL_PYTHON_CONTEXT``) goes through the API.
+:data:`CURRENT_SPAN_KEY` is the context key of the current span, learnt through the public
+API, for the middleware and the propagators that build contexts directly.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.context import Context
 
-__all__ = ["attach", "detach"]
+__all__ = ["CURRENT_SPAN_KEY", "attach", "detach"]
+
+CURRENT_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))
 
 
 def _context_var() -> ContextVar[Context] | None:

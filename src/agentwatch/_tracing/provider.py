@@ -14,14 +14,11 @@ import socket
 from dataclasses import dataclass
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.version import __version__ as otel_sdk_version
-from opentelemetry.trace import SpanKind
 
-from .._asgi.serverspan import KNOWN_METHODS, Request, ServerSpanFactory, request_attributes
 from .._exceptions import ConfigurationError
 from .._export.exporters import build_exporter
 from .._export.queue import ExportQueue
@@ -41,22 +38,6 @@ class Tracing:
     processor: ErrorPriorityProcessor | None
     queue: ExportQueue | None
     owns_provider: bool
-    fast: ServerSpanFactory | None = None
-
-    def start_server_span(
-        self, method: str, parent: Context | None, request: Request
-    ) -> trace.Span:
-        """The request's server span: lean when agentwatch owns the pipeline, else the SDK's."""
-        fast = self.fast
-        if fast is not None and fast.usable():
-            parent_span = trace.get_current_span(parent).get_span_context() if parent else None
-            return fast.start(method, parent_span, request)
-        return self.tracer.start_span(
-            method if method in KNOWN_METHODS else "HTTP",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=request_attributes(method, request),
-        )
 
     def force_flush(self, timeout_seconds: float = 10.0) -> bool:
         return self.queue.flush(timeout_seconds) if self.queue else True
@@ -167,4 +148,4 @@ def setup_tracing(
         max_pending_traces=settings.max_pending_traces,
     )
     provider.add_span_processor(processor)
-    return Tracing(provider, tracer, processor, queue, owns, ServerSpanFactory(provider, processor))
+    return Tracing(provider, tracer, processor, queue, owns)

@@ -45,9 +45,10 @@ from opentelemetry.context import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from .._asgi.serverspan import KNOWN_METHODS, record_exception
 from .._redact import SENSITIVE_KEYS, Redactor
+from .._semconv import KNOWN_METHODS
 from .._state import report_internal_error, telemetry
+from .._tracing.events import record_exception
 from ._propagators import _BAGGAGE, _TRACE_CONTEXT
 
 __all__ = [

@@ -36,6 +36,7 @@ from opentelemetry.propagators.textmap import (
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from .._state import report_internal_error
+from .._tracing.context import CURRENT_SPAN_KEY
 from ._w3c import (
     EMPTY_TRACE_STATE,
     RANDOM,
@@ -48,7 +49,6 @@ from ._w3c import (
 )
 
 __all__ = [
-    "CURRENT_SPAN_KEY",
     "BaggagePropagator",
     "HeadersGetter",
     "TraceContextPropagator",
@@ -69,8 +69,7 @@ _REMOTE_PARENT = create_key("agentwatch-remote-parent")
 _NOT_RANDOM: dict[int, None] = {}
 _NOT_RANDOM_MAX = 4096
 _EMPTY = Context()
-# The context keys of the current span and of baggage, learnt through the public API.
-CURRENT_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, _EMPTY)))
+# The context key of baggage, learnt through the public API.
 _BAGGAGE_KEY = next(iter(otel_baggage.set_baggage("k", "v", _EMPTY)))
 _HeadersT = TypeVar("_HeadersT", bound=MutableMapping[str, str])
 
