@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from agentwatch._metrics import Metrics
+from agentwatch._metrics.registry import Metrics
 from agentwatch.health import (
     DiskCheck,
     HealthEndpoints,

@@ -144,7 +144,7 @@ def _exporter(config: str, url: str) -> Any:
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    from agentwatch._otlp_http import OtlpHttpExporter
+    from agentwatch._export.otlp_http import OtlpHttpExporter
 
     gzip = config.endswith("gzip")
     if config.startswith("stock"):
@@ -202,7 +202,7 @@ def _generic(span: Any) -> Any:
 def _encoder(config: str) -> Callable[[Any], Any]:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from agentwatch._otlp import TraceRequestEncoder
+    from agentwatch._export.otlp import TraceRequestEncoder
 
     if config == "stock":
         return lambda span: encode_spans([span]).SerializeToString()

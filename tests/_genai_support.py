@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from tests._apps import init_for_test, sample
 
 import agentwatch
-from agentwatch import _budget
+from agentwatch._genai import budget as _budget
 from agentwatch.demo.llm_server import SimConfig, create_llm_app
 from agentwatch.demo.serving import BackgroundServer
 from agentwatch.testing import InMemorySpanExporter

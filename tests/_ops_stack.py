@@ -28,8 +28,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from tests._apps import free_port
 
 from agentwatch._catalog import CATALOG, MetricSpec
-from agentwatch._metrics import Metrics
-from agentwatch._runtime import register_runtime_collectors
+from agentwatch._metrics.registry import Metrics
+from agentwatch._metrics.runtime import register_runtime_collectors
 
 INSTALL = "apt-get install prometheus prometheus-alertmanager"
 LABEL_VALUES = {

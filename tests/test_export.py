@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 from tests._apps import build_app, sample
 
 import agentwatch
-from agentwatch._export import ExportQueue
-from agentwatch._metrics import Metrics
-from agentwatch._serverspan import ServerSpan
+from agentwatch._asgi.serverspan import ServerSpan
+from agentwatch._export.queue import ExportQueue
+from agentwatch._metrics.registry import Metrics
 
 
 class Slow(SpanExporter):

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from tests._apps import build_app, sample
 
 import agentwatch
-from agentwatch._runtime import LoopLagProbe
+from agentwatch._metrics.runtime import LoopLagProbe
 
 
 class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
@@ -117,7 +117,7 @@ async def test_sdk_disabled_keeps_metrics_and_records_no_span() -> None:
 
 
 async def test_event_loop_lag_is_measured_on_the_running_loop() -> None:
-    from agentwatch._metrics import Metrics
+    from agentwatch._metrics.registry import Metrics
 
     registry = CollectorRegistry()
     probe = LoopLagProbe(Metrics(registry), interval_seconds=0.05)

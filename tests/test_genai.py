@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tests._genai_support import Recording, parent_of, recording, span_id
 
 import agentwatch
-from agentwatch._genai import AgentRun, current_operation
+from agentwatch._genai.api import AgentRun, current_operation
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tests._genai_support import Recording, llm_server, recording
 
 import agentwatch
-from agentwatch._autollm import uninstrument_anthropic, uninstrument_openai
-from agentwatch._clientpatch import require
+from agentwatch._integrations.llm_clients import uninstrument_anthropic, uninstrument_openai
+from agentwatch._integrations.patching import require
 from agentwatch.demo.serving import BackgroundServer
 
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]

@@ -11,8 +11,8 @@ import pytest
 from tests._genai_support import Recording, recording
 
 import agentwatch
-from agentwatch._budget import Budget, period_start
-from agentwatch._pricing import Price, PriceTable
+from agentwatch._genai.budget import Budget, period_start
+from agentwatch._genai.pricing import Price, PriceTable
 
 # (provider, model, input tokens incl. cached, output tokens, cached input tokens)
 CALLS = [
@@ -36,7 +36,7 @@ def _expected_cost(
     provider: str, model: str, tokens_in: int, tokens_out: int, cached: int
 ) -> Decimal:
     """The price table's own file, read independently, in exact decimal arithmetic."""
-    shipped = json.loads((Path(agentwatch.__file__).parent / "pricing.json").read_text())
+    shipped = json.loads((Path(agentwatch.__file__).parent / "_genai" / "pricing.json").read_text())
     table = shipped["gcp.gen_ai" if provider.startswith("gcp") else provider][model]
     cached_rate = Decimal(str(table.get("cached_input", table["input"])))
     return (

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from tests._apps import sample
 
 import agentwatch
-from agentwatch._mcp import context_from_meta, instrument_mcp, uninstrument_mcp
+from agentwatch._integrations.mcp import context_from_meta, instrument_mcp, uninstrument_mcp
 from agentwatch.testing import InMemorySpanExporter
 
 SERVER = str(Path(__file__).with_name("mcp_docs_server.py"))

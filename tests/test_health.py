@@ -26,8 +26,8 @@ from tests._health_servers import (
     stop_process,
 )
 
-from agentwatch._metrics import Metrics
-from agentwatch._window import RequestWindow
+from agentwatch._metrics.registry import Metrics
+from agentwatch._metrics.window import RequestWindow
 from agentwatch.health import (
     CallableCheck,
     CheckResult,

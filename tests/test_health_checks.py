@@ -20,7 +20,7 @@ from tests._health_servers import (
     status_server,
 )
 
-from agentwatch._metrics import Metrics
+from agentwatch._metrics.registry import Metrics
 from agentwatch.health import (
     CallableCheck,
     CheckResult,

@@ -14,7 +14,7 @@ from tests._apps import build_app, init_for_test, sample
 import agentwatch
 from agentwatch._catalog import CATALOG, PACKS, MetricSpec, define_pack, render_reference
 from agentwatch._docs import render_configuration
-from agentwatch._metrics import OVERFLOW, Metrics
+from agentwatch._metrics.registry import OVERFLOW, Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 

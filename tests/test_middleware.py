@@ -15,7 +15,7 @@ from starlette.routing import Route
 from tests._apps import build_app, init_for_test, sample
 
 import agentwatch
-from agentwatch._middleware import route_template
+from agentwatch._asgi.middleware import route_template
 from agentwatch.testing import InMemorySpanExporter
 
 
@@ -354,7 +354,7 @@ async def test_a_failing_request_leaves_no_reference_cycle_behind() -> None:
 
 
 async def test_a_provider_outliving_its_handle_is_left_as_found() -> None:
-    from agentwatch._serverspan import ServerSpan
+    from agentwatch._asgi.serverspan import ServerSpan
 
     provider = TracerProvider(sampler=agentwatch.ErrorPrioritySampler(1.0))
     kinds: list[type] = []

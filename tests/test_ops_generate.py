@@ -142,7 +142,7 @@ def test_every_alert_test_fires_on_time_and_has_a_quiet_case(default_folder: Pat
 
 
 def test_status_values_are_the_ones_the_sdk_records(default_folder: Path) -> None:
-    from agentwatch._operation import ERROR, SUCCESS
+    from agentwatch._genai.operation import ERROR, SUCCESS
 
     assert (STATUS_SUCCESS, STATUS_ERROR) == (SUCCESS, ERROR) == ("success", "error")
     text = (default_folder / "prometheus/rules/alerts.yml").read_text()

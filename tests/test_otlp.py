@@ -56,10 +56,12 @@ from tests._apps import free_port, init_for_test, sample
 from tests._otlp_receiver import otlp_receiver, silent_receiver
 
 import agentwatch
-from agentwatch._otlp import TraceRequestEncoder
-from agentwatch._otlp_http import OtlpHttpExporter
-from agentwatch._sampling import HeadSampler
-from agentwatch._serverspan import ExceptionAttributes, ServerSpan, record_exception
+from agentwatch._asgi.serverspan import ServerSpan
+from agentwatch._export.otlp import TraceRequestEncoder
+from agentwatch._export.otlp_http import OtlpHttpExporter
+from agentwatch._semconv import ExceptionAttributes
+from agentwatch._tracing.events import record_exception
+from agentwatch._tracing.sampling import HeadSampler
 from agentwatch.testing import InMemorySpanExporter
 
 SpanFactory = Callable[[], list[ReadableSpan]]
@@ -695,8 +697,8 @@ async def test_a_message_otlp_cannot_carry_is_dropped_on_both_paths() -> None:
 
 
 def _retained_by_the_encoder(spans: list[Any]) -> int:
-    """Bytes allocated in ``_otlp`` while a new encoder encodes ``spans`` one at a time, and
-    still alive after (what its caches keep)."""
+    """Bytes allocated in ``_export/otlp*`` while a new encoder encodes ``spans`` one at a
+    time, and still alive after (what its caches keep)."""
     encoder = TraceRequestEncoder()
     gc.collect()
     tracemalloc.start()
@@ -707,7 +709,7 @@ def _retained_by_the_encoder(spans: list[Any]) -> int:
         snapshot = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    in_encoder = snapshot.filter_traces([tracemalloc.Filter(True, "*agentwatch/_otlp*.py")])
+    in_encoder = snapshot.filter_traces([tracemalloc.Filter(True, "*agentwatch/_export/otlp*.py")])
     return sum(stat.size for stat in in_encoder.statistics("filename"))
 
 

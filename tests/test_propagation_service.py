@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from tests._apps import init_for_test
 from tests._http_recorder import Server, recording_server
 
-from agentwatch._w3c import parse_tracestate
+from agentwatch.propagation._w3c import parse_tracestate
 
 TID = "12345678901234567890123456789012"
 TP = f"00-{TID}-1234567890123456-01"

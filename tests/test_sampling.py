@@ -14,9 +14,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry
 from tests._apps import build_app, init_for_test, sample
 
-from agentwatch._export import ExportQueue
-from agentwatch._metrics import Metrics
-from agentwatch._sampling import ErrorPriorityProcessor, HeadSampler, keeps_success
+from agentwatch._export.queue import ExportQueue
+from agentwatch._metrics.registry import Metrics
+from agentwatch._tracing.sampling import ErrorPriorityProcessor, HeadSampler, keeps_success
 from agentwatch.testing import InMemorySpanExporter
 
 

@@ -25,10 +25,10 @@ from tests._apps import log as app_log
 from tests._sentry_receiver import SentryReceiver, sentry_receiver
 
 import agentwatch
-from agentwatch import _errors
-from agentwatch._error_gate import ErrorGate, fingerprint
-from agentwatch._metrics import Metrics
+from agentwatch._metrics.registry import Metrics
 from agentwatch._redact import Redactor
+from agentwatch._sentry import reporter as _errors
+from agentwatch._sentry.gate import ErrorGate, fingerprint
 from agentwatch._settings import load_settings
 from agentwatch.testing import InMemorySpanExporter
 

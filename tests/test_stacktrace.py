@@ -8,8 +8,8 @@ from types import TracebackType
 
 import pytest
 
-from agentwatch import _stacktrace
-from agentwatch._stacktrace import format_exception, raise_site, stack_parts
+from agentwatch._sentry import stacktrace as _stacktrace
+from agentwatch._sentry.stacktrace import format_exception, raise_site, stack_parts
 
 _C_WALKS = (_stacktrace.is_stack, _stacktrace.stack_key)
 _PYTHON_WALKS = (_stacktrace._is_stack, _stacktrace._stack_key)

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from tests._apps import build_app, init_for_test, sample
 
-from agentwatch._tally import OFF, TalliedCounter, Tallies, histogram_bounds
+from agentwatch._metrics.tally import OFF, TalliedCounter, Tallies, histogram_bounds
 
 
 def _exposition(registry: CollectorRegistry) -> list[str]:

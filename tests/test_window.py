@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from agentwatch._window import RequestWindow
+from agentwatch._metrics.window import RequestWindow
 
 
 class Clock:

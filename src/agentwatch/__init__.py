@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from ._autollm import instrument_anthropic, instrument_openai
-from ._budget import Budget, budget
 from ._catalog import MetricSpec, define_pack
 from ._exceptions import (
     AgentwatchError,
@@ -16,7 +14,7 @@ from ._exceptions import (
     OpsError,
     ValidationFailedError,
 )
-from ._genai import (
+from ._genai.api import (
     agent_run,
     approval_wait,
     current_llm_call,
@@ -27,13 +25,15 @@ from ._genai import (
     tool_call,
     workflow_run,
 )
+from ._genai.budget import Budget, budget
+from ._genai.pricing import get_price, load_prices, set_prices
 from ._init import Agentwatch, init
-from ._logs import JsonFormatter
-from ._mcp import instrument_mcp
-from ._pricing import get_price, load_prices, set_prices
-from ._sampling import ErrorPriorityProcessor
-from ._sampling import HeadSampler as ErrorPrioritySampler
+from ._integrations.llm_clients import instrument_anthropic, instrument_openai
+from ._integrations.mcp import instrument_mcp
+from ._logs.formatter import JsonFormatter
 from ._state import get_tracer, metric
+from ._tracing.sampling import ErrorPriorityProcessor
+from ._tracing.sampling import HeadSampler as ErrorPrioritySampler
 
 __all__ = [
     "Agentwatch",

@@ -22,29 +22,30 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from . import _metrics
+from ._asgi.middleware import AgentwatchMiddleware, ASGIApp
+from ._asgi.serverspan import ServerSpanFactory
 from ._exceptions import ConfigurationError
-from ._exposition import MetricsEndpoint
-from ._logs import LogSetup
-from ._metrics import Metrics
-from ._middleware import AgentwatchMiddleware, ASGIApp
-from ._propagation import scan_asgi_headers
+from ._logs.formatter import LogSetup
+from ._metrics import registry as _metrics
+from ._metrics.exposition import MetricsEndpoint
+from ._metrics.registry import Metrics
+from ._metrics.runtime import LoopLagProbe, register_runtime_collectors
+from ._metrics.window import RequestWindow
 from ._redact import Redactor
-from ._runtime import LoopLagProbe, register_runtime_collectors
 from ._settings import Settings, load_settings
 from ._state import Telemetry, activate, deactivate, report_internal_error
-from ._tracing import Tracing, setup_tracing
-from ._window import RequestWindow
+from ._tracing.provider import Tracing, setup_tracing
+from .propagation._propagators import scan_asgi_headers
 
 __all__ = ["Agentwatch", "init"]
 
 _log = logging.getLogger("agentwatch")
 # Subsystems wired by init(): each module has attach(handle); a missing optional one is skipped.
 ATTACHERS: tuple[str, ...] = (
-    "agentwatch._outbound_wiring",
+    "agentwatch.propagation._wiring",
     "agentwatch.health._wiring",
-    "agentwatch._errors",
-    "agentwatch._auto",
+    "agentwatch._sentry.reporter",
+    "agentwatch._integrations.wiring",
 )
 _lock = threading.RLock()  # init() holds it while a failing handle shuts itself down
 _active: Agentwatch | None = None
@@ -90,6 +91,7 @@ class Agentwatch:
         self.tracing: Tracing = setup_tracing(
             settings, self.metrics, tracer_provider=tracer_provider, exporter=exporter
         )
+        self.server_spans = ServerSpanFactory(self.tracing)
         self.redactor = Redactor(settings.redact_patterns)
         self.telemetry = Telemetry(settings, self.metrics, self.tracing.tracer, self.redactor)
         self.request_window = RequestWindow()
@@ -142,7 +144,7 @@ class Agentwatch:
         return AgentwatchMiddleware(
             app,
             metrics=self.metrics,
-            start_span=self.tracing.start_server_span,
+            start_span=self.server_spans.start,
             endpoints=self.endpoints,
             exclude_paths=self.settings.exclude_paths,
             window=self.request_window,

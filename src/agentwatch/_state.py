@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
-from ._metrics import GuardedMetric, Metrics
+from ._metrics.registry import GuardedMetric, Metrics
 from ._redact import Redactor
 from ._settings import Settings, load_settings
 

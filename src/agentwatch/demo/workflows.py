@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 import agentwatch
-from agentwatch._runs import AgentRun
+from agentwatch._genai.runs import AgentRun
 
 from .cache import Cache
 from .llm import LLMClient, LLMUnavailable

@@ -10,6 +10,10 @@
 >>> warmup.mark_ready()                          # /health/ready turns 200
 
 A check is any object with ``async check() -> CheckResult`` (see :mod:`.base`).
+
+Owns the checks (one file per kind beside ``base.py``), the registry (weights,
+criticality, timeouts, caching), the endpoints and ``_wiring.py`` (what ``init()``
+attaches). May import ``_logs``, the core (``_metrics``, ``_state``) and the foundation.
 """
 
 from __future__ import annotations

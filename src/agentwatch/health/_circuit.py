@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from .._exceptions import CircuitOpenError
-from .._metrics import Metrics
+from .._metrics.registry import Metrics
 from .._state import report_internal_error, telemetry
 from .base import CheckResult, Status
 

@@ -25,7 +25,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Protocol
 
-from .._logs import _iso as iso_time
+from .._logs.formatter import _iso as iso_time
 from .._state import report_internal_error
 from ._registry import ComponentResult, HealthRegistry, HealthReport
 from .base import STATUS_VALUES

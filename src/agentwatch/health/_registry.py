@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .._exceptions import ConfigurationError
-from .._metrics import Metrics
+from .._metrics.registry import Metrics
 from .._redact import Redactor
 from .._state import report_internal_error, telemetry
 from ._callable import CallableCheck

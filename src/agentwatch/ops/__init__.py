@@ -6,6 +6,10 @@
 {'promtool check config': 'ok', ..., 'catalog cross-check': 'ok'}
 
 Command line: ``agentwatch ops generate --out deploy`` and ``agentwatch ops validate deploy``.
+
+Owns every generator and validator of the operations folder and the ``ops`` command. May
+import the catalog, the settings table and ``_genai`` (its status values), never the
+request path.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .._catalog import PACKS
 from .._exceptions import ConfigurationError
-from .._operation import ERROR, SUCCESS
+from .._genai.operation import ERROR, SUCCESS
 
 if TYPE_CHECKING:
     from ._slo import SloSpec
@@ -35,7 +35,7 @@ __all__ = [
     "resolve_packs",
 ]
 
-STATUS_SUCCESS = SUCCESS  # the values the genai helpers record (agentwatch._operation)
+STATUS_SUCCESS = SUCCESS  # the values the genai helpers record (agentwatch._genai.operation)
 STATUS_ERROR = ERROR
 HTTP_SERVER_ERROR = '"5.."'
 HOST_PACK = "host"  # node-exporter, postgres-exporter, redis-exporter rules: not a catalog pack

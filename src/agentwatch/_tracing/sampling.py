@@ -1,0 +1,272 @@
+"""Error-priority tail sampling: every error trace kept, a deterministic share of the rest.
+
+Every span is recorded; :class:`ErrorPriorityProcessor` buffers the spans of each trace
+and decides when the trace's *local root* ends (a span with no parent, or a remote
+parent). It keeps the whole local trace when
+
+1. any span has status ERROR, recorded an exception, or is an HTTP server span with a
+   status >= 500 (reason ``error``);
+2. the local root lasted longer than the slow threshold (reason ``slow``);
+3. otherwise, when the trace id's random bits fall in the kept share (reason ``ratio``).
+
+Rule 3 is deterministic: it reads the low 56 bits of the trace id (the W3C Level 2 random
+bits) and keeps the trace when they are at or above ``(1 - ratio) * 2**56``, the rejection
+threshold of OpenTelemetry's consistent probability sampling. Every process running
+agentwatch with the same ratio makes the same choice, so kept successful traces arrive
+whole. :class:`HeadSampler` sets the W3C ``sampled`` flag from the same rule, so
+downstream services that honour the flag agree too.
+
+Memory is bounded. A trace past ``max_spans_per_trace`` spans, or the oldest trace when
+``max_pending_traces`` are waiting, is decided early: kept when it already has an error or
+passes rule 3, else its buffered spans are dropped and counted in
+``agentwatch_spans_dropped_total{reason}``. Decisions are counted in
+``agentwatch_traces_sampled_total{decision,reason}``. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import SpanKind, StatusCode, get_current_span
+from opentelemetry.util.types import Attributes
+
+from .._metrics.registry import Metrics
+
+__all__ = ["RANDOM_MASK", "ErrorPriorityProcessor", "HeadSampler", "keeps_success"]
+
+_RANDOM_BITS = 56
+RANDOM_MASK = (1 << _RANDOM_BITS) - 1
+Sink = Callable[[list[ReadableSpan]], None]
+
+
+def rejection_threshold(ratio: float) -> int:
+    """Traces whose 56 random bits are >= this value are kept."""
+    return round((1.0 - ratio) * (1 << _RANDOM_BITS))
+
+
+def keeps_success(trace_id: int, ratio: float) -> bool:
+    """Whether a successful, fast trace with this id is kept at this ratio."""
+    return (trace_id & RANDOM_MASK) >= rejection_threshold(ratio)
+
+
+class HeadSampler(Sampler):
+    """Records every span; sets the ``sampled`` flag by the same rule the tail uses."""
+
+    def __init__(self, ratio: float) -> None:
+        self.ratio = ratio
+        self.threshold = rejection_threshold(ratio)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Any] | None = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        keep = (trace_id & RANDOM_MASK) >= self.threshold
+        parent_state = get_current_span(parent_context).get_span_context().trace_state
+        decision = Decision.RECORD_AND_SAMPLE if keep else Decision.RECORD_ONLY
+        return SamplingResult(decision, attributes, parent_state or None)
+
+    def keeps(self, trace_id: int) -> bool:
+        """The head decision for a trace: whether a successful, fast trace is kept."""
+        return (trace_id & RANDOM_MASK) >= self.threshold
+
+    def get_description(self) -> str:
+        return f"AgentwatchErrorPriority{{ratio={self.ratio}}}"
+
+
+def is_error_span(span: ReadableSpan) -> bool:
+    """ERROR status, a recorded exception, or an HTTP server span answering >= 500."""
+    if span.status.status_code is StatusCode.ERROR:
+        return True
+    for event in span.events:
+        if event.name == "exception":
+            return True
+    if span.kind is SpanKind.SERVER:
+        attributes = span.attributes or {}
+        status = attributes.get("http.response.status_code", attributes.get("http.status_code", 0))
+        return isinstance(status, int) and status >= 500
+    return False
+
+
+class _TraceBuffer:
+    __slots__ = ("error", "spans")
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+        self.error = False
+
+
+class ErrorPriorityProcessor(SpanProcessor):
+    """Buffers each trace's spans and hands kept traces, whole, to ``sink``."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        metrics: Metrics,
+        *,
+        ratio: float = 0.10,
+        slow_threshold_seconds: float = 2.0,
+        max_spans_per_trace: int = 512,
+        max_pending_traces: int = 4096,
+        remembered_decisions: int = 8192,
+    ) -> None:
+        self._sink = sink
+        self._threshold = rejection_threshold(ratio)
+        self._slow_ns = int(slow_threshold_seconds * 1e9)
+        self._max_spans = max_spans_per_trace
+        self._max_pending = max_pending_traces
+        self._remembered = remembered_decisions
+        self._pending: dict[int, _TraceBuffer] = {}
+        self._decided: OrderedDict[int, bool] = OrderedDict()
+        self._lock = threading.Lock()
+        self._active = True
+        self._sampled = metrics["agentwatch_traces_sampled_total"]
+        self._dropped = metrics["agentwatch_spans_dropped_total"]
+        self._ratio_drops = self._sampled.tallied("drop", "ratio")
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end_server(self, span: Any, error: bool) -> None:
+        """The request path's end of an agentwatch ``ServerSpan`` (a local root); ``error``
+        says whether the span is an error span (:func:`is_error_span`).
+
+        A root whose trace has no buffered spans is decided here without building a
+        buffer: the same rules as :meth:`on_end` in a handful of operations.
+        """
+        trace_id = span.context.trace_id
+        if error:
+            reason = "error"
+        elif span.end_time - span.start_time > self._slow_ns:
+            reason = "slow"
+        else:
+            reason = "ratio" if (trace_id & RANDOM_MASK) >= self._threshold else ""
+        with self._lock:  # a child ending on another thread now must see the decision
+            buffered = trace_id in self._pending or not self._active
+            if not buffered:
+                self._decided[trace_id] = bool(reason)
+                if len(self._decided) > self._remembered:
+                    self._decided.popitem(last=False)
+        if buffered:
+            self.on_end(span)
+        elif not reason:
+            self._ratio_drops.inc()
+        else:
+            self._sampled.tallied("keep", reason).inc()
+            self._sink([span])
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not self._active:
+            return
+        parent = span.parent
+        is_root = parent is None or parent.is_remote
+        error = is_error_span(span)
+        trace_id = span.context.trace_id  # type: ignore[union-attr]
+        with self._lock:
+            outcome = self._add(trace_id, span, error, is_root)
+        if outcome is not None:
+            self._settle(*outcome)
+
+    def _add(
+        self, trace_id: int, span: ReadableSpan, error: bool, is_root: bool
+    ) -> tuple[list[ReadableSpan], str, str] | None:
+        buffer = self._pending.get(trace_id)
+        if buffer is None:
+            late = self._decided.get(trace_id)
+            if late is not None and not is_root:  # a span ending after its root was decided
+                keep = late or error
+                return (
+                    [span],
+                    "keep" if keep else "drop",
+                    "late_error" if error and not late else "late",
+                )
+            buffer = _TraceBuffer()
+            self._pending[trace_id] = buffer
+            evicted = self._evict_oldest() if len(self._pending) > self._max_pending else None
+            if evicted is not None:
+                return evicted
+        buffer.spans.append(span)
+        buffer.error = buffer.error or error
+        if is_root:
+            del self._pending[trace_id]
+            return self._decide_at_root(trace_id, buffer, span)
+        if len(buffer.spans) >= self._max_spans:
+            return self._decide_early(trace_id, buffer, "trace_too_large", keep_buffer=True)
+        return None
+
+    def _decide_at_root(
+        self, trace_id: int, buffer: _TraceBuffer, root: ReadableSpan
+    ) -> tuple[list[ReadableSpan], str, str]:
+        if buffer.error:
+            reason = "error"
+        elif (root.end_time or 0) - (root.start_time or 0) > self._slow_ns:
+            reason = "slow"
+        elif (trace_id & RANDOM_MASK) >= self._threshold:
+            reason = "ratio"
+        else:
+            self._remember(trace_id, False)
+            return buffer.spans, "drop", "ratio"
+        self._remember(trace_id, True)
+        return buffer.spans, "keep", reason
+
+    def _decide_early(
+        self, trace_id: int, buffer: _TraceBuffer, why: str, keep_buffer: bool
+    ) -> tuple[list[ReadableSpan], str, str]:
+        spans = buffer.spans
+        if keep_buffer:  # the trace goes on: start a fresh buffer, remember errors seen
+            self._pending[trace_id] = fresh = _TraceBuffer()
+            fresh.error = buffer.error
+        if buffer.error or (trace_id & RANDOM_MASK) >= self._threshold:
+            return spans, "keep", "early_error" if buffer.error else "early_ratio"
+        return spans, "drop", why
+
+    def _evict_oldest(self) -> tuple[list[ReadableSpan], str, str] | None:
+        oldest_id = next(iter(self._pending))
+        buffer = self._pending.pop(oldest_id)
+        if not buffer.spans:
+            return None
+        spans, decision, reason = self._decide_early(
+            oldest_id, buffer, "buffer_full", keep_buffer=False
+        )
+        self._remember(oldest_id, decision == "keep")
+        return spans, decision, reason
+
+    def _remember(self, trace_id: int, keep: bool) -> None:
+        self._decided[trace_id] = keep
+        if len(self._decided) > self._remembered:
+            self._decided.popitem(last=False)
+
+    def _settle(self, spans: list[ReadableSpan], decision: str, reason: str) -> None:
+        if reason == "late":  # follows its trace's decision, already counted
+            if decision == "keep":
+                self._sink(spans)
+            return
+        if decision == "keep":
+            self._sampled.labels("keep", reason).inc()
+            self._sink(spans)
+        elif reason == "ratio":
+            self._sampled.labels("drop", reason).inc()
+        else:  # an early decision under memory pressure lost these spans
+            self._sampled.labels("drop", reason).inc()
+            self._dropped.labels(reason).inc(len(spans))
+
+    @property
+    def pending_traces(self) -> int:
+        return len(self._pending)
+
+    def shutdown(self) -> None:
+        self._active = False
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

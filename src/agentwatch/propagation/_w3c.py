@@ -1,0 +1,233 @@
+"""W3C Trace Context Level 2 and W3C Baggage header values: parse and format.
+
+Pure functions on strings, no OpenTelemetry context; :mod:`agentwatch.propagation._propagators` builds
+the propagators on them. Decisions the specifications leave open, and how they are taken:
+
+``traceparent``
+    Lowercase hex only; optional whitespace (space, tab) around the value is ignored.
+    Version ``ff`` is invalid. Version ``00`` is exactly 55 characters. A higher version is
+    parsed by the ``00`` layout from its first 55 characters, and may carry more only
+    after a ``-``. All-zero trace-id or parent-id is invalid. Of the flags only
+    ``sampled`` (0x01) and Level 2 ``random-trace-id`` (0x02) are kept; every other bit is
+    dropped, so it is never propagated.
+``tracestate``
+    Several header fields are joined with commas (RFC 9110 field order). Empty and
+    whitespace-only members are ignored. Keys follow the ``simple-key`` /
+    ``tenant-id@system-id`` grammar (simple key: a lowercase letter then up to 255 of
+    ``a-z 0-9 _ - * /``; tenant: a letter or digit then up to 240; system: a letter then
+    up to 13) — the grammar of the W3C test suite and of OpenTelemetry's ``TraceState``;
+    Level 2 relaxed it; a tracestate with a key valid only under the relaxed rule is
+    discarded here.
+    Values are 1 to 256 printable ASCII characters except ``,`` and ``=``, not ending in a
+    space (trailing optional whitespace is dropped). Any invalid member, a duplicate key,
+    or more than 32 members discards the whole ``tracestate``.
+``baggage``
+    Several header fields are joined. Keys are RFC 9110 tokens; values and property
+    values are percent-decoded UTF-8 (``+`` is a plus sign, not a space). An invalid
+    member (bad key, bad character, bad property, undecodable value) is dropped alone,
+    the valid ones are kept. At most 180 members and 8192 bytes are kept, on input and on
+    output; members that do not fit are dropped. Properties are kept
+    (:class:`BaggageValue`). Duplicate keys: the last one wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote, unquote
+
+from opentelemetry.trace import TraceState
+
+__all__ = [
+    "MAX_BAGGAGE_BYTES",
+    "MAX_BAGGAGE_MEMBERS",
+    "MAX_TRACESTATE_MEMBERS",
+    "RANDOM",
+    "SAMPLED",
+    "BaggageValue",
+    "format_baggage",
+    "format_traceparent",
+    "parse_baggage",
+    "parse_traceparent",
+    "parse_tracestate",
+]
+
+SAMPLED = 0x01
+RANDOM = 0x02
+MAX_TRACESTATE_MEMBERS = 32
+MAX_BAGGAGE_MEMBERS = 180
+MAX_BAGGAGE_BYTES = 8192
+EMPTY_TRACE_STATE = TraceState()
+_FAST_TRACE_STATE = isinstance(getattr(EMPTY_TRACE_STATE, "_dict", None), dict)
+
+_OWS = " \t"
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_TS_KEY = r"(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})"
+_TS_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+_TS_MEMBER = re.compile(f"({_TS_KEY})=({_TS_VALUE})")
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_TOKEN_ONLY = re.compile(_TOKEN)
+_BAGGAGE_PAIR = re.compile(rf"({_TOKEN})[ \t]*=[ \t]*({_OCTETS})")
+_BAGGAGE_PROPERTY = re.compile(rf"({_TOKEN})(?:[ \t]*=[ \t]*({_OCTETS}))?")
+
+Property = tuple[str, str | None]
+
+
+def parse_traceparent(value: str) -> tuple[int, int, int] | None:
+    """``(trace_id, parent_id, flags)`` of a ``traceparent`` value, or None if invalid.
+
+    >>> parse_traceparent("00-0000000000000000000000000000002a-0000000000000007-ff")
+    (42, 7, 3)
+    """
+    value = value.strip(_OWS)
+    size = len(value)
+    if size < 55 or _TRACEPARENT.match(value) is None:
+        return None
+    version = value[:2]
+    if version == "ff" or (size > 55 and (version == "00" or value[55] != "-")):
+        return None
+    trace_id = int(value[3:35], 16)
+    parent_id = int(value[36:52], 16)
+    if not trace_id or not parent_id:
+        return None
+    return trace_id, parent_id, int(value[53:55], 16) & (SAMPLED | RANDOM)
+
+
+def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
+    """A version ``00`` value; flags other than sampled and random are cleared."""
+    return f"00-{trace_id:032x}-{span_id:016x}-{flags & (SAMPLED | RANDOM):02x}"
+
+
+def parse_tracestate(values: Iterable[str]) -> TraceState:
+    """The ``TraceState`` of one or more ``tracestate`` field values (empty if invalid)."""
+    entries: dict[str, str] = {}
+    for header in values:
+        for raw in header.split(","):
+            member = raw.strip(_OWS)
+            if not member:
+                continue
+            match = _TS_MEMBER.fullmatch(member)
+            if match is None:
+                return EMPTY_TRACE_STATE
+            key = match.group(1)
+            if key in entries or len(entries) == MAX_TRACESTATE_MEMBERS:
+                return EMPTY_TRACE_STATE
+            entries[key] = match.group(2)
+    return _trace_state(entries) if entries else EMPTY_TRACE_STATE
+
+
+def _trace_state(entries: dict[str, str]) -> TraceState:
+    if _FAST_TRACE_STATE:  # entries are validated above, by a grammar as strict as its own
+        state = TraceState()
+        state._dict = entries
+        return state
+    return TraceState(list(entries.items()))
+
+
+class BaggageValue(str):
+    """A baggage value that carries the member's properties.
+
+    It is the decoded value itself (``baggage.get_baggage("k") == "v"``);
+    ``properties`` is a tuple of ``(key, value-or-None)`` pairs, values decoded.
+
+    >>> BaggageValue("alice", (("ttl", "30"), ("sensitive", None))).properties
+    (('ttl', '30'), ('sensitive', None))
+    """
+
+    properties: tuple[Property, ...]
+
+    def __new__(cls, value: str, properties: Sequence[Property] = ()) -> BaggageValue:
+        self = super().__new__(cls, value)
+        self.properties = tuple(properties)
+        return self
+
+
+def _decode(text: str) -> str | None:
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
+def _parse_properties(text: str) -> list[Property] | None:
+    properties: list[Property] = []
+    for part in text.split(";"):
+        match = _BAGGAGE_PROPERTY.fullmatch(part.strip(_OWS))
+        if match is None:
+            return None
+        raw = match.group(2)
+        value = None if raw is None else _decode(raw)
+        if raw is not None and value is None:
+            return None
+        properties.append((match.group(1), value))
+    return properties
+
+
+def _parse_member(member: str) -> tuple[str, str] | None:
+    pair, semicolon, rest = member.partition(";")
+    match = _BAGGAGE_PAIR.fullmatch(pair.rstrip(_OWS) if semicolon else pair)
+    if match is None:
+        return None
+    key, value = match.groups()
+    if "%" in value:
+        value = _decode(value)
+        if value is None:
+            return None
+    if not semicolon:
+        return key, value
+    properties = _parse_properties(rest)
+    if properties is None:
+        return None
+    return key, BaggageValue(value, properties)
+
+
+def parse_baggage(values: Iterable[str]) -> dict[str, str]:
+    """Entries of one or more ``baggage`` field values; invalid members are dropped alone."""
+    entries: dict[str, str] = {}
+    size = count = 0
+    for header in values:
+        for raw in header.split(","):
+            member = raw.strip(_OWS)
+            if not member:
+                continue
+            parsed = _parse_member(member)
+            cost = len(member) + (1 if count else 0)
+            if parsed is None or size + cost > MAX_BAGGAGE_BYTES:
+                continue
+            entries[parsed[0]] = parsed[1]
+            size += cost
+            count += 1
+            if count == MAX_BAGGAGE_MEMBERS:
+                return entries
+    return entries
+
+
+def _encode(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _format_member(key: str, value: object) -> str:
+    text = f"{key}={_encode(str(value))}"
+    for name, prop in getattr(value, "properties", ()):
+        if _TOKEN_ONLY.fullmatch(name) is not None:
+            text += f";{name}" if prop is None else f";{name}={_encode(prop)}"
+    return text
+
+
+def format_baggage(entries: Mapping[str, object]) -> str:
+    """A ``baggage`` value: members whose key is not a token, or that do not fit, are left out."""
+    members: list[str] = []
+    size = 0
+    for key, value in entries.items():
+        if not isinstance(key, str) or _TOKEN_ONLY.fullmatch(key) is None:
+            continue
+        member = _format_member(key, value)
+        cost = len(member) + (1 if members else 0)
+        if size + cost > MAX_BAGGAGE_BYTES:
+            continue
+        members.append(member)
+        size += cost
+        if len(members) == MAX_BAGGAGE_MEMBERS:
+            break
+    return ",".join(members)
