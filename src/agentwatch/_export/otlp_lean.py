@@ -25,6 +25,7 @@ from .._semconv import (
     SERVER_SPAN_KEYS,
     ExceptionAttributes,
     Raised,
+    Request,
     body_size,
     header_map,
     user_agent,
@@ -177,13 +178,13 @@ class LeanEncoding:
         self._server_blocks[key] = block
         return block
 
-    def _own_attributes(self, request: Any, parts: list[bytes]) -> None:
+    def _own_attributes(self, request: Request, parts: list[bytes]) -> None:
         """``url.path``, ``client.address``, ``user_agent.original``, ``http.request.body.size``
         as ``add_own_request_attributes`` makes them: the path encoded, the other three one
         block remembered by their raw values (one client and agent send many requests)."""
-        path = request[1]
+        path = request.path
         parts.append(short_string(_PATH_HEADS, path) or self._own_field("url.path", path))
-        client, headers = request[4], header_map(request)
+        client, headers = request.client, header_map(request)
         key: tuple[Any, ...] = (client[0] if client else None, headers.get(b"user-agent"))
         length = headers.get(b"content-length")
         if length is not None:
@@ -262,8 +263,9 @@ class LeanEncoding:
 
     def _raised_field(self, raised: Raised) -> tuple[bytes, ...] | None:
         """The field of the ``exception`` event a ``ServerSpan`` keeps as its parts."""
-        kind, message, frames, tail, timestamp = raised
-        return self._exception_pieces(kind, message, frames, tail, "False", timestamp, 0)
+        return self._exception_pieces(
+            raised.type, raised.message, raised.frames, raised.tail, "False", raised.time, 0
+        )
 
     def _exception_pieces(
         self,

@@ -71,11 +71,13 @@ class Row:
             deltas = [now[at + i] - before[at + i] for i in range(width)]
             at += width
             if kind == "counter":
-                if deltas[0]:
-                    child.inc(deltas[0])
+                (gain,) = deltas
+                if gain:
+                    child.inc(gain)
             elif kind == "gauge":
-                if deltas[0] - deltas[1]:
-                    child.inc(deltas[0] - deltas[1])
+                up, down = deltas
+                if up - down:
+                    child.inc(up - down)
             else:
                 _fold_histogram(child, deltas)
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from opentelemetry.trace import TraceState
@@ -45,6 +46,7 @@ __all__ = [
     "RANDOM",
     "SAMPLED",
     "BaggageValue",
+    "TraceParent",
     "format_baggage",
     "format_traceparent",
     "parse_baggage",
@@ -74,11 +76,19 @@ _BAGGAGE_PROPERTY = re.compile(rf"({_TOKEN})(?:[ \t]*=[ \t]*({_OCTETS}))?")
 Property = tuple[str, str | None]
 
 
-def parse_traceparent(value: str) -> tuple[int, int, int] | None:
-    """``(trace_id, parent_id, flags)`` of a ``traceparent`` value, or None if invalid.
+class TraceParent(NamedTuple):
+    """A valid ``traceparent``: trace-id, parent-id and the flags kept (sampled, random)."""
+
+    trace_id: int
+    parent_id: int
+    flags: int
+
+
+def parse_traceparent(value: str) -> TraceParent | None:
+    """The trace-id, parent-id and flags of a ``traceparent`` value, or None if invalid.
 
     >>> parse_traceparent("00-0000000000000000000000000000002a-0000000000000007-ff")
-    (42, 7, 3)
+    TraceParent(trace_id=42, parent_id=7, flags=3)
     """
     value = value.strip(_OWS)
     size = len(value)
@@ -91,7 +101,8 @@ def parse_traceparent(value: str) -> tuple[int, int, int] | None:
     parent_id = int(value[36:52], 16)
     if not trace_id or not parent_id:
         return None
-    return trace_id, parent_id, int(value[53:55], 16) & (SAMPLED | RANDOM)
+    flags = int(value[53:55], 16) & (SAMPLED | RANDOM)
+    return tuple.__new__(TraceParent, (trace_id, parent_id, flags))  # without its slow __new__
 
 
 def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
@@ -195,7 +206,8 @@ def parse_baggage(values: Iterable[str]) -> dict[str, str]:
             cost = len(member) + (1 if count else 0)
             if parsed is None or size + cost > MAX_BAGGAGE_BYTES:
                 continue
-            entries[parsed[0]] = parsed[1]
+            key, value = parsed
+            entries[key] = value
             size += cost
             count += 1
             if count == MAX_BAGGAGE_MEMBERS:
