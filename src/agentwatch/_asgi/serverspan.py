@@ -34,10 +34,10 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
-    TraceState,
 )
 from opentelemetry.util.types import Attributes, AttributeValue
 
+from .._compat import span_context_builder, span_processors_of
 from .._export.spans import LeanServerSpan
 from .._semconv import (
     KNOWN_METHODS,
@@ -381,14 +381,14 @@ class LeanServerSpans:
         self._threshold = head.threshold if head is not None else 0
         # the provider's processor tuple while agentwatch's is the only one (adding a
         # processor replaces the tuple)
-        self._active = getattr(provider, "_active_span_processor", None)
-        processors: Sequence[Any] = getattr(self._active, "_span_processors", ())
+        self._processors = span_processors_of(provider)
+        processors = self._processors() or ()
         only = head is not None and len(processors) == 1 and processors[0] is processor
         self._only: object = processors if only else object()
 
     def usable(self) -> bool:
         """True while agentwatch's processor is the provider's only one."""
-        return getattr(self._active, "_span_processors", None) is self._only
+        return self._processors() is self._only
 
     def start(self, method: str, parent: SpanContext | None, request: Request) -> ServerSpan:
         if parent is not None and parent.is_valid:
@@ -408,27 +408,4 @@ class LeanServerSpans:
         return self._ids.generate_trace_id()
 
 
-def _valid_span_context(
-    trace_id: int, span_id: int, flags: TraceFlags, state: TraceState
-) -> SpanContext:
-    """A local ``SpanContext`` for ids known valid, without re-checking them."""
-    return tuple.__new__(SpanContext, (trace_id, span_id, False, flags, state, True))  # type: ignore[no-any-return]
-
-
-def _span_context_builder() -> Any:
-    """The shortcut when it builds exactly what ``SpanContext()`` builds, else the class."""
-    flags, state = TraceFlags(1), TraceState([("k", "v")])
-    expected = SpanContext(0xABC, 0xDEF, False, flags, state)
-    built = _valid_span_context(0xABC, 0xDEF, flags, state)
-    same = built == expected and all(
-        getattr(built, name) == getattr(expected, name)
-        for name in ("trace_id", "span_id", "is_remote", "trace_flags", "trace_state", "is_valid")
-    )
-    if same:
-        return _valid_span_context
-    return lambda trace_id, span_id, flags, state: SpanContext(
-        trace_id, span_id, False, flags, state
-    )
-
-
-_span_context = _span_context_builder()
+_span_context = span_context_builder()

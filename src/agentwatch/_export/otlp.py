@@ -24,8 +24,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from .._compat import SPAN_CONTEXTS_UNPACK
 from .otlp_fields import SpanFields
-from .otlp_lean import CONTEXTS_UNPACK, ServerSpanFields
+from .otlp_lean import ServerSpanFields
 from .otlp_wire import CACHE_SIZE, PairCache, any_value, prefixed, string, varint
 
 __all__ = ["EncodedSpan", "TraceRequestEncoder", "any_value"]
@@ -84,7 +85,8 @@ class TraceRequestEncoder:
         resource: Any
         scope: Any
         for span in spans:
-            if CONTEXTS_UNPACK and getattr(span, "lean_server_span", False):
+            # the lean path reads a SpanContext as one tuple (agentwatch._compat)
+            if SPAN_CONTEXTS_UNPACK and getattr(span, "lean_server_span", False):
                 resource, scope = span.resource, span.instrumentation_scope
                 body = server_span(span)
             else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanKind
 
 from .._semconv import SERVER_SPAN_KEYS, Request, body_size, header_map, user_agent
 from .otlp_fields import SpanFields
@@ -35,7 +35,7 @@ from .otlp_wire import (
 )
 from .spans import LeanServerSpan
 
-__all__ = ["CONTEXTS_UNPACK", "ServerSpanFields"]
+__all__ = ["ServerSpanFields"]
 
 _SERVER_KIND = KINDS[id(SpanKind.SERVER)]
 _SERVER_BLOCKS = 1024  # shared parts of server spans remembered (method, route, status...)
@@ -86,7 +86,7 @@ class ServerSpanFields:
             block = self._blocks.get(key) or self._block(span, key)
         except TypeError:  # a server address that cannot be a key (a list)
             return self._fields.span(span)
-        trace_id, span_id, _, trace_flags, state, _ = span.context  # see _unpacks_contexts
+        trace_id, span_id, _, trace_flags, state, _ = span.context  # see TraceRequestEncoder
         flags = (trace_flags & 0xFF) | HAS_IS_REMOTE
         high, low = trace_id >> 64, trace_id & MASK64
         parent = span.parent
@@ -186,14 +186,3 @@ class ServerSpanFields:
             self._statuses.clear()
         self._statuses[id(status)] = _KnownStatus(status, field)
         return field
-
-
-def _unpacks_contexts() -> bool:
-    """True when a ``SpanContext`` is the tuple (trace_id, span_id, is_remote, flags, state,
-    is_valid), as the ServerSpan path reads it (one unpacking, not five properties)."""
-    flags, state = TraceFlags(1), TraceState([("k", "v")])
-    context = SpanContext(0xABC, 0xDEF, True, flags, state)
-    return isinstance(context, tuple) and tuple(context) == (0xABC, 0xDEF, True, flags, state, True)
-
-
-CONTEXTS_UNPACK = _unpacks_contexts()

@@ -39,6 +39,8 @@ from urllib.parse import quote, unquote
 
 from opentelemetry.trace import TraceState
 
+from .._compat import trace_state_of
+
 __all__ = [
     "MAX_BAGGAGE_BYTES",
     "MAX_BAGGAGE_MEMBERS",
@@ -60,7 +62,6 @@ MAX_TRACESTATE_MEMBERS = 32
 MAX_BAGGAGE_MEMBERS = 180
 MAX_BAGGAGE_BYTES = 8192
 EMPTY_TRACE_STATE = TraceState()
-_FAST_TRACE_STATE = isinstance(getattr(EMPTY_TRACE_STATE, "_dict", None), dict)
 
 _OWS = " \t"
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
@@ -125,15 +126,8 @@ def parse_tracestate(values: Iterable[str]) -> TraceState:
             if key in entries or len(entries) == MAX_TRACESTATE_MEMBERS:
                 return EMPTY_TRACE_STATE
             entries[key] = match.group(2)
-    return _trace_state(entries) if entries else EMPTY_TRACE_STATE
-
-
-def _trace_state(entries: dict[str, str]) -> TraceState:
-    if _FAST_TRACE_STATE:  # entries are validated above, by a grammar as strict as its own
-        state = TraceState()
-        state._dict = entries
-        return state
-    return TraceState(list(entries.items()))
+    # validated above, by a grammar as strict as TraceState's own
+    return trace_state_of(entries) if entries else EMPTY_TRACE_STATE
 
 
 class BaggageValue(str):
