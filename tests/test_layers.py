@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tracing", ("agentwatch._tracing",)),
     ("logs", ("agentwatch._logs",)),
     ("export", ("agentwatch._export",)),
-    ("errors", ("agentwatch._sentry", "agentwatch._tbwalk")),
+    ("errors", ("agentwatch._sentry",)),
     ("core", ("agentwatch._metrics", "agentwatch._state", "agentwatch.testing")),
     (
         "foundation",

@@ -217,7 +217,11 @@ def missing() -> list[str]:
     value_classes = ("ValueClass", "MutexValue", "MultiProcessValue")
     probe = Histogram("agentwatch_compat_probe", "probe", registry=None)
     lacks = [
-        (api, "opentelemetry.context._RUNTIME_CONTEXT._current_context", current_context_var() is not None),
+        (
+            api,
+            "opentelemetry.context._RUNTIME_CONTEXT._current_context",
+            current_context_var() is not None,
+        ),
         (
             api,
             "opentelemetry.context._SUPPRESS_INSTRUMENTATION_KEY",
