@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "ops": "agentwatch.ops.cli",
     "docs": "agentwatch._docs",
     "hub": "agentwatch.hub.cli",
+    "traces": "agentwatch.hub.traces.cli",
 }
 
 
