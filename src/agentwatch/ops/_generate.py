@@ -64,7 +64,10 @@ def plan(options: GenerateOptions) -> Plan:
     for name, text in dashboard_files(packs, slos).items():
         files[f"grafana/dashboards/{name}"] = text
     files["grafana/provisioning/datasources/datasources.yml"] = dump(
-        datasources(options.profile.scrape_interval)
+        datasources(
+            options.profile.scrape_interval,
+            f"http://{options.hub_targets[0]}" if options.hub_targets else None,
+        )
     )
     files["grafana/provisioning/dashboards/dashboards.yml"] = dump(providers())
     files["otel-collector/config.yaml"] = dump(collector_config())

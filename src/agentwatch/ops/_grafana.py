@@ -19,6 +19,7 @@ from ._slo import SloSpec
 __all__ = ["dashboard_files", "datasources", "providers", "selected_boards"]
 
 PROMETHEUS_UID, TEMPO_UID, LOKI_UID = "prometheus", "tempo", "loki"
+HUB_TRACES_UID = "agentwatch-hub-traces"
 DASHBOARD_PATH = "/etc/grafana/dashboards"
 
 
@@ -118,8 +119,26 @@ def dashboard_files(packs: tuple[str, ...], slos: tuple[SloSpec, ...]) -> dict[s
     return {f"{board.uid}.json": _board_json(sdk, board) for board in selected_boards(packs, slos)}
 
 
-def datasources(scrape_interval: str) -> dict[str, object]:
-    """Prometheus, Tempo and Loki; Loki lines link to traces by their ``trace_id`` field."""
+def hub_traces_datasource(hub_url: str) -> dict[str, object]:
+    """The hub's trace store through its Jaeger query API: optional, for a stack without
+    Tempo (Grafana's Jaeger data source reads ``/api/services``, ``/api/traces``...). The
+    token is Grafana's environment variable ``AGENTWATCH_HUB_TOKEN`` (empty on loopback)."""
+    return {
+        "name": "agentwatch hub traces (optional, Jaeger API)",
+        "uid": HUB_TRACES_UID,
+        "type": "jaeger",
+        "access": "proxy",
+        "url": hub_url,
+        "editable": True,
+        "jsonData": {"httpHeaderName1": "Authorization"},
+        "secureJsonData": {"httpHeaderValue1": "Bearer $AGENTWATCH_HUB_TOKEN"},
+    }
+
+
+def datasources(scrape_interval: str, hub_url: str | None = None) -> dict[str, object]:
+    """Prometheus, Tempo and Loki (Loki lines link to traces by their ``trace_id`` field),
+    and the hub's trace store when the stack has a hub."""
+    hub = [hub_traces_datasource(hub_url)] if hub_url else []
     return {
         "apiVersion": 1,
         "datasources": [
@@ -173,6 +192,7 @@ def datasources(scrape_interval: str) -> dict[str, object]:
                     ]
                 },
             },
+            *hub,
         ],
     }
 

@@ -112,7 +112,13 @@ def render_tree(trace: dict[str, Any], hub_url: str = "") -> str:
                 lines.append(f"{inner}· {log['severity']} {log['body']}")
             walk(span["span_id"], inner)
 
-    walk(None, "")
+    roots = children.get(None, [])
+    if len(roots) == 1:  # the header line is the root: its children follow
+        for log in logs_by_span.get(roots[0]["span_id"], []):
+            lines.append(f"· {log['severity']} {log['body']}")
+        walk(roots[0]["span_id"], "")
+    else:
+        walk(None, "")
     if hub_url:
         lines.append(f"\n{hub_url}/traces/{trace['trace_id']}")
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..web import Auth
 from .metrics import TraceMetrics
 from .otlp import Batch, OtlpError, decode_logs, decode_traces, encode_answer
 from .writer import TraceWriter
@@ -34,8 +35,14 @@ RETRY_AFTER_FAILED = "5"
 
 class Intake:
     def __init__(
-        self, writer: TraceWriter, metrics: TraceMetrics, *, commit_timeout: float = 30.0
+        self,
+        writer: TraceWriter,
+        metrics: TraceMetrics,
+        auth: Auth,
+        *,
+        commit_timeout: float = 30.0,
     ) -> None:
+        self.auth = auth
         self.writer = writer
         self.metrics = metrics
         self.commit_timeout = commit_timeout
@@ -63,6 +70,12 @@ class Intake:
     ) -> Response:
         content_type = request.headers.get("content-type", "")
         as_json = content_type.split(";")[0].strip().lower() == "application/json"
+        if not self.auth.allows(request):  # senders set OTEL_EXPORTER_OTLP_HEADERS
+            return _status(
+                401,
+                "missing or invalid bearer token (Authorization: Bearer <api.token_file>)",
+                as_json,
+            )
         body = await request.body()
         if len(body) > MAX_BODY:
             return _status(413, f"body of {len(body)} bytes is over {MAX_BODY}", as_json)

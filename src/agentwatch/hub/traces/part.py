@@ -47,7 +47,7 @@ class TracesPart:
         )
         self.metrics.watch(lambda: self.writer.queued_rows)
         self.api = TraceApi(self.store, ctx.auth, ctx.clock)
-        self.intake = Intake(self.writer, self.metrics)
+        self.intake = Intake(self.writer, self.metrics, ctx.auth)
         self.pages = TracePages(self.api, ctx.templates)
 
     def routes(self) -> Sequence[BaseRoute]:

@@ -51,7 +51,7 @@ class TraceWriter:
         *,
         on_commit: Callable[[int, int, float], None] = lambda spans, logs, seconds: None,
         on_evicted: Callable[[Evicted], None] = lambda evicted: None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time,  # the wall clock retention is measured by
     ) -> None:
         self.store = store
         self.limits = limits
@@ -98,7 +98,7 @@ class TraceWriter:
     def _take(self) -> list[_Job]:
         with self._cond:
             while not self._jobs and not self._stopping:
-                wait = self._next_maintenance - self._clock()
+                wait = self._next_maintenance - time.monotonic()
                 if wait <= 0:
                     return []
                 self._cond.wait(min(wait, 1.0))
@@ -120,7 +120,7 @@ class TraceWriter:
                 self._commit(jobs)
             elif self._stopping:
                 return
-            if self._clock() >= self._next_maintenance:
+            if time.monotonic() >= self._next_maintenance:
                 self._maintain()
 
     def _commit(self, jobs: list[_Job]) -> None:
@@ -139,7 +139,7 @@ class TraceWriter:
             job.done.set_result(None)
 
     def _maintain(self) -> None:
-        self._next_maintenance = self._clock() + self.limits.maintenance_seconds
+        self._next_maintenance = time.monotonic() + self.limits.maintenance_seconds
         try:
             evicted = self.store.maintain(
                 int(self._clock() * 1e9),
