@@ -80,7 +80,7 @@ def test_list_shows_errors_first_and_the_trace_page_its_spans_exception_and_log(
         with chromium() as browser:
             browser.get(f"{url}/traces")
             rows = browser.find_elements(By.CSS_SELECTOR, "#traces tbody tr")
-            assert [row.get_attribute("data-trace-id") for row in rows][0] == trace_id
+            assert rows[0].get_attribute("data-trace-id") == trace_id
             assert rows[0].find_element(By.CSS_SELECTOR, "td.status").text == "✖ Error"
             assert {row.find_elements(By.TAG_NAME, "td")[2].text for row in rows[1:]} == {
                 "checkout"
