@@ -150,23 +150,20 @@ def test_retention_and_size_limit_evict_successes_before_errors(tmp_path: Path) 
         _post(url, encode_spans(agent_spans(6, traces=3, start_ns=now)).SerializeToString())
         for n in range(8):
             _post(url, _ok_spans(10 + n, 20, now))
-        metrics = wait_for(
-            lambda: (
-                (t := httpx.get(f"{url}/metrics").text) and 'evicted_total{status="ok"}' in t and t
+
+        def trimmed() -> str | None:
+            text = httpx.get(f"{url}/metrics").text
+            size = next(
+                s for s in text.splitlines() if s.startswith("agentwatch_hub_trace_store_bytes")
             )
-        )
+            evicted = 'agentwatch_hub_traces_evicted_total{status="ok"}' in text
+            return text if evicted and float(size.split()[1]) <= 20000 else None
+
+        metrics = wait_for(trimmed)  # the size limit holds once the writes are done
         stored = get_json(f"{url}/api/v1/traces", limit=1000)["traces"]
         assert [t["status"] for t in stored].count("error") == 3  # every error trace kept
         assert 0 < [t["status"] for t in stored].count("ok") < 160
         assert 'agentwatch_hub_traces_evicted_total{status="error"}' not in metrics
-        size = float(
-            next(
-                line.split()[1]
-                for line in metrics.splitlines()
-                if line.startswith("agentwatch_hub_trace_store_bytes")
-            )
-        )
-        assert size <= 20000
         clock_now[0] += 2 * 3600  # past retention
         wait_for(lambda: get_json(f"{url}/api/v1/traces")["traces"] == [])
         assert (

@@ -200,8 +200,11 @@ def attributes_of(pairs: Iterable[common_pb2.KeyValue]) -> dict[str, Any]:
     return {pair.key: any_value(pair.value) for pair in pairs}
 
 
+_ENCODE = json.JSONEncoder(separators=_JSON, ensure_ascii=False, default=str).encode
+
+
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=_JSON, ensure_ascii=False, default=str)
+    return _ENCODE(value) if value else ("[]" if isinstance(value, list) else "{}")
 
 
 def _resource(attributes: Mapping[str, Any], resources: dict[str, Resource]) -> tuple[str, str]:

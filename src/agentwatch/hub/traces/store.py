@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from . import tables
@@ -90,6 +89,7 @@ class TraceStore:
     """Two engines on one store: the writer's (one connection) and the readers'."""
 
     def __init__(self, url: str) -> None:
+        self._inserts: dict[str, str] = {}
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -145,14 +145,12 @@ class TraceStore:
     def write(self, batches: Sequence[Batch]) -> None:
         """Every batch in one transaction: rows (a repeat is ignored), then summaries."""
         resources = {rid: r for batch in batches for rid, r in batch.resources.items()}
-        span_rows = [row._asdict() for batch in batches for row in batch.spans]
-        log_rows = [row._asdict() for batch in batches for row in batch.logs]
-        trace_ids = sorted({row["trace_id"] for row in span_rows})
+        span_rows = [row for batch in batches for row in batch.spans]
+        log_rows = [row for batch in batches for row in batch.logs]
+        trace_ids = sorted({row.trace_id for row in span_rows})
         with self.write_engine.begin() as conn:
             if resources:
-                self._insert_ignore(
-                    conn, tables.resources, [r._asdict() for r in resources.values()]
-                )
+                self._insert_ignore(conn, tables.resources, list(resources.values()))
             if span_rows:
                 self._insert_ignore(conn, tables.spans, span_rows)
             if log_rows:
@@ -160,9 +158,19 @@ class TraceStore:
             for chunk in _chunks(trace_ids, _CHUNK):
                 self._summarize(conn, chunk)
 
-    def _insert_ignore(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-        dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
-        conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+    def _insert_ignore(
+        self, conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Rows as tuples in the table's column order, straight to the driver's executemany
+        (the rows are NamedTuples whose fields are the columns: nothing is converted)."""
+        sql = self._inserts.get(table.name)
+        if sql is None:
+            mark = "?" if self.dialect == "sqlite" else "%s"
+            columns = ", ".join(c.name for c in table.columns)
+            marks = ", ".join(mark for _ in table.columns)
+            sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+            self._inserts[table.name] = sql
+        conn.exec_driver_sql(sql, list(rows))
 
     @staticmethod
     def _summarize(conn: Connection, trace_ids: Sequence[str]) -> None:
@@ -213,9 +221,10 @@ class TraceStore:
         return evicted
 
     def _evict_for_size(self, max_bytes: int, evicted: Evicted) -> None:
-        excess = self.stored_bytes() - int(max_bytes * 0.9)
-        if excess <= 0 or self.stored_bytes() <= max_bytes:
+        stored = self.stored_bytes()
+        if stored <= max_bytes:
             return
+        excess = stored - int(max_bytes * 0.9)
         with self.write_engine.begin() as conn:
             for is_error in (False, True):
                 while excess > 0:
