@@ -91,12 +91,10 @@ class DecisionBody(BaseModel):
 
 
 def define_budgets() -> None:
-    """The demo's budgets: a monthly total, a hard one for chat, one close to its limit."""
+    """The demo's budgets: a monthly total, a hard one for chat, one already well used."""
     agentwatch.budget("demo-monthly", 25.0, period="month")
     agentwatch.budget("assistant-daily", 2.0, period="day", hard=True, agent_type="assistant")
-    agentwatch.budget(
-        "research-weekly", 0.05, period="week", agent_type="researcher", spent_usd=0.042
-    )
+    agentwatch.budget("research-weekly", 1.0, period="week", agent_type="researcher", spent_usd=0.6)
 
 
 class Service:
