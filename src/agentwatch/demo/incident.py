@@ -1,8 +1,8 @@
 """The scripted incident: when the simulated LLM provider fails, and how.
 
 The demo tells one story: about a minute in, the provider's OpenAI API starts failing —
-most calls answer 500 at once, the rest slowly, with a 504 gateway timeout after 3 s — and
-its ``/v1/models`` answers 503, so
+half the calls answer 500 at once, the rest slowly, with a 504 gateway timeout after 2.5 s —
+and its ``/v1/models`` answers 503, so
 the service's ``llm`` health check fails; about two minutes later it recovers. The
 Anthropic API of the same provider keeps working, so workflows fall back to it while
 chat (which has no fallback) fails.
@@ -25,9 +25,9 @@ BEFORE, DURING, AFTER = "before", "incident", "after"
 class IncidentShape:
     """What the failing API does: a share of fast 500s, the rest slow 504 timeouts."""
 
-    error_share: float = 0.8
-    slow_share: float = 0.2
-    slow_seconds: float = 3.0
+    error_share: float = 0.5
+    slow_share: float = 0.5
+    slow_seconds: float = 2.5
 
 
 @dataclass(frozen=True, slots=True)

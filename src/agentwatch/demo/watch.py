@@ -156,19 +156,24 @@ _PHASE_EVENTS = {
 }
 
 
+_SHOWN = {"firing": "firing", "active": "received", "suppressed": "inhibited"}
+
+
 def _alert_changes(
     source: str, old: tuple[AlertState, ...], new: tuple[AlertState, ...]
 ) -> list[str]:
-    before = {(a.name, a.severity): a.state for a in old}
-    after = {(a.name, a.severity): a.state for a in new}
-    events = []
-    for key, state in after.items():
-        if before.get(key) != state:
-            events.append(f"{source}: {AlertState(*key, state).label} {state}")
-    for key, state in before.items():
-        if key not in after:
-            gone = "resolved" if state in ("firing", "active", "suppressed") else "inactive"
-            events.append(f"{source}: {AlertState(*key, '').label} {gone}")
+    """Alerts that started firing (or reached Alertmanager) and those that resolved;
+    pending alerts show in the panel only."""
+    before = {(a.name, a.severity): a.state for a in old if a.state in _SHOWN}
+    after = {(a.name, a.severity): a.state for a in new if a.state in _SHOWN}
+    events = [
+        f"{source}: {AlertState(*key, state).label} {_SHOWN[state]}"
+        for key, state in after.items()
+        if before.get(key) != state
+    ]
+    events += [
+        f"{source}: {AlertState(*key, '').label} resolved" for key in before if key not in after
+    ]
     return events
 
 
