@@ -15,11 +15,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.demo-installed: pyproject.toml setup.py src/agentwatch/_tbwalk.c | $(VENV)/bin/python
+$(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[demo]'
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml setup.py src/agentwatch/_tbwalk.c | $(VENV)/bin/python
+$(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.demo-installed
 
@@ -65,4 +65,4 @@ docs: $(VENV)/.dev-installed
 	$(VENV)/bin/agentwatch docs --out docs
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info src/agentwatch/*.so
+	rm -rf $(VENV) build dist src/*.egg-info

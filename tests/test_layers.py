@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tracing", ("agentwatch._tracing",)),
     ("logs", ("agentwatch._logs",)),
     ("export", ("agentwatch._export",)),
-    ("errors", ("agentwatch._sentry", "agentwatch._tbwalk")),
+    ("errors", ("agentwatch._sentry",)),
     ("core", ("agentwatch._metrics", "agentwatch._state", "agentwatch.testing")),
     (
         "foundation",
@@ -132,3 +132,25 @@ def test_the_architecture_document_draws_every_folder() -> None:
         if part != "agentwatch" and f"`{part.removeprefix('agentwatch.')}" not in text
     ]
     assert not missing, f"docs/architecture.md does not mention {missing}"
+
+
+def test_no_module_is_over_500_lines() -> None:
+    long = {
+        name: lines
+        for name, path in MODULES.items()
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert not long, f"split these by meaning (most modules stay under 400 lines): {long}"
+
+
+def test_the_top_level_keeps_at_most_12_private_modules() -> None:
+    # modules, and the two packages that stand for modules of the design's top level (the
+    # settings and the catalog, split by meaning); the subsystems' folders are not counted
+    private = sorted(
+        path.name
+        for path in PACKAGE.iterdir()
+        if path.name.startswith("_")
+        and "__" not in path.name
+        and (path.suffix == ".py" or path.name in ("_settings", "_catalog"))
+    )
+    assert len(private) <= 12, f"give these a folder of their subsystem: {private}"

@@ -11,21 +11,14 @@ import pytest
 from agentwatch._sentry import stacktrace as _stacktrace
 from agentwatch._sentry.stacktrace import format_exception, raise_site, stack_parts
 
-_C_WALKS = (_stacktrace.is_stack, _stacktrace.stack_key)
-_PYTHON_WALKS = (_stacktrace._is_stack, _stacktrace._stack_key)
 
-
-@pytest.fixture(autouse=True, params=["C walks", "Python walks"])
-def walks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Every test runs with the C traceback walks and again with the Python ones (what an
-    install without a C compiler uses), each from empty caches."""
-    is_stack, stack_key = _C_WALKS if request.param == "C walks" else _PYTHON_WALKS
-    monkeypatch.setattr(_stacktrace, "is_stack", is_stack)
-    monkeypatch.setattr(_stacktrace, "stack_key", stack_key)
+@pytest.fixture(autouse=True)
+def empty_caches() -> Iterator[None]:
+    """Every test runs from empty caches."""
     saved = dict(_stacktrace._cache), dict(_stacktrace._last_of_type)
     _stacktrace._cache.clear()
     _stacktrace._last_of_type.clear()
-    yield request.param
+    yield
     _stacktrace._cache.clear()
     _stacktrace._last_of_type.clear()
     _stacktrace._cache.update(saved[0])
@@ -202,14 +195,6 @@ def test_stacks_of_one_type_that_alternate_each_read_as_their_own() -> None:
         assert raise_site(exc) == (frames[-1].filename, frames[-1].lineno)
 
 
-def test_the_c_walks_are_built() -> None:
-    # the C walks are what makes a repeated stack cheap (see bench/overhead_instructions.py)
-    assert _C_WALKS != _PYTHON_WALKS, (
-        "agentwatch._tbwalk was not built: install a C compiler and the Python headers "
-        "(Debian: gcc, python3-dev), then reinstall agentwatch (make .venv/.dev-installed)"
-    )
-
-
 def _tracebacks() -> Iterator[TracebackType]:
     """Every entry of the traceback of every raiser: stacks of every depth."""
     for raiser in RAISERS.values():
@@ -219,30 +204,17 @@ def _tracebacks() -> Iterator[TracebackType]:
             tb = tb.tb_next
 
 
-def test_the_c_and_python_walks_agree() -> None:
-    c_is_stack, c_key = _C_WALKS
-    py_is_stack, py_key = _PYTHON_WALKS
+def test_the_walk_matches_a_stack_only_with_its_own_frames() -> None:
+    is_stack = _stacktrace.is_stack
     tracebacks = list(_tracebacks())
     assert len(tracebacks) > 500  # the recursion raiser's entries among them
     for tb in tracebacks[::31]:
-        key = c_key(tb)
-        assert key == py_key(tb)
         frames = _stacktrace._cached_entry(tb)[1]
-        for other in (tb, tb.tb_next, None):
-            assert c_is_stack(other, frames) == py_is_stack(other, frames)
-        assert c_is_stack(tb, frames) and not c_is_stack(tb, frames[:-1])
-        assert not c_is_stack(tb, frames + frames[-1:])
+        key = tuple(n for code, instruction in frames for n in (id(code), instruction))
+        assert _stacktrace.stack_key(tb) == key
+        assert is_stack(tb, frames)
+        assert not is_stack(tb.tb_next, frames) and not is_stack(None, frames)
+        assert not is_stack(tb, frames[:-1])
+        assert not is_stack(tb, frames + frames[-1:])
         changed = ((frames[-1][0], frames[-1][1] + 2),)  # another instruction of the last
-        assert not c_is_stack(tb, frames[:-1] + changed)
-        assert not py_is_stack(tb, frames[:-1] + changed)
-
-
-def test_the_c_walks_refuse_what_is_not_a_traceback() -> None:
-    c_is_stack, c_key = _C_WALKS
-    with pytest.raises(TypeError, match="traceback"):
-        c_key(None)
-    with pytest.raises(TypeError, match="traceback and a tuple"):
-        c_is_stack(None, [])
-    tb = _raised(_inner, 1).__traceback__
-    assert not c_is_stack(tb, ("not a pair",))
-    assert not c_is_stack("not a traceback", ((tb.tb_frame.f_code, tb.tb_lasti),))
+        assert not is_stack(tb, frames[:-1] + changed)

@@ -11,7 +11,7 @@ attributes straight from the parts. Pure functions and types: imports nothing of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "KNOWN_METHODS",
@@ -32,17 +32,34 @@ __all__ = [
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
-# What a request span needs from the ASGI scope: scheme, path, HTTP version, server, client,
-# headers. Read once at start; attributes are built from it only when the span is read.
-Request = tuple[str, str, str, Any, Any, Any]
-# what a lean server span keeps of the exception it recorded: type, message, frames text,
-# tail, time
-Raised = tuple[str, str, str, str, int]
+
+
+class Request(NamedTuple):
+    """What a server span's attributes are built from, read once from the ASGI scope (and
+    turned into attributes only when the span is read)."""
+
+    scheme: str
+    path: str
+    version: str  # the HTTP version
+    server: Any  # ASGI's (host, port), or None
+    client: Any  # ASGI's (host, port), or None
+    headers: Any  # a dict by name, or the scope's (name, value) pairs
+
+
+class Raised(NamedTuple):
+    """What a lean server span keeps of the exception the app raised out of: the parts of
+    its ``exception`` event (see :func:`exception_event_attributes`)."""
+
+    type: str
+    message: str
+    frames: str  # the cached header and frames text of the stack trace
+    tail: str  # the exception's own lines
+    time: int  # when it was recorded, ns
 
 
 def header_map(request: Request) -> Mapping[bytes, bytes]:
     """The request's headers by name (the last of repeated ones wins)."""
-    headers = request[5]
+    headers = request.headers
     return headers if type(headers) is dict else dict(headers)
 
 
@@ -52,7 +69,7 @@ def request_attributes(method: str, request: Request) -> dict[str, Any]:
     Those most requests share come first (:func:`shared_request_attributes`), then those of
     this request (:func:`add_own_request_attributes`).
     """
-    attributes = shared_request_attributes(method, request[0], request[2], request[3])
+    attributes = shared_request_attributes(method, request.scheme, request.version, request.server)
     add_own_request_attributes(attributes, request)
     return attributes
 
@@ -69,7 +86,7 @@ def shared_request_attributes(
         attributes["http.request.method_original"] = method
     attributes["url.scheme"] = scheme
     attributes["network.protocol.version"] = version
-    if server:
+    if server:  # ASGI's (host, port); the port is None for a unix socket
         attributes["server.address"] = server[0]
         if server[1] is not None:
             attributes["server.port"] = server[1]
@@ -89,8 +106,8 @@ def add_response_attributes(
 
 def add_own_request_attributes(attributes: dict[str, Any], request: Request) -> None:
     """Add what differs from request to request: path, client, user agent, body size."""
-    attributes["url.path"] = request[1]
-    client = request[4]
+    attributes["url.path"] = request.path
+    client = request.client
     if client:
         attributes["client.address"] = client[0]
     headers = header_map(request)

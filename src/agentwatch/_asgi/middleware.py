@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import Token
 from threading import get_ident
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -312,7 +312,7 @@ class HttpSeries:
             cells[at] += size
             cells[at + 1 + bisect_left(series.size_bounds, size)] += 1
         else:
-            requests, durations, sizes = series.children
+            requests, durations, sizes = series.children  # prometheus_client children
             requests.inc()
             durations.observe(duration)
             sizes.observe(size)
@@ -322,7 +322,7 @@ class HttpSeries:
             self._request_size.labels(method, route).observe(exchange.request_size)
 
     def _series(self, method: str, route: str, status: int) -> _SeriesRow:
-        children = (
+        children = _Children(
             self._requests.labels(method, route, str(status)),
             self._duration.labels(method, route),
             self._response_size.labels(method, route),
@@ -337,16 +337,24 @@ class HttpSeries:
         return series
 
 
+class _Children(NamedTuple):
+    """The prometheus_client children of one (method, route, status)."""
+
+    requests: Any
+    duration: Any
+    response_size: Any
+
+
 class _SeriesRow:
     """The children of one (method, route, status) and their tally row, if any."""
 
     __slots__ = ("children", "duration_bounds", "row", "size_at", "size_bounds")
 
-    def __init__(self, children: tuple[Any, Any, Any], row: Row) -> None:
+    def __init__(self, children: _Children, row: Row) -> None:
         self.children = children
         self.row = row
-        self.duration_bounds = histogram_bounds(children[1]) or ()
-        self.size_bounds = histogram_bounds(children[2]) or ()
+        self.duration_bounds = histogram_bounds(children.duration) or ()
+        self.size_bounds = histogram_bounds(children.response_size) or ()
         self.size_at = 2 + len(self.duration_bounds)  # cells: requests, duration, size
 
 

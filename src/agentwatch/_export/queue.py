@@ -19,10 +19,11 @@ import threading
 import time
 from collections import deque
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.context import attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .._compat import SUPPRESS_INSTRUMENTATION_KEY
 from .._metrics.registry import Metrics
 from .spans import is_lean
 
@@ -109,7 +110,7 @@ class ExportQueue:
 
     def _send(self, batch: list[ReadableSpan]) -> None:
         try:
-            token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))  # no spans of ours
+            token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))  # no spans of ours
             try:
                 result = self._export(batch)
             finally:

@@ -17,7 +17,7 @@ tokens, and the span says ``agentwatch.usage.estimated = true``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._state import report_internal_error
 
@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ObservedAsyncStream", "ObservedStream", "StreamObserver", "read_response", "read_usage"]
 
-Usage = tuple[int, int, int]  # (input including cached, output, cached input)
+
+class Usage(NamedTuple):
+    """The tokens a response reports."""
+
+    input_tokens: int  # cached ones included
+    output_tokens: int
+    cached_input_tokens: int
 
 
 def field(obj: Any, name: str) -> Any:
@@ -49,12 +55,12 @@ def read_usage(usage: Any) -> Usage | None:
     prompt = field(usage, "prompt_tokens")
     if prompt is not None:  # OpenAI chat completions and embeddings
         cached = field(field(usage, "prompt_tokens_details"), "cached_tokens")
-        return _int(prompt), _int(field(usage, "completion_tokens")), _int(cached)
+        return Usage(_int(prompt), _int(field(usage, "completion_tokens")), _int(cached))
     gemini = field(usage, "prompt_token_count")
     if gemini is not None:
         output = _int(field(usage, "candidates_token_count"))
         output += _int(field(usage, "thoughts_token_count"))
-        return _int(gemini), output, _int(field(usage, "cached_content_token_count"))
+        return Usage(_int(gemini), output, _int(field(usage, "cached_content_token_count")))
     source = field(usage, "input_tokens")
     output_tokens = field(usage, "output_tokens")
     if source is None and output_tokens is None:
@@ -62,9 +68,9 @@ def read_usage(usage: Any) -> Usage | None:
     read = field(usage, "cache_read_input_tokens")
     created = field(usage, "cache_creation_input_tokens")
     if read is not None or created is not None:  # Anthropic: input_tokens excludes the cache
-        return _int(source) + _int(read) + _int(created), _int(output_tokens), _int(read)
+        return Usage(_int(source) + _int(read) + _int(created), _int(output_tokens), _int(read))
     cached = field(field(usage, "input_tokens_details"), "cached_tokens")  # OpenAI responses
-    return _int(source), _int(output_tokens), _int(cached)
+    return Usage(_int(source), _int(output_tokens), _int(cached))
 
 
 def finish_reasons(response: Any) -> list[str]:
@@ -95,9 +101,7 @@ def read_response(call: LLMCall, response: Any) -> None:
         return
     usage = read_usage(field(response, "usage") or field(response, "usage_metadata"))
     if usage is not None:
-        call.record_usage(
-            input_tokens=usage[0], output_tokens=usage[1], cached_input_tokens=usage[2]
-        )
+        call.record_usage(**usage._asdict())
     call.set_response(
         model=field(response, "model"),
         finish_reasons=finish_reasons(response),
@@ -115,7 +119,7 @@ class StreamObserver:
     def __init__(self, call: LLMCall) -> None:
         self.call = call
         self.content_chunks = 0
-        self.reported: list[int] | None = None  # [input, output, cached]
+        self.reported: Usage | None = None
         self.reasons: list[str] = []
         self.model: str | None = None
         self.response_id: str | None = None
@@ -149,7 +153,7 @@ class StreamObserver:
                 self.reasons.append(str(reason))
         usage = read_usage(field(chunk, "usage"))
         if usage is not None:
-            self.reported = list(usage)
+            self.reported = usage
 
     def _anthropic(self, kind: str, event: Any) -> None:
         if kind == "message_start":
@@ -158,7 +162,7 @@ class StreamObserver:
             self.response_id = field(message, "id") or self.response_id
             usage = read_usage(field(message, "usage"))
             if usage is not None:
-                self.reported = list(usage)
+                self.reported = usage
         elif kind == "content_block_delta":
             self._content(field(field(event, "delta"), "text"))
         elif kind == "message_delta":
@@ -168,8 +172,8 @@ class StreamObserver:
             usage = field(event, "usage")
             output = field(usage, "output_tokens")  # cumulative
             if output is not None:
-                self.reported = self.reported or [0, 0, 0]
-                self.reported[1] = _int(output)
+                reported = self.reported or Usage(0, 0, 0)
+                self.reported = reported._replace(output_tokens=_int(output))
 
     def flush(self) -> None:
         if self.flushed:
@@ -179,11 +183,7 @@ class StreamObserver:
         if not call.claim_response(self.response_id):  # the same stream, observed twice
             return
         if self.reported is not None:
-            call.record_usage(
-                input_tokens=self.reported[0],
-                output_tokens=self.reported[1],
-                cached_input_tokens=self.reported[2],
-            )
+            call.record_usage(**self.reported._asdict())
         else:
             call.record_estimated_usage(output_tokens=self.content_chunks)
         call.set_response(

@@ -16,10 +16,11 @@ import os
 import threading
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import multiprocess as prom_multiprocess
 
 from .._catalog import CATALOG, MetricSpec, get_spec
+from .._compat import multiprocess_values, use_multiprocess_values
 from .tally import TalliedCounter, Tallies
 
 __all__ = ["OVERFLOW", "GuardedMetric", "Metrics", "enable_multiprocess"]
@@ -188,11 +189,11 @@ def enable_multiprocess(directory: str) -> None:
     """
     os.makedirs(directory, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    use_multiprocess_values()
 
 
 def multiprocess_enabled() -> bool:
-    return values.ValueClass is not values.MutexValue
+    return multiprocess_values()
 
 
 def multiprocess_registry(directory: str) -> CollectorRegistry:

@@ -22,18 +22,15 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from prometheus_client import values
+from .._compat import HistogramParts, histogram_parts, multiprocess_values
 
 __all__ = ["OFF", "Row", "TalliedCounter", "Tallies", "histogram_bounds"]
 
 
 def histogram_bounds(child: Any) -> tuple[float, ...] | None:
     """A histogram child's upper bounds, if it has the parts a fold writes into."""
-    bounds = getattr(child, "_upper_bounds", None)
-    buckets = getattr(child, "_buckets", None)
-    if bounds is None or buckets is None or not hasattr(child, "_sum"):
-        return None
-    return tuple(bounds) if len(bounds) == len(buckets) else None
+    parts = histogram_parts(child)
+    return None if parts is None else parts.bounds
 
 
 class Row:
@@ -46,21 +43,12 @@ class Row:
     __slots__ = ("_folded", "_parts", "cells", "owner")
 
     def __init__(self, parts: Sequence[tuple[str, Any]]) -> None:
-        self._parts = tuple((kind, child, self.width(kind, child)) for kind, child in parts)
+        # (kind, what the fold writes into, cells): a histogram's parts, or the child
+        self._parts = tuple(_part(kind, child) for kind, child in parts)
         size = sum(width for _, _, width in self._parts)
         self.cells: list[float] = [0.0] * size
         self._folded: list[float] = [0.0] * size
         self.owner = threading.get_ident()
-
-    @staticmethod
-    def width(kind: str, child: Any) -> int:
-        if kind == "counter":
-            return 1
-        if kind == "gauge":
-            return 2
-        bounds = histogram_bounds(child)
-        assert bounds is not None
-        return 1 + len(bounds)
 
     def fold(self) -> None:
         """Apply what the cells gained since the last fold to the children."""
@@ -71,11 +59,13 @@ class Row:
             deltas = [now[at + i] - before[at + i] for i in range(width)]
             at += width
             if kind == "counter":
-                if deltas[0]:
-                    child.inc(deltas[0])
+                (gain,) = deltas
+                if gain:
+                    child.inc(gain)
             elif kind == "gauge":
-                if deltas[0] - deltas[1]:
-                    child.inc(deltas[0] - deltas[1])
+                up, down = deltas
+                if up - down:
+                    child.inc(up - down)
             else:
                 _fold_histogram(child, deltas)
 
@@ -84,12 +74,23 @@ OFF = Row(())  # a row no thread owns: its writers record into the children dire
 OFF.owner = 0
 
 
-def _fold_histogram(child: Any, deltas: list[float]) -> None:
-    if deltas[0]:
-        child._sum.inc(deltas[0])
-    for bucket, delta in zip(child._buckets, deltas[1:], strict=True):
-        if delta:
-            bucket.inc(delta)
+def _part(kind: str, child: Any) -> tuple[str, Any, int]:
+    if kind == "counter":
+        return kind, child, 1
+    if kind == "gauge":
+        return kind, child, 2
+    parts = histogram_parts(child)
+    assert parts is not None  # Tallies.row() checked
+    return kind, parts, 1 + len(parts.bounds)
+
+
+def _fold_histogram(parts: HistogramParts, deltas: list[float]) -> None:
+    total, *gains = deltas
+    if total:
+        parts.sum.inc(total)
+    for bucket, gain in zip(parts.buckets, gains, strict=True):
+        if gain:
+            bucket.inc(gain)
 
 
 class Tallies:
@@ -106,7 +107,7 @@ class Tallies:
     @property
     def enabled(self) -> bool:
         """False in multi-process mode: nobody would fold the workers' rows."""
-        return values.ValueClass is values.MutexValue
+        return not multiprocess_values()
 
     def row(self, parts: Sequence[tuple[str, Any]]) -> Row:
         """A new row for ``parts`` (``("counter" | "gauge" | "histogram", child)``), owned by

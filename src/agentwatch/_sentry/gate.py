@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from itertools import count
-from typing import Any
+from typing import Any, NamedTuple
 
 from .stacktrace import raise_site
 
@@ -28,6 +28,13 @@ _MAX_FINGERPRINTS = 4096
 _SAMPLED_OUT: tuple[str | None, int] = ("sampled_out", 0)
 _REPEATED: tuple[str | None, int] = ("repeated", 0)
 _RATE_LIMITED: tuple[str | None, int] = ("rate_limited", 0)
+
+
+class _Sent(NamedTuple):
+    """The last time an error was sent, and a count of its repeats held back since."""
+
+    at: float
+    held: Iterator[int]  # next() counts one more and gives the count before it
 
 
 def fingerprint(exc: BaseException | None, logger: str = "", template: Any = "") -> Hashable:
@@ -60,8 +67,7 @@ class ErrorGate:
         self._clock = clock
         self._rng = rng
         self._last = clock()
-        # key -> (sent at, a count of the repeats held back since: next() gives it)
-        self._seen: dict[Hashable, tuple[float, Iterator[int]]] = {}
+        self._seen: dict[Hashable, _Sent] = {}
         self._lock = threading.Lock()
 
     def rate_for(self, level: str) -> float:
@@ -74,22 +80,22 @@ class ErrorGate:
             return _SAMPLED_OUT
         now = self._clock()
         seen = self._seen.get(key)
-        if seen is not None and now - seen[0] < self.repeat_seconds:
-            next(seen[1])  # one more held back: atomic under the GIL, so no lock
+        if seen is not None and now - seen.at < self.repeat_seconds:
+            next(seen.held)  # one more held back: atomic under the GIL, so no lock
             return _REPEATED
         with self._lock:
             seen = self._seen.get(key)  # another thread may have sent it meanwhile
-            if seen is not None and now - seen[0] < self.repeat_seconds:
-                next(seen[1])
+            if seen is not None and now - seen.at < self.repeat_seconds:
+                next(seen.held)
                 return _REPEATED
             if not self._take_token(now):
                 return _RATE_LIMITED
             if seen is None and len(self._seen) >= _MAX_FINGERPRINTS:
                 self._seen.clear()
-            self._seen[key] = (now, count())
+            self._seen[key] = _Sent(now, count())
             # a repeat counted on the old cell by a thread that read it just before this
             # line is not in this figure (the metrics count it): a race at a window's edge
-            return None, (next(seen[1]) if seen is not None else 0)
+            return None, (next(seen.held) if seen is not None else 0)
 
     def _take_token(self, now: float) -> bool:
         self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)

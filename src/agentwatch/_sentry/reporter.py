@@ -80,8 +80,10 @@ def _first_capture(exc: BaseException) -> bool:
 
 def _innermost(exc_info: Any, limit: int) -> tuple[Any, BaseException, Any]:
     """``(type, value, traceback)`` with the traceback cut to its innermost ``limit`` frames."""
-    value: BaseException = exc_info[1] if isinstance(exc_info, tuple) else exc_info
-    tb: Any = value.__traceback__ if not isinstance(exc_info, tuple) else exc_info[2]
+    if isinstance(exc_info, tuple):  # sys.exc_info()'s (type, value, traceback)
+        _, value, tb = exc_info
+    else:
+        value, tb = exc_info, exc_info.__traceback__
     depth, node = 0, tb
     while node is not None:
         depth, node = depth + 1, node.tb_next

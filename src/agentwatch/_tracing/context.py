@@ -10,26 +10,20 @@ API, for the middleware and the propagators that build contexts directly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 
+from .._compat import current_context_var
+
 __all__ = ["CURRENT_SPAN_KEY", "attach", "detach"]
 
 CURRENT_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))
 
 
-def _context_var() -> ContextVar[Context] | None:
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    if type(runtime).__name__ != "ContextVarsRuntimeContext":
-        return None
-    var = getattr(runtime, "_current_context", None)
-    return var if isinstance(var, ContextVar) else None
-
-
-_VAR = _context_var()
+_VAR = current_context_var()
 attach: Callable[[Context], Token[Context]] = _VAR.set if _VAR is not None else otel_context.attach
 detach: Callable[[Token[Context]], Any] = _VAR.reset if _VAR is not None else otel_context.detach

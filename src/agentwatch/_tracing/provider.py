@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.version import __version__ as otel_sdk_version
 
+from .._compat import remove_span_processor
 from .._exceptions import ConfigurationError
 from .._export.exporters import build_exporter
 from .._export.queue import ExportQueue
@@ -45,22 +46,12 @@ class Tracing:
     def shutdown(self, timeout_seconds: float = 10.0) -> None:
         if self.processor is not None:
             self.processor.shutdown()
-            _remove_processor(self.provider, self.processor)
+            # a provider outliving the handle (the global one, or the application's) is left
+            # as it was found, and a later init() finds its own processor alone on it; where
+            # that cannot be done the processor stays, switched off
+            remove_span_processor(self.provider, self.processor)
         if self.queue is not None:
             self.queue.shutdown(timeout_seconds)
-
-
-def _remove_processor(provider: trace.TracerProvider, processor: ErrorPriorityProcessor) -> None:
-    """Take agentwatch's processor off the provider again, so a provider outliving the
-    handle (the global one, or the application's) is left as it was found and a later
-    ``init()`` finds its own processor alone on it (lean server spans)."""
-    active = getattr(provider, "_active_span_processor", None)
-    lock = getattr(active, "_lock", None)
-    processors = getattr(active, "_span_processors", None)
-    if lock is None or not isinstance(processors, tuple):
-        return  # not the SDK's multi-processor: the processor stays, switched off
-    with lock:
-        active._span_processors = tuple(p for p in active._span_processors if p is not processor)  # type: ignore[union-attr]
 
 
 def build_resource(settings: Settings) -> Resource:

@@ -35,8 +35,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import trace
 from opentelemetry.context import (
-    _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
-    _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
     attach,
     detach,
@@ -45,6 +43,7 @@ from opentelemetry.context import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from .._compat import SUPPRESS_HTTP_INSTRUMENTATION_KEY, SUPPRESS_INSTRUMENTATION_KEY
 from .._redact import SENSITIVE_KEYS, Redactor
 from .._semconv import KNOWN_METHODS
 from .._state import report_internal_error, telemetry
@@ -97,8 +96,8 @@ def redact_url(url: str, redactor: Redactor | None = None) -> str:
 
 def _suppressed() -> bool:
     return bool(
-        get_value(_SUPPRESS_INSTRUMENTATION_KEY)
-        or get_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY)
+        get_value(SUPPRESS_INSTRUMENTATION_KEY)
+        or get_value(SUPPRESS_HTTP_INSTRUMENTATION_KEY)
         or threading.current_thread().name == _EXPORT_THREAD
     )
 
@@ -110,7 +109,7 @@ def untraced() -> Iterator[None]:
     >>> with untraced():
     ...     httpx.get(probe_url)  # doctest: +SKIP
     """
-    token = attach(set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True))
+    token = attach(set_value(SUPPRESS_HTTP_INSTRUMENTATION_KEY, True))
     try:
         yield
     finally:
@@ -161,7 +160,7 @@ class _Instrumentation:
         context = trace.set_span_in_context(span)
         _TRACE_CONTEXT.inject(headers, context)
         _BAGGAGE.inject(headers, context)
-        return span, attach(set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, context))
+        return span, attach(set_value(SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, context))
 
 
 def _finish(started: _Started, status: int | None, version: str | None) -> None:

@@ -136,12 +136,12 @@ def _remote_parent(traceparent: str, tracestate: Iterable[str] | None) -> SpanCo
     parsed = parse_traceparent(traceparent)
     if parsed is None:
         return None
-    if not parsed[2] & RANDOM:
-        _remember_not_random(parsed[0])
+    if not parsed.flags & RANDOM:
+        _remember_not_random(parsed.trace_id)
     elif _NOT_RANDOM:
-        _NOT_RANDOM.pop(parsed[0], None)
+        _NOT_RANDOM.pop(parsed.trace_id, None)
     state = parse_tracestate(tracestate) if tracestate else EMPTY_TRACE_STATE
-    return SpanContext(parsed[0], parsed[1], True, TraceFlags(parsed[2]), state)
+    return SpanContext(parsed.trace_id, parsed.parent_id, True, TraceFlags(parsed.flags), state)
 
 
 def _with_parent(base: Context, traceparent: str, tracestate: Iterable[str] | None) -> Context:
@@ -269,7 +269,8 @@ def install_propagators(*, random_trace_ids: bool = True) -> TextMapPropagator:
 
 def extract_asgi(headers: Iterable[tuple[bytes, bytes]]) -> Context:
     """The request's remote context from ASGI ``scope["headers"]`` (names are lowercase)."""
-    return scan_asgi_headers(headers)[0]
+    context, _ = scan_asgi_headers(headers)
+    return context
 
 
 def scan_asgi_headers(
@@ -371,4 +372,4 @@ def parse_traceresponse(value: str | bytes) -> SpanContext | None:
     parsed = parse_traceparent(_text(value))
     if parsed is None:
         return None
-    return SpanContext(parsed[0], parsed[1], True, TraceFlags(parsed[2]))
+    return SpanContext(parsed.trace_id, parsed.parent_id, True, TraceFlags(parsed.flags))

@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from opentelemetry.trace import TraceState
+
+from .._compat import trace_state_of
 
 __all__ = [
     "MAX_BAGGAGE_BYTES",
@@ -45,6 +48,7 @@ __all__ = [
     "RANDOM",
     "SAMPLED",
     "BaggageValue",
+    "TraceParent",
     "format_baggage",
     "format_traceparent",
     "parse_baggage",
@@ -58,7 +62,6 @@ MAX_TRACESTATE_MEMBERS = 32
 MAX_BAGGAGE_MEMBERS = 180
 MAX_BAGGAGE_BYTES = 8192
 EMPTY_TRACE_STATE = TraceState()
-_FAST_TRACE_STATE = isinstance(getattr(EMPTY_TRACE_STATE, "_dict", None), dict)
 
 _OWS = " \t"
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
@@ -74,11 +77,19 @@ _BAGGAGE_PROPERTY = re.compile(rf"({_TOKEN})(?:[ \t]*=[ \t]*({_OCTETS}))?")
 Property = tuple[str, str | None]
 
 
-def parse_traceparent(value: str) -> tuple[int, int, int] | None:
-    """``(trace_id, parent_id, flags)`` of a ``traceparent`` value, or None if invalid.
+class TraceParent(NamedTuple):
+    """A valid ``traceparent``: trace-id, parent-id and the flags kept (sampled, random)."""
+
+    trace_id: int
+    parent_id: int
+    flags: int
+
+
+def parse_traceparent(value: str) -> TraceParent | None:
+    """The trace-id, parent-id and flags of a ``traceparent`` value, or None if invalid.
 
     >>> parse_traceparent("00-0000000000000000000000000000002a-0000000000000007-ff")
-    (42, 7, 3)
+    TraceParent(trace_id=42, parent_id=7, flags=3)
     """
     value = value.strip(_OWS)
     size = len(value)
@@ -91,7 +102,8 @@ def parse_traceparent(value: str) -> tuple[int, int, int] | None:
     parent_id = int(value[36:52], 16)
     if not trace_id or not parent_id:
         return None
-    return trace_id, parent_id, int(value[53:55], 16) & (SAMPLED | RANDOM)
+    flags = int(value[53:55], 16) & (SAMPLED | RANDOM)
+    return tuple.__new__(TraceParent, (trace_id, parent_id, flags))  # without its slow __new__
 
 
 def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
@@ -114,15 +126,8 @@ def parse_tracestate(values: Iterable[str]) -> TraceState:
             if key in entries or len(entries) == MAX_TRACESTATE_MEMBERS:
                 return EMPTY_TRACE_STATE
             entries[key] = match.group(2)
-    return _trace_state(entries) if entries else EMPTY_TRACE_STATE
-
-
-def _trace_state(entries: dict[str, str]) -> TraceState:
-    if _FAST_TRACE_STATE:  # entries are validated above, by a grammar as strict as its own
-        state = TraceState()
-        state._dict = entries
-        return state
-    return TraceState(list(entries.items()))
+    # validated above, by a grammar as strict as TraceState's own
+    return trace_state_of(entries) if entries else EMPTY_TRACE_STATE
 
 
 class BaggageValue(str):
@@ -195,7 +200,8 @@ def parse_baggage(values: Iterable[str]) -> dict[str, str]:
             cost = len(member) + (1 if count else 0)
             if parsed is None or size + cost > MAX_BAGGAGE_BYTES:
                 continue
-            entries[parsed[0]] = parsed[1]
+            key, value = parsed
+            entries[key] = value
             size += cost
             count += 1
             if count == MAX_BAGGAGE_MEMBERS:
