@@ -263,9 +263,12 @@ ALERTMANAGER_BODY = {
 
 def test_an_alert_webhook_runs_the_notifier_workflow(demo: DemoRun) -> None:
     with httpx.Client(base_url=demo.url, timeout=30) as client:
-        accepted = client.post("/webhooks/alerts", json=ALERTMANAGER_BODY)
+        key = {"X-Agentwatch-Idempotency-Key": "fp1:firing:notifier:1"}
+        accepted = client.post("/webhooks/alerts", json=ALERTMANAGER_BODY, headers=key)
         assert accepted.status_code == 202
         [run_id] = accepted.json()["runs"]
+        repeat = client.post("/webhooks/alerts", json=ALERTMANAGER_BODY, headers=key)
+        assert (repeat.status_code, repeat.json()["runs"]) == (200, [run_id])
         run = _wait_for(
             lambda: client.get(f"/api/workflows/runs/{run_id}").json(),
             lambda r: r["status"] == "succeeded",

@@ -44,6 +44,8 @@ class HubPlan:
     slack_webhook_url: str
     secrets_dir: Path
     interval: str = "5s"
+    group_wait: str = "5s"
+    group_interval: str = "10s"
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
     postgres_dsn_file: Path | None = None
@@ -109,6 +111,10 @@ def _status_pages(plan: HubPlan) -> list[dict[str, Any]]:
 def _notifications(plan: HubPlan) -> dict[str, Any]:
     hook_secret = write_secret(plan.secrets_dir, "notifier_webhook_secret")
     return {
+        "group_by": ["alertname", "service"],
+        "group_wait": plan.group_wait,
+        "group_interval": plan.group_interval,
+        "repeat_interval": "12h",
         "channels": [
             {"name": "oncall", "type": "slack", "url": plan.slack_webhook_url},
             {
@@ -119,11 +125,7 @@ def _notifications(plan: HubPlan) -> dict[str, Any]:
             },
         ],
         "routes": [
-            {
-                "match": {"severity": "critical"},
-                "channels": ["oncall", "notifier"],
-                "group_by": ["alertname", "service"],
-            },
+            {"match": {"severity": "critical"}, "channels": ["oncall", "notifier"]},
             {"match": {"severity": "warning"}, "channels": ["oncall"]},
         ],
     }

@@ -216,6 +216,8 @@ class DemoStack:
             slack_webhook_url=self.slack_webhook_url,
             secrets_dir=self.layout.secrets,
             interval=self.options.monitor_interval,
+            group_wait=self.options.profile.group_wait,
+            group_interval=self.options.profile.group_interval,
             prometheus_url=self.url(p.prometheus) if self.with_prometheus else None,
             alertmanager_url=self.url(p.alertmanager) if self.with_prometheus else None,
             redis_url=self.options.environ.get("REDIS_URL") or None,
