@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_ARGS ?=
 
-.PHONY: demo demo-deps test lint typecheck pytest system-deps bench docs clean
+.PHONY: demo demo-deps screenshots test lint typecheck pytest system-deps bench docs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ system-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus prometheus-alertmanager chromium chromium-driver >/dev/null; \
 	fi
+
+# the pictures of docs/images: the short demo's incident in the hub's pages (headless Chromium)
+screenshots: $(VENV)/.dev-installed system-deps
+	$(PY) -m agentwatch.demo.screenshots --out docs/images
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check src tests bench
