@@ -187,10 +187,11 @@ class DemoRun:
         self._banner()
         self.slack.start()
         try:
-            await asyncio.to_thread(self.stack.start)
-            self._ready()
-            await asyncio.gather(self._traffic(), self._watch(), self._until_done())
-            await self._summary()
+            await asyncio.to_thread(self.stack.start, self.stop.is_set)
+            if not self.stop.is_set():
+                self._ready()
+                await asyncio.gather(self._traffic(), self._watch(), self._until_done())
+                await self._summary()
         finally:
             self.view.say("stopping…")
             await asyncio.to_thread(self.stack.stop)

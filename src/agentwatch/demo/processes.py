@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -97,11 +97,12 @@ class Child:
         except httpx.HTTPError:
             return False
 
-    def wait_ready(self, seconds: float) -> None:
-        """Return once ``ready_url`` answers 200; raise ChildFailed on exit or timeout."""
+    def wait_ready(self, seconds: float, abort: Callable[[], bool] = lambda: False) -> None:
+        """Return once ``ready_url`` answers 200 (or ``abort()`` says to stop waiting);
+        raise ChildFailed when the child exits or the time is up."""
         deadline = time.monotonic() + seconds
         with httpx.Client(timeout=2.0) as client:
-            while not self._answers(client):
+            while not abort() and not self._answers(client):
                 if not self.running():
                     raise ChildFailed(
                         f"{self.name} exited before it was ready; the end of {self.log}:\n"

@@ -24,7 +24,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -290,8 +290,9 @@ class DemoStack:
         ]
         return self._child("alertmanager", argv, "/-/ready", port)
 
-    def start(self, ready_seconds: float = 60.0) -> None:
-        """Write the configuration, start every process, return when all answer."""
+    def start(self, abort: Callable[[], bool] = lambda: False, ready_seconds: float = 60.0) -> None:
+        """Write the configuration, start every process, return when all answer (or as
+        soon as ``abort()`` is true: Ctrl-C while starting)."""
         self._write_config()
         first = [self._hub(), self._llm()]
         if self.with_prometheus:
@@ -300,12 +301,14 @@ class DemoStack:
             child.start()
         self.write_state()
         for child in first[:2]:
-            child.wait_ready(ready_seconds)
+            child.wait_ready(ready_seconds, abort)
+        if abort():
+            return
         service = self._service()
         service.start()
         self.write_state()
         for child in (service, *first[2:]):
-            child.wait_ready(ready_seconds)
+            child.wait_ready(ready_seconds, abort)
 
     def stop(self) -> None:
         """Stop the service (it flushes to the hub), then the rest, then the hub."""
