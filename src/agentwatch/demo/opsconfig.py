@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import yaml
 
@@ -65,6 +66,25 @@ class OpsTargets:
         return f"http://{self.hub}"
 
 
+def dashboard_url(prometheus: str) -> str:
+    """The demo's dashboard (there is no Grafana here): Prometheus's graph page charting
+    the service's request rate, 5xx share, p95 and LLM error share for the last 15 minutes."""
+    selector = f'service="{SERVICE}"'
+    queries = (
+        f"sum(rate(http_requests_total{{{selector}}}[1m]))",
+        f'sum(rate(http_requests_total{{{selector},status=~"5.."}}[1m])) '
+        f"/ sum(rate(http_requests_total{{{selector}}}[1m]))",
+        "histogram_quantile(0.95, sum by (le) "
+        f"(rate(http_request_duration_seconds_bucket{{{selector}}}[1m])))",
+        f'sum by (provider) (rate(llm_requests_total{{{selector},status="error"}}[1m])) '
+        f"/ sum by (provider) (rate(llm_requests_total{{{selector}}}[1m]))",
+    )
+    params: dict[str, str] = {}
+    for index, query in enumerate(queries):
+        params |= {f"g{index}.expr": query, f"g{index}.tab": "0", f"g{index}.range_input": "15m"}
+    return f"http://{prometheus}/graph?{urlencode(params)}"
+
+
 def options(targets: OpsTargets, profile: Profile, secrets_dir: Path) -> GenerateOptions:
     """The GenerateOptions of the demo: its service, its ports, its profile."""
     return GenerateOptions(
@@ -77,6 +97,7 @@ def options(targets: OpsTargets, profile: Profile, secrets_dir: Path) -> Generat
         alertmanager_targets=(targets.alertmanager,),
         alert_webhook_url=f"{targets.hub_url}/api/v1/alerts/alertmanager",
         runbook_url_base=f"{targets.hub_url}/runbooks/",
+        dashboard_url=dashboard_url(targets.prometheus),
         receivers=ReceiverOptions(secrets_dir=str(secrets_dir)),
         profile=profile,
     )
