@@ -3,7 +3,8 @@
 The demo generates the same Prometheus rules, SLOs and Alertmanager routes a user deploys,
 with the targets on 127.0.0.1 and a profile of short windows, so the scripted incident
 fires real alerts within seconds: :data:`STORY_PROFILE` divides every rule window and
-``for:`` by 10 (``for: 5m`` becomes ``30s``), :data:`SHORT_PROFILE` by 60 (the tests).
+``for:`` by 10 (``for: 5m`` becomes ``30s``), :data:`SHORT_PROFILE` (ops' test profile) by
+60.
 
 One change to the generated Alertmanager configuration: in the demo the hub delivers every
 notification (Slack stand-in, notifier workflow), so Alertmanager routes every alert to
@@ -20,7 +21,7 @@ from urllib.parse import urlencode
 
 import yaml
 
-from agentwatch.ops import GenerateOptions, Profile, ReceiverOptions, generate
+from agentwatch.ops import TEST_PROFILE, GenerateOptions, Profile, ReceiverOptions, generate
 
 __all__ = ["DEMO_PACKS", "SERVICE", "SHORT_PROFILE", "STORY_PROFILE", "OpsTargets", "write_ops"]
 
@@ -40,16 +41,7 @@ STORY_PROFILE = Profile(
     group_interval="10s",
     repeat_interval="12h",
 )
-SHORT_PROFILE = Profile(
-    name="demo-short",
-    time_scale=Fraction(1, 60),
-    scrape_interval="1s",
-    service_scrape_interval="1s",
-    evaluation_interval="1s",
-    group_wait="1s",
-    group_interval="2s",
-    repeat_interval="12h",
-)
+SHORT_PROFILE = TEST_PROFILE  # minutes become seconds, as in the ops end-to-end tests
 
 
 @dataclass(frozen=True, slots=True)
