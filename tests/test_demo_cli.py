@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests._demo_run import demo_environment, demo_process
@@ -48,3 +52,36 @@ def test_a_folder_the_demo_did_not_make_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--dir" in done.stderr and "an empty or new folder" in done.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _read_all(fd: int, process: subprocess.Popen[bytes], seconds: float) -> bytes:
+    chunks, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunks.append(os.read(fd, 65536))
+            except OSError:  # the terminal closed: the demo exited
+                break
+        elif process.poll() is not None:
+            break
+    return b"".join(chunks)
+
+
+def test_on_a_terminal_the_live_view_is_one_panel_refreshed_in_place(tmp_path: Path) -> None:
+    main_fd, child_fd = pty.openpty()
+    command = [sys.executable, "-m", "agentwatch", "demo", "--short", "--duration", "6"]
+    command += ["--dir", str(tmp_path / "demo")]
+    env = demo_environment(PATH=str(tmp_path), COLUMNS="120", LINES="40", TERM="xterm")
+    process = subprocess.Popen(command, env=env, stdin=child_fd, stdout=child_fd, stderr=child_fd)
+    os.close(child_fd)
+    try:
+        screen = _read_all(main_fd, process, 90).decode(errors="replace")
+        assert process.wait(timeout=30) == 0, screen[-3000:]
+    finally:
+        os.close(main_fd)
+    assert "agentwatch demo +00:" in screen and "requests/s" in screen, screen[-3000:]
+    assert "notifications delivered" in screen and "Ctrl-C stops" in screen
+    assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
+    assert " | before | " not in screen  # the plain status line is for pipes
+    assert "stopped: every process of the demo has exited" in screen

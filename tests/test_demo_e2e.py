@@ -54,7 +54,6 @@ def test_an_incident_goes_from_the_first_error_to_an_alert_and_back(tmp_path: Pa
             lambda: not _alertmanager_has(demo, INCIDENT_ALERT),
             60,
         )
-        assert demo.json(demo.url("slack"))["messages"] == []  # the hub's delivery: not yet
         output = demo.interrupt()
     assert "INCIDENT" in output and "RECOVERY" in output, output
     assert "Traceback" not in output, output
