@@ -10,7 +10,7 @@ a status line every ``every`` seconds.
 from __future__ import annotations
 
 import sys
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from .slack import SlackMessage
 from .watch import AlertState, Snapshot
@@ -117,10 +117,24 @@ class RichView:
 
         self.console = Console()
         self.starts, self.ends = starts, ends
-        self.live = Live(console=self.console, refresh_per_second=2, transient=True)
+        self.live = Live(console=self.console, refresh_per_second=2, transient=False)
+        self._saved_tty: list[Any] | None = None
 
     def start(self) -> None:
+        self._quiet_ctrl_c()
         self.live.start()
+
+    def _quiet_ctrl_c(self) -> None:
+        """Keep the terminal from echoing ``^C`` into the panel (restored by :meth:`stop`)."""
+        if not sys.stdin.isatty():
+            return
+        import termios
+
+        fd = sys.stdin.fileno()
+        self._saved_tty = termios.tcgetattr(fd)
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~termios.ECHOCTL
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
 
     def _panel(self, snapshot: Snapshot, elapsed: float) -> object:
         from rich.panel import Panel
@@ -184,6 +198,11 @@ class RichView:
 
     def stop(self) -> None:
         self.live.stop()
+        if self._saved_tty is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, self._saved_tty)
+            self._saved_tty = None
 
 
 def make_view(starts: float, ends: float, stream: TextIO | None = None) -> View:
