@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests._demo_run import demo_environment, demo_process
+from tests._demo_run import demo_environment, demo_process, processes_mentioning
 
 
 def test_without_prometheus_the_demo_says_what_is_missing_and_runs(tmp_path: Path) -> None:
@@ -85,3 +85,4 @@ def test_on_a_terminal_the_live_view_is_one_panel_refreshed_in_place(tmp_path: P
     assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
     assert " | before | " not in screen  # the plain status line is for pipes
     assert "stopped: every process of the demo has exited" in screen
+    assert processes_mentioning(str(tmp_path / "demo")) == []
