@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 from tests._apps import free_port
+
+from agentwatch.demo.processes import port_is_free
 
 PORT_FLAGS = ("--port", "--llm-port", "--hub-port", "--prometheus-port", "--alertmanager-port")
 PORT_FLAGS += ("--slack-port",)
@@ -37,17 +38,6 @@ def demo_environment(**extra: str) -> dict[str, str]:
         if not key.startswith(("AGENTWATCH_", "OTEL_")) and key not in ("DATABASE_URL", "REDIS_URL")
     }
     return {**env, "PYTHONWARNINGS": "error::ResourceWarning", **extra}
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a new server could listen on 127.0.0.1:port now."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def processes_mentioning(text: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -86,3 +87,18 @@ def test_on_a_terminal_the_live_view_is_one_panel_refreshed_in_place(tmp_path: P
     assert " | before | " not in screen  # the plain status line is for pipes
     assert "stopped: every process of the demo has exited" in screen
     assert processes_mentioning(str(tmp_path / "demo")) == []
+
+
+def test_a_port_already_taken_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "agentwatch", "demo", "--dir", str(tmp_path / "d")]
+        command += ["--hub-port", str(port)]
+        done = subprocess.run(
+            command, env=demo_environment(), capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2
+    assert "--hub-port" in done.stderr and str(port) in done.stderr, done.stderr
+    assert not (tmp_path / "d").exists()

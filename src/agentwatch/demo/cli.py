@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from agentwatch import ConfigurationError
 from agentwatch.propagation import untraced
 
 from .incident import SHORT_TIMELINE, STORY_TIMELINE, TimelinePlan
@@ -98,6 +99,9 @@ def _options(args: argparse.Namespace, environ: dict[str, str]) -> StackOptions:
         args.alertmanager_port,
         args.slack_port,
     )
+    for name, port in ports.busy():
+        flag = "--port" if name == "service" else f"--{name}-port"
+        raise ConfigurationError(flag, port, "a port nothing listens on (or 0: a free one)")
     return StackOptions(
         data_dir=Path(args.dir) if args.dir else default_folder(environ),
         ports=ports.resolved(),

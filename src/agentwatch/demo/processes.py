@@ -42,8 +42,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether ``port`` on 127.0.0.1 can be bound (nothing listens on it)."""
+    """Whether a server could listen on 127.0.0.1:``port`` now (as servers do, with
+    SO_REUSEADDR: connections closing on it do not count)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

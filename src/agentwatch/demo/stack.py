@@ -34,7 +34,7 @@ from agentwatch.ops import Profile
 from .hubconfig import HubPlan, write_hub_config, write_secret
 from .incident import Timeline, TimelinePlan
 from .opsconfig import OpsTargets, write_ops
-from .processes import Child, free_port, stop_all
+from .processes import Child, free_port, port_is_free, stop_all
 
 __all__ = ["MARKER", "Binaries", "DemoStack", "DemoUrls", "Layout", "Ports", "StackOptions"]
 
@@ -61,6 +61,12 @@ class Ports:
                     pass
                 chosen[name] = port
         return Ports(**chosen)
+
+    def busy(self) -> list[tuple[str, int]]:
+        """The ports given (not 0) that something already listens on."""
+        return [
+            (name, port) for name, port in asdict(self).items() if port and not port_is_free(port)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
