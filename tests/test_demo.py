@@ -233,7 +233,7 @@ def test_bad_requests_are_labelled_by_route_template(demo: DemoRun) -> None:
         assert client.post("/api/chat", json={"text": "no message"}).status_code == 422
         assert client.get("/api/workflows/runs/unknown").status_code == 404
         assert client.get("/api/workflows").json() == {
-            "workflows": ["refund", "research_report", "support_ticket"]
+            "workflows": ["alert_notifier", "refund", "research_report", "support_ticket"]
         }
         metrics = client.get("/metrics").text
         health = client.get("/health/full")
@@ -241,3 +241,44 @@ def test_bad_requests_are_labelled_by_route_template(demo: DemoRun) -> None:
     assert "nope" not in metrics and "unknown" not in metrics
     assert health.status_code == 200
     assert {"database", "llm", "queue"} <= {key.split(":")[0] for key in health.json()["checks"]}
+
+
+ALERTMANAGER_BODY = {
+    "version": "4",
+    "status": "firing",
+    "receiver": "hub",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": "LLMProviderDown",
+                "severity": "critical",
+                "service": "agent-demo",
+            },
+            "annotations": {"summary": "agent-demo: LLM provider openai failing"},
+        }
+    ],
+}
+
+
+def test_an_alert_webhook_runs_the_notifier_workflow(demo: DemoRun) -> None:
+    with httpx.Client(base_url=demo.url, timeout=30) as client:
+        key = {"X-Agentwatch-Idempotency-Key": "fp1:firing:notifier:1"}
+        accepted = client.post("/webhooks/alerts", json=ALERTMANAGER_BODY, headers=key)
+        assert accepted.status_code == 202
+        [run_id] = accepted.json()["runs"]
+        repeat = client.post("/webhooks/alerts", json=ALERTMANAGER_BODY, headers=key)
+        assert (repeat.status_code, repeat.json()["runs"]) == (200, [run_id])
+        run = _wait_for(
+            lambda: client.get(f"/api/workflows/runs/{run_id}").json(),
+            lambda r: r["status"] == "succeeded",
+            "the notifier run",
+        )
+        assert (run["workflow"], run["trigger"]) == ("alert_notifier", "webhook")
+        assert [step["agent"] for step in run["steps"]] == ["notifier"]
+        assert client.post("/webhooks/alerts", json={"nothing": 1}).status_code == 400
+        assert client.post("/webhooks/alerts", content=b"[").status_code == 400
+    labels = {"workflow": "alert_notifier", "trigger": "webhook", "status": "success"}
+    assert demo.value("workflow_runs_total", **labels) == 1
+    tool = next(span for span in demo.spans() if span.name == "execute_tool post_incident_note")
+    assert (tool.attributes or {})["tool.server"] == "incident-log"

@@ -1,63 +1,104 @@
-"""``agentwatch demo`` end to end, as a user runs it (no Redis, no PostgreSQL)."""
+"""``agentwatch demo`` as a user runs it: without Prometheus, Ctrl-C at start, its folder."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
+import pty
+import select
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-
-def _environment() -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AGENTWATCH_", "OTEL_"))
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    env["PYTHONWARNINGS"] = "error::ResourceWarning"
-    return env
+from tests._demo_run import demo_environment, demo_process, processes_mentioning
 
 
-def test_demo_runs_traffic_and_says_where_to_look(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "agentwatch", "demo", "--duration", "4", "--rate", "12"]
-    command += ["--port", "0", "--dir", str(tmp_path), "--seed", "11"]
-    done = subprocess.run(command, env=_environment(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
-    for expected in (
-        "/metrics",
-        "/health/full",
-        "traces.jsonl",
-        "workflows",
-        "LLM",
-        "budgets",
-        "Where to look",
-    ):
+def test_without_prometheus_the_demo_says_what_is_missing_and_runs(tmp_path: Path) -> None:
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()  # PATH without prometheus (the children run sys.executable)
+    env = demo_environment(PATH=str(empty_path))
+    with demo_process(tmp_path / "demo", "--short", "--duration", "6", env=env) as demo:
+        demo.process.wait(timeout=90)
+        out = demo.output
+    assert demo.process.returncode == 0, out
+    missing = [line for line in out.splitlines() if "not installed" in line]
+    assert len(missing) == 1, out
+    assert "apt-get install prometheus prometheus-alertmanager" in missing[0]
+    urls = [line for line in out.splitlines() if line.startswith("  http://")]
+    assert any("/health/full" in line for line in urls), out
+    assert not any("Prometheus (" in line or "Alertmanager" in line for line in urls), out
+    for expected in ("requests ", "workflows ", "LLM ", "budgets ", "research-weekly"):
         assert expected in out, out
-    assert "research-weekly" in out
-    assert "100%" in done.stderr  # the progress bar finished
-    spans = [json.loads(line) for line in (tmp_path / "traces.jsonl").read_text().splitlines()]
-    assert any(span["name"].startswith("invoke_workflow") for span in spans)
-    logs = [json.loads(line) for line in (tmp_path / "service.log").read_text().splitlines()]
-    assert any("trace_id" in line for line in logs)
-    assert (tmp_path / "demo.db").exists()
+    assert "agentwatch hub serve --config" in out
+    assert demo.leftovers() == []
+    assert (tmp_path / "demo" / "hub.db").exists()
 
 
-def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "agentwatch", "demo", "--duration", "120", "--port", "0"]
-    command += ["--dir", str(tmp_path)]
-    process = subprocess.Popen(
-        command, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+def test_ctrl_c_while_starting_stops_every_process(tmp_path: Path) -> None:
+    with demo_process(tmp_path / "demo") as demo:
+        out = demo.interrupt()
+    assert demo.process.returncode == 0, out
+    assert "Traceback" not in out, out
+    assert "stopped: every process of the demo has exited" in out
+    assert demo.leftovers() == []
+
+
+def test_a_folder_the_demo_did_not_make_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    command = [sys.executable, "-m", "agentwatch", "demo", "--dir", str(tmp_path)]
+    done = subprocess.run(
+        command, env=demo_environment(), capture_output=True, text=True, timeout=60
     )
-    assert process.stdout is not None
-    banner = [process.stdout.readline() for _ in range(3)]
-    assert banner[0].startswith("agentwatch demo: agent service http://127.0.0.1:"), banner
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)  # noqa: RUF059
-    assert process.returncode == 0, err[-3000:]
-    assert "stopping" in err
-    assert "Traceback" not in err
+    assert done.returncode == 2
+    assert "--dir" in done.stderr and "an empty or new folder" in done.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _read_all(fd: int, process: subprocess.Popen[bytes], seconds: float) -> bytes:
+    chunks, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunks.append(os.read(fd, 65536))
+            except OSError:  # the terminal closed: the demo exited
+                break
+        elif process.poll() is not None:
+            break
+    return b"".join(chunks)
+
+
+def test_on_a_terminal_the_live_view_is_one_panel_refreshed_in_place(tmp_path: Path) -> None:
+    main_fd, child_fd = pty.openpty()
+    command = [sys.executable, "-m", "agentwatch", "demo", "--short", "--duration", "6"]
+    command += ["--dir", str(tmp_path / "demo")]
+    env = demo_environment(PATH=str(tmp_path), COLUMNS="120", LINES="40", TERM="xterm")
+    process = subprocess.Popen(command, env=env, stdin=child_fd, stdout=child_fd, stderr=child_fd)
+    os.close(child_fd)
+    try:
+        screen = _read_all(main_fd, process, 90).decode(errors="replace")
+        assert process.wait(timeout=30) == 0, screen[-3000:]
+    finally:
+        os.close(main_fd)
+    assert "agentwatch demo +00:" in screen and "requests/s" in screen, screen[-3000:]
+    assert "notifications delivered" in screen and "Ctrl-C stops" in screen
+    assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
+    assert " | before | " not in screen  # the plain status line is for pipes
+    assert "stopped: every process of the demo has exited" in screen
+    assert processes_mentioning(str(tmp_path / "demo")) == []
+
+
+def test_a_port_already_taken_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "agentwatch", "demo", "--dir", str(tmp_path / "d")]
+        command += ["--hub-port", str(port)]
+        done = subprocess.run(
+            command, env=demo_environment(), capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2
+    assert "--hub-port" in done.stderr and str(port) in done.stderr, done.stderr
+    assert not (tmp_path / "d").exists()

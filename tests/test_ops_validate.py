@@ -320,3 +320,12 @@ def test_cli_validate_exits_1_and_lists_problems(
     shutil.rmtree(tmp_path / "out/runbooks")
     assert main(["ops", "validate", str(tmp_path / "out")]) == 1
     assert "missing runbook for alert HighErrorRate" in capsys.readouterr().out
+
+
+def test_a_dashboard_url_annotates_every_alert_and_its_unit_tests(tmp_path: Path) -> None:
+    url = "https://grafana.example.com/d/agentwatch-http"
+    generate(tmp_path / "out", GenerateOptions(packs=("http", "llm"), dashboard_url=url))
+    groups = yaml.safe_load((tmp_path / "out/prometheus/rules/alerts.yml").read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert rules and all(rule["annotations"]["dashboard_url"] == url for rule in rules)
+    assert validate(tmp_path / "out").checks["promtool test rules"] == "ok"

@@ -10,7 +10,9 @@ Endpoints:
   assistant reply through the auto-instrumented ``openai`` client (a stream read only up
   to ``max_words`` is abandoned half way, as a UI that stops early would);
 - ``GET /api/approvals`` and ``POST /api/approvals/{approval_id}/decision``
-  ``{"approve": true}``.
+  ``{"approve": true}``;
+- ``POST /webhooks/alerts`` — alerts (from the hub's webhook channel) run the
+  ``alert_notifier`` workflow (see :mod:`agentwatch.demo.notifier`).
 
 State lives in SQLAlchemy (SQLite file, or PostgreSQL from ``DATABASE_URL``), the cache
 in Redis when ``REDIS_URL`` is set, and ``/metrics`` and ``/health/*`` come from init().
@@ -36,6 +38,7 @@ from agentwatch.health import HTTPCheck, QueueDepthCheck, SQLAlchemyCheck
 from .cache import open_cache
 from .jobs import JobQueue
 from .llm import LLMClient
+from .notifier import add_notifier_route
 from .store import Store
 from .workflows import WORKFLOWS, WorkflowEngine
 
@@ -91,12 +94,10 @@ class DecisionBody(BaseModel):
 
 
 def define_budgets() -> None:
-    """The demo's budgets: a monthly total, a hard one for chat, one close to its limit."""
+    """The demo's budgets: a monthly total, a hard one for chat, one already well used."""
     agentwatch.budget("demo-monthly", 25.0, period="month")
     agentwatch.budget("assistant-daily", 2.0, period="day", hard=True, agent_type="assistant")
-    agentwatch.budget(
-        "research-weekly", 0.05, period="week", agent_type="researcher", spent_usd=0.042
-    )
+    agentwatch.budget("research-weekly", 1.0, period="week", agent_type="researcher", spent_usd=0.3)
 
 
 class Service:
@@ -119,6 +120,14 @@ class Service:
         await self.engine.run(
             payload["run_id"], payload["workflow"], payload["input"], payload["trigger"]
         )
+
+    async def submit_webhook_run(self, workflow: str, text: str) -> str:
+        """Queue a run of ``workflow`` triggered by a webhook; returns its run id."""
+        run_id = await self.store.create_run(workflow, "webhook", text)
+        self.jobs.submit(
+            {"run_id": run_id, "workflow": workflow, "input": text, "trigger": "webhook"}
+        )
+        return run_id
 
     async def start(self) -> None:
         with agentwatch.get_tracer().start_as_current_span("demo startup"):
@@ -231,4 +240,5 @@ def create_app(config: DemoConfig) -> FastAPI:
     app.state.agentwatch = handle
     app.state.service = service
     _routes(app, service)
+    add_notifier_route(app, service.submit_webhook_run, verify=None)
     return app

@@ -1,199 +1,229 @@
-"""``agentwatch demo``: the demo agent service, a simulated LLM provider and traffic.
+"""``agentwatch demo``: one incident, from the first error to the Slack message and back.
 
-Runs everything on 127.0.0.1 in this process: the simulated provider, the instrumented
-FastAPI service (uvicorn) and the traffic generator with a progress bar. Afterwards it
-prints what happened and where to look. Ctrl-C stops it cleanly at any time.
+Runs on 127.0.0.1, each on a free port (or the one given): the demo agent service under
+uvicorn, a simulated LLM provider, the hub with a generated hub.yaml, real Prometheus and
+Alertmanager with the configuration ``agentwatch ops generate`` writes (in a demo profile
+of short alert windows; when they are installed), a Slack stand-in printing each message
+here, and traffic. About a minute in, the LLM provider starts failing for about two
+minutes: watch the errors travel from the service's metrics to an alert, the hub, Slack,
+the status page and the traces, and back. Runs until Ctrl-C, or for --duration seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
-import sys
-import tempfile
-import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
+from agentwatch import ConfigurationError
 from agentwatch.propagation import untraced
 
-from .app import DemoConfig, create_app
-from .llm_server import SimConfig, create_llm_app
-from .serving import BackgroundServer
-from .traffic import Progress, TrafficGenerator
+from .incident import SHORT_TIMELINE, STORY_TIMELINE, TimelinePlan
+from .opsconfig import SHORT_PROFILE, STORY_PROFILE
+from .report import closing, missing_tools, summary, url_table
+from .slack import SlackStandIn
+from .stack import Binaries, DemoStack, Ports, StackOptions
+from .traffic import TrafficGenerator
+from .view import View, make_view
+from .watch import Watcher, changes
 
 __all__ = ["register", "run"]
+
+
+def default_folder(environ: dict[str, str]) -> Path:
+    """``$XDG_STATE_HOME/agentwatch/demo`` (``~/.local/state/agentwatch/demo``)."""
+    state = environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(state) / "agentwatch" / "demo"
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run the demo agent service with simulated LLM traffic",
+        help="watch one incident travel the whole system (service, hub, Prometheus, Slack)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (60)")
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds to run (until Ctrl-C)"
+    )
     parser.add_argument("--rate", type=float, default=5.0, help="requests per second (5)")
-    parser.add_argument("--port", type=int, default=8000, help="service port (8000; 0: any)")
     parser.add_argument(
-        "--dir", default=None, help="database, traces and logs (<tmp>/agentwatch-demo)"
-    )
-    parser.add_argument(
-        "--llm-rate-limit-rate", type=float, default=0.15, help="share of 429s (0.15)"
-    )
-    parser.add_argument("--llm-error-rate", type=float, default=0.05, help="share of 500s (0.05)")
-    parser.add_argument(
-        "--llm-slow-rate", type=float, default=0.03, help="share of slow answers (0.03)"
+        "--dir", default=None, help="the demo's data (~/.local/state/agentwatch/demo)"
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed for a repeatable run")
     parser.add_argument(
-        "--keep-serving", action="store_true", help="keep serving after the traffic, until Ctrl-C"
+        "--short",
+        action="store_true",
+        help="a one-minute story: incident at 12 s for 30 s, alert windows of seconds",
     )
+    parser.add_argument(
+        "--incident-at", type=float, default=None, help="seconds after the start (60)"
+    )
+    parser.add_argument("--incident-seconds", type=float, default=None, help="how long (120)")
+    for name in (
+        "port",
+        "llm-port",
+        "hub-port",
+        "prometheus-port",
+        "alertmanager-port",
+        "slack-port",
+    ):
+        what = "the service" if name == "port" else name.removesuffix("-port")
+        parser.add_argument(f"--{name}", type=int, default=0, help=f"port of {what} (a free one)")
     parser.set_defaults(func=run)
 
 
-def _start_service(app: Any, port: int) -> BackgroundServer:
-    try:
-        return BackgroundServer(app, port=port).start()
-    except OSError:
-        print(f"port {port} is busy: using a free port", file=sys.stderr)
-        return BackgroundServer(app, port=0).start()
-
-
-def _log_to(path: str) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
-    logging.getLogger().addHandler(handler)
-    return handler
-
-
-def _banner(service: str, llm: str, data_dir: str, seconds: float, rate: float) -> None:
-    print(
-        f"agentwatch demo: agent service {service} (LLM provider simulated at {llm})\n"
-        f"  traffic       {seconds:.0f} s at {rate:g} requests/s — Ctrl-C stops\n"
-        f"  metrics       {service}/metrics\n"
-        f"  health        {service}/health/full\n"
-        f"  traces        {os.path.join(data_dir, 'traces.jsonl')} (errors, slow, 10% of the rest)\n"
-        f"  logs          {os.path.join(data_dir, 'service.log')} (JSON, with trace ids)\n",
-        flush=True,
+def _timeline(args: argparse.Namespace) -> TimelinePlan:
+    base = SHORT_TIMELINE if args.short else STORY_TIMELINE
+    return TimelinePlan(
+        base.incident_at if args.incident_at is None else args.incident_at,
+        base.incident_seconds if args.incident_seconds is None else args.incident_seconds,
     )
 
 
-def _values(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    values: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            values.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return values
-
-
-def _total(values: dict[str, list[tuple[dict[str, str], float]]], name: str, **match: str) -> float:
-    return sum(
-        value
-        for labels, value in values.get(name, [])
-        if all(labels.get(key) == wanted for key, wanted in match.items())
+def _options(args: argparse.Namespace, environ: dict[str, str]) -> StackOptions:
+    ports = Ports(
+        args.port,
+        args.llm_port,
+        args.hub_port,
+        args.prometheus_port,
+        args.alertmanager_port,
+        args.slack_port,
+    )
+    for name, port in ports.busy():
+        flag = "--port" if name == "service" else f"--{name}-port"
+        raise ConfigurationError(flag, port, "a port nothing listens on (or 0: a free one)")
+    return StackOptions(
+        data_dir=Path(args.dir) if args.dir else default_folder(environ),
+        ports=ports.resolved(),
+        timeline=_timeline(args),
+        profile=SHORT_PROFILE if args.short else STORY_PROFILE,
+        binaries=Binaries.find(),
+        seed=args.seed,
+        monitor_interval="1s" if args.short else "5s",
+        environ=environ,
     )
 
 
-def summary(metrics_text: str, counts: Counter[str]) -> str:
-    """What the run produced, read back from the service's own /metrics."""
-    v = _values(metrics_text)
-    budgets = [
-        f"{labels['budget']} {value:.0%}"
-        for labels, value in v.get("llm_budget_utilization_ratio", [])
-    ]
-    return "\n".join(
-        [
-            f"requests      {counts['sent']} sent: {counts['2xx']} 2xx, {counts['4xx']} 4xx, "
-            f"{counts['5xx']} 5xx; {counts['approvals']} approvals decided",
-            f"workflows     {_total(v, 'workflow_runs_total', status='success'):.0f} succeeded, "
-            f"{_total(v, 'workflow_runs_total', status='error'):.0f} failed, "
-            f"{_total(v, 'workflows_active'):.0f} still active",
-            f"agents        {_total(v, 'agent_runs_total'):.0f} runs, "
-            f"{_total(v, 'agent_errors_total'):.0f} errors, {_total(v, 'agent_retries_total'):.0f} retries",
-            f"LLM           {_total(v, 'llm_requests_total'):.0f} calls, "
-            f"{_total(v, 'llm_tokens_total'):.0f} tokens, ${_total(v, 'llm_cost_usd_total'):.4f}, "
-            f"{_total(v, 'llm_retries_total'):.0f} retries, {_total(v, 'llm_fallbacks_total'):.0f} fallbacks",
-            f"tools         {_total(v, 'tool_calls_total'):.0f} calls, {_total(v, 'tool_errors_total'):.0f} errors",
-            f"budgets       {', '.join(budgets)}",
-        ]
-    )
+class DemoRun:
+    """One run: the stack, the Slack stand-in, the view, the traffic, until stopped."""
+
+    def __init__(self, args: argparse.Namespace, options: StackOptions) -> None:
+        self.args = args
+        self.options = options
+        slack_url = f"http://127.0.0.1:{options.ports.slack}"
+        self.stack = DemoStack(options, slack_url + "/services/T0DEMO/B0DEMO/demo", slack_url)
+        timeline = self.stack.timeline
+        self.view: View = make_view(timeline.starts, timeline.ends)
+        self.slack = SlackStandIn(port=options.ports.slack, on_message=self._on_slack)
+        self.stop = asyncio.Event()
+        self.counts: Counter[str] = Counter()
+
+    def elapsed(self) -> float:
+        return time.time() - self.stack.started_at
+
+    def _on_slack(self, message: Any) -> None:
+        self.view.slack(self.elapsed(), message)
+
+    def _banner(self) -> None:
+        say = self.view.say
+        say(f"agentwatch demo: starting, data in {self.stack.layout.root}")
+        if not self.stack.with_prometheus:
+            say(missing_tools())
+
+    def _ready(self) -> None:
+        say = self.view.say
+        say("Open while it runs:\n" + url_table(self.stack.urls))
+        say(f"The story: {self.stack.timeline.describe()}. Ctrl-C stops.")
+
+    async def _traffic(self) -> None:
+        duration = self.args.duration if self.args.duration is not None else float("inf")
+        generator = TrafficGenerator(
+            self.stack.urls.service, rate=self.args.rate, duration=duration, seed=self.args.seed
+        )
+        with untraced():  # the traffic comes from "outside": no client spans here
+            self.counts = await generator.run(self.stop.is_set)
+        self.counts = generator.counts
+
+    async def _watch(self) -> None:
+        async with httpx.AsyncClient(timeout=3.0) as client:
+            watcher = Watcher(
+                self.stack.urls,
+                self.stack.timeline,
+                lambda: len(self.slack.messages),
+                client,
+                hub_monitors="monitors" in self.stack.hub_sections,
+            )
+            self.view.start()
+            try:
+                while not self.stop.is_set():
+                    previous, snapshot = watcher.last, await watcher.poll()
+                    for text in changes(previous, snapshot):
+                        self.view.event(self.elapsed(), text)
+                    self.view.show(snapshot, self.elapsed())
+                    await self._sleep(1.0)
+            finally:
+                self.view.stop()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stop.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _until_done(self) -> None:
+        if self.args.duration is None:
+            await self.stop.wait()
+        else:
+            await self._sleep(self.args.duration)
+        self.stop.set()
+
+    async def main(self) -> None:
+        self._banner()
+        self.slack.start()
+        try:
+            await asyncio.to_thread(self.stack.start, self.stop.is_set)
+            if not self.stop.is_set():
+                self._ready()
+                await asyncio.gather(self._traffic(), self._watch(), self._until_done())
+                await self._summary()
+        finally:
+            self.view.say("stopping…")
+            await asyncio.to_thread(self.stack.stop)
+            self.slack.stop()
+        self.view.say(closing(self.stack.layout))
+
+    async def _summary(self) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                text = (await client.get(self.stack.urls.metrics)).text
+        except httpx.HTTPError:
+            return
+        self.view.say("\n" + summary(text, self.counts))
 
 
-def _look_at(service: str, data_dir: str) -> str:
-    return (
-        "\nWhere to look:\n"
-        f"  curl {service}/metrics | grep -E '^(llm|agent|workflow|tool)_'\n"
-        f"  curl {service}/health/full\n"
-        f'  grep \'"status": "ERROR"\' {os.path.join(data_dir, "traces.jsonl")} | head   # kept error traces\n'
-        f"  grep trace_id {os.path.join(data_dir, 'service.log')} | tail                 # correlated logs"
-    )
-
-
-async def _drive(url: str, args: argparse.Namespace, stop: threading.Event) -> Counter[str]:
-    progress = Progress(args.duration)
-    generator = TrafficGenerator(
-        url, rate=args.rate, duration=args.duration, seed=args.seed, on_progress=progress.update
-    )
-    try:
-        return await generator.run(stop.is_set)
-    finally:
-        progress.close()
+async def _run(args: argparse.Namespace) -> None:
+    demo = DemoRun(args, _options(args, dict(os.environ)))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, demo.stop.set)
+    await demo.main()
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start everything, drive traffic, report; Ctrl-C ends whichever phase is running."""
-    interrupted = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
-    try:
-        _run(args, interrupted)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted.is_set():
-        print("\nstopping… stopped.", file=sys.stderr)
+    """Run the demo until Ctrl-C or ``--duration``; every child is stopped on the way out.
+
+    A child that fails to start raises ChildFailed (an AgentwatchError: the command prints
+    it and exits 2) after every other child was stopped.
+    """
+    asyncio.run(_run(args))
     return 0
-
-
-def _run(args: argparse.Namespace, interrupted: threading.Event) -> None:
-    data_dir = args.dir or os.path.join(tempfile.gettempdir(), "agentwatch-demo")
-    os.makedirs(data_dir, exist_ok=True)
-    traces = os.path.join(data_dir, "traces.jsonl")
-    open(traces, "w").close()
-    handler = _log_to(os.path.join(data_dir, "service.log"))
-    sim = SimConfig(
-        args.llm_error_rate, args.llm_rate_limit_rate, args.llm_slow_rate, seed=args.seed
-    )
-    llm = BackgroundServer(create_llm_app(sim)).start()
-    options = {"traces_exporter": "file", "traces_file": traces}
-    config = DemoConfig.from_env(
-        llm.url, os.environ, data_dir=data_dir, seed=args.seed, init_options=options
-    )
-    app = create_app(config)
-    service: BackgroundServer | None = None
-    try:
-        service = _start_service(app, args.port)
-        _banner(service.url, llm.url, data_dir, args.duration, args.rate)
-        if interrupted.is_set():
-            return
-        with untraced():  # the traffic comes from "outside": no client spans here
-            counts = asyncio.run(_drive(service.url, args, interrupted))
-        if interrupted.is_set():
-            return
-        time.sleep(0.5)  # let the last background jobs settle
-        print("\n" + summary(httpx.get(f"{service.url}/metrics", timeout=10).text, counts))
-        print(_look_at(service.url, data_dir), flush=True)
-        while args.keep_serving and not interrupted.is_set():
-            time.sleep(0.2)
-    finally:
-        if service is not None:
-            service.stop()
-        llm.stop()
-        app.state.agentwatch.shutdown()
-        logging.getLogger().removeHandler(handler)
-        handler.close()

@@ -11,7 +11,13 @@ Endpoints: ``POST /v1/chat/completions`` (``stream`` and ``stream_options.includ
 
 Behaviour can be forced per request with a marker in the prompt (or the ``x-sim`` header):
 ``[fail:429]``, ``[fail:500]``, ``[fail:stream]`` (the stream breaks after a few tokens),
-``[slow]`` — tests use these for deterministic failures.
+``[slow]``, ``[fail:504]`` (a gateway timeout after a slow wait) — tests use these for
+deterministic failures.
+
+A scripted incident (:class:`~agentwatch.demo.incident.Timeline` in ``SimConfig.incident``)
+makes the OpenAI API fail for its duration (fast 500s, and slow answers that end in a 504
+gateway timeout), and ``/v1/models`` answer 503;
+the Anthropic API (the demo's fallback) keeps working.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .incident import IncidentShape, Timeline
+
 __all__ = ["SimConfig", "create_llm_app"]
 
 _TEXT = (
@@ -39,7 +47,8 @@ _TEXT = (
     "delivery estimate based on the warehouse report and the recent history of similar cases"
 )
 _WORDS = _TEXT.split()
-_MARKER = re.compile(r"\[(fail:429|fail:500|fail:stream|slow)\]")
+_MARKER = re.compile(r"\[(fail:429|fail:500|fail:504|fail:stream|slow)\]")
+_ERRORS = ("fail:429", "fail:500", "fail:504")
 CACHE_MIN_TOKENS = 1024
 # what the API answers in "model" for a requested alias (a dated snapshot, as OpenAI does)
 _SNAPSHOTS = {"gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4o": "gpt-4o-2024-08-06"}
@@ -56,6 +65,7 @@ class SimConfig:
     base_latency_seconds: float = 0.08
     slow_seconds: float = 2.5
     seed: int | None = None
+    incident: Timeline | None = None
 
 
 def count_tokens(text: str) -> int:
@@ -77,7 +87,15 @@ class _Simulator:
         self.random = random.Random(config.seed)
         self.requests = 0
 
-    def behaviour(self, request: Request, prompt: str) -> str:
+    def incident_shape(self) -> IncidentShape | None:
+        """The shape of the scripted incident while it is on, else None."""
+        incident = self.config.incident
+        return incident.shape if incident is not None and incident.active() else None
+
+    def in_incident(self) -> bool:
+        return self.incident_shape() is not None
+
+    def behaviour(self, request: Request, prompt: str, *, api: str = "openai") -> str:
         self.requests += 1
         forced = request.headers.get("x-sim") or ""
         match = _MARKER.search(prompt) or _MARKER.search(f"[{forced}]")
@@ -85,11 +103,15 @@ class _Simulator:
             return match.group(1)
         draw = self.random.random()
         config = self.config
-        for name, rate in (
+        rates: tuple[tuple[str, float], ...] = (
             ("fail:429", config.rate_limit_rate),
             ("fail:500", config.error_rate),
             ("slow", config.slow_rate),
-        ):
+        )
+        shape = self.incident_shape() if api == "openai" else None
+        if shape is not None:
+            rates = (("fail:500", shape.error_share), ("fail:504", shape.slow_share))
+        for name, rate in rates:
             if draw < rate:
                 return name
             draw -= rate
@@ -102,6 +124,16 @@ class _Simulator:
     def words(self, count: int) -> list[str]:
         start = self.random.randrange(len(_WORDS))
         return [_WORDS[(start + index) % len(_WORDS)] for index in range(count)]
+
+    async def fail_after(self, behaviour: str) -> None:
+        """Wait as a failing call does: a gateway timeout is slow, the rest answer at once."""
+        if behaviour == "fail:504":
+            shape = self.incident_shape()
+            await asyncio.sleep(
+                shape.slow_seconds if shape is not None else self.config.slow_seconds
+            )
+        else:
+            await asyncio.sleep(self.config.base_latency_seconds * 0.2)
 
     async def think(self, behaviour: str, tokens: int) -> None:
         config = self.config
@@ -125,6 +157,9 @@ def _openai_error(behaviour: str) -> JSONResponse:
             "code": "rate_limit_exceeded",
         }
         return JSONResponse({"error": body}, status_code=429, headers={"retry-after": "0.05"})
+    if behaviour == "fail:504":
+        body = {"message": "Gateway timeout (simulated)", "type": "server_error", "code": None}
+        return JSONResponse({"error": body}, status_code=504)
     body = {
         "message": "The server had an error (simulated)",
         "type": "server_error",
@@ -158,8 +193,8 @@ class _OpenAI:
         prompt = " ".join(_text_of(message.get("content")) for message in messages)
         prompt_tokens = count_tokens(prompt) + 4 * len(messages)
         behaviour = self.sim.behaviour(request, prompt)
-        if behaviour in ("fail:429", "fail:500"):
-            await asyncio.sleep(self.sim.config.base_latency_seconds * 0.2)
+        if behaviour in _ERRORS:
+            await self.sim.fail_after(behaviour)
             return _openai_error(behaviour)
         output = self.sim.output_tokens(body.get("max_completion_tokens") or body.get("max_tokens"))
         model = str(body.get("model", "gpt-4o-mini"))
@@ -246,9 +281,9 @@ class _Anthropic:
         prompt = _text_of(body.get("system")) + " ".join(
             _text_of(message.get("content")) for message in messages
         )
-        behaviour = self.sim.behaviour(request, prompt)
-        if behaviour in ("fail:429", "fail:500"):
-            await asyncio.sleep(self.sim.config.base_latency_seconds * 0.2)
+        behaviour = self.sim.behaviour(request, prompt, api="anthropic")
+        if behaviour in _ERRORS:
+            await self.sim.fail_after(behaviour)
             return _anthropic_error(behaviour)
         total, cached = _usage(count_tokens(prompt) + 3 * len(messages))
         usage = {
@@ -324,6 +359,9 @@ def create_llm_app(config: SimConfig | None = None) -> Starlette:
     openai_api, anthropic_api = _OpenAI(sim), _Anthropic(sim)
 
     async def models(request: Request) -> Response:
+        if sim.in_incident():
+            error = {"message": "Service unavailable (simulated incident)", "type": "server_error"}
+            return JSONResponse({"error": error}, status_code=503)
         names = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
         return JSONResponse(
             {"object": "list", "data": [{"id": name, "object": "model"} for name in names]}

@@ -112,11 +112,11 @@ class TrafficGenerator:
     def _ticket(self) -> str:
         text = self.random.choice(_TICKETS)
         draw = self.random.random()
-        if draw < 0.06:
+        if draw < 0.02:
             return text + " [fail:500]"  # the LLM fails on every attempt: a failing agent
-        if draw < 0.10:
+        if draw < 0.05:
             return text + " [slow]"
-        if draw < 0.13:
+        if draw < 0.06:
             return text + " [fail:tool]"
         return text
 
@@ -191,7 +191,7 @@ class TrafficGenerator:
                         task.add_done_callback(self._decisions.discard)
             except (httpx.HTTPError, ValueError):
                 pass
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(2.0)
 
     async def _decide(self, client: httpx.AsyncClient, approval_id: str) -> None:
         await asyncio.sleep(self.random.uniform(0.3, 2.0))

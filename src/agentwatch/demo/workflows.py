@@ -52,13 +52,27 @@ RESPONDER = Agent("responder", "draft", "gpt-4o", "Write the reply.", long_conte
 REFUNDER = Agent("refunder", "refund", "gpt-4o-mini", "Issue the refund.", ("issue_refund",), 60)
 WRITER = Agent("writer", "draft", "gpt-4o", "Write the report.", max_tokens=400, long_context=True)
 REVIEWER = Agent("reviewer", "review", "gpt-4o-mini", "Review the report.", max_tokens=80)
+NOTIFIER = Agent(
+    "notifier",
+    "notify",
+    "gpt-4o-mini",
+    "Write the alert up for the on-call engineer and post it to the incident log.",
+    ("post_incident_note",),
+    120,
+)
 
 WORKFLOWS: dict[str, tuple[Agent | str, ...]] = {
     "support_ticket": (TRIAGE, RESEARCHER, RESPONDER),
     "refund": (TRIAGE, APPROVAL, REFUNDER),
     "research_report": (RESEARCHER, WRITER, REVIEWER),
+    "alert_notifier": (NOTIFIER,),  # run by the alert webhook (see notifier.py)
 }
-TOOL_SERVERS = {"kb_search": "local", "web_search": "web-mcp", "issue_refund": "payments"}
+TOOL_SERVERS = {
+    "kb_search": "local",
+    "web_search": "web-mcp",
+    "issue_refund": "payments",
+    "post_incident_note": "incident-log",
+}
 
 
 class WorkflowEngine:
@@ -156,6 +170,11 @@ class WorkflowEngine:
     async def _issue_refund(self, query: str) -> str:
         await asyncio.sleep(self.random.uniform(0.01, 0.03))
         return "refund issued"
+
+    async def _post_incident_note(self, query: str) -> str:
+        await asyncio.sleep(self.random.uniform(0.005, 0.02))
+        log.info("incident note posted: %s", query[:120])
+        return "note posted to the incident log"
 
     async def _approval(self, run_id: str, workflow: str) -> bool:
         approval_id = uuid.uuid4().hex

@@ -15,11 +15,12 @@ request path.
 from __future__ import annotations
 
 from ._generate import generate
-from ._options import GenerateOptions, Profile, ReceiverOptions
+from ._options import TEST_PROFILE, GenerateOptions, Profile, ReceiverOptions
 from ._slo import SloSpec
 from ._validate import ValidationReport, validate
 
 __all__ = [
+    "TEST_PROFILE",
     "GenerateOptions",
     "Profile",
     "ReceiverOptions",

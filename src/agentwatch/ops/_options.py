@@ -132,6 +132,7 @@ class GenerateOptions:
     alertmanager_targets: tuple[str, ...] = ("alertmanager:9093",)
     alert_webhook_url: str = "http://127.0.0.1:8787/api/alerts/alertmanager"
     runbook_url_base: str = "http://127.0.0.1:8787/runbooks/"
+    dashboard_url: str = ""  # the dashboard_url annotation of every alert, when given
     llm_cost_per_hour_usd: Decimal = Decimal(50)
     service_image: str = ""
     receivers: ReceiverOptions = field(default_factory=ReceiverOptions)

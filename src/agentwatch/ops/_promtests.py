@@ -44,7 +44,7 @@ def _expected(
     out = []
     for r in firing:
         labels = {**base, **r.all_labels()}
-        annotations = render_annotations(r, labels, c.options.runbook_url_base)
+        annotations = render_annotations(r, labels, c.options)
         out.append({"exp_labels": labels, "exp_annotations": annotations})
     return out
 

@@ -157,21 +157,27 @@ class RuleContext:
         return f"histogram_quantile({q}, {inner})"
 
 
-def render_annotations(rule: AlertRule, labels: Mapping[str, str], base: str) -> dict[str, str]:
+def render_annotations(
+    rule: AlertRule, labels: Mapping[str, str], options: GenerateOptions
+) -> dict[str, str]:
     """The annotations with ``{{ $labels.x }}`` filled in (what promtool expects)."""
-    raw = rule_annotations(rule, base)
+    raw = rule_annotations(rule, options)
     return {key: LABEL_REF.sub(lambda m: labels.get(m.group(1), ""), v) for key, v in raw.items()}
 
 
-def rule_annotations(rule: AlertRule, base: str) -> dict[str, str]:
+def rule_annotations(rule: AlertRule, options: GenerateOptions) -> dict[str, str]:
+    """summary, description, runbook_url, and dashboard_url when the options give one."""
     for text in (rule.summary, rule.description):
         if "{{" in LABEL_REF.sub("", text):
             raise ValueError(f"{rule.name}: only {{{{ $labels.x }}}} templates are allowed")
-    return {
+    annotations = {
         "summary": rule.summary,
         "description": rule.description,
-        "runbook_url": f"{base}{rule.name}",
+        "runbook_url": f"{options.runbook_url_base}{rule.name}",
     }
+    if options.dashboard_url:
+        annotations["dashboard_url"] = options.dashboard_url
+    return annotations
 
 
 def render_rule(rule: AlertRule, ctx: RuleContext) -> dict[str, object]:
@@ -179,7 +185,7 @@ def render_rule(rule: AlertRule, ctx: RuleContext) -> dict[str, object]:
     if rule.for_minutes:
         body["for"] = ctx.win(rule.for_minutes)
     body["labels"] = rule.all_labels()
-    body["annotations"] = rule_annotations(rule, ctx.options.runbook_url_base)
+    body["annotations"] = rule_annotations(rule, ctx.options)
     return body
 
 

@@ -59,6 +59,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Gene
         alertmanager_targets=_split(args.alertmanager) or ("alertmanager:9093",),
         alert_webhook_url=args.alert_webhook_url,
         runbook_url_base=args.runbook_url_base,
+        dashboard_url=args.dashboard_url,
         llm_cost_per_hour_usd=cost,
         service_image=args.image,
         receivers=ReceiverOptions.from_env(environ),
@@ -100,6 +101,9 @@ def _add_generate(ops: Any) -> None:
     p.add_argument("--alertmanager", action="append", help="Alertmanager HOST:PORT")
     p.add_argument("--alert-webhook-url", default=defaults.alert_webhook_url)
     p.add_argument("--runbook-url-base", default=defaults.runbook_url_base)
+    p.add_argument(
+        "--dashboard-url", default="", help="dashboard_url annotation of every alert (none)"
+    )
     p.add_argument("--llm-cost-per-hour", default=str(defaults.llm_cost_per_hour_usd))
     p.add_argument("--image", default="", help="service image for k8s (default SERVICE:0.1.0)")
     p.add_argument(
