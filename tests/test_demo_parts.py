@@ -180,6 +180,7 @@ def test_hub_yaml_has_the_sections_of_the_installed_parts(
 
 
 def test_the_installed_hub_accepts_the_demo_hub_yaml(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("demo-token\n")  # the demo writes it before the hub starts
     text = yaml.safe_dump(hub_config(_plan(tmp_path), tmp_path / "token"))
     path = tmp_path / "hub.yaml"
     path.write_text(text)
