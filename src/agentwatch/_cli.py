@@ -11,18 +11,29 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from ._exceptions import AgentwatchError
 
 __all__ = ["main"]
 
-# command name -> module providing register(subparsers)
-COMMANDS: dict[str, str] = {
-    "demo": "agentwatch.demo.cli",
-    "ops": "agentwatch.ops.cli",
-    "docs": "agentwatch._docs",
-    "hub": "agentwatch.hub.cli",
-    "traces": "agentwatch.hub.traces.cli",
+
+class Command(NamedTuple):
+    module: str  # provides register(subparsers)
+    extra: str  # the extra that brings what it needs
+    summary: str
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command("agentwatch.demo.cli", "demo", "run the demo agent service, hub and traffic"),
+    "ops": Command("agentwatch.ops.cli", "ops", "generate and validate the operations folder"),
+    "docs": Command("agentwatch._docs", "", "write the generated reference documents"),
+    "hub": Command(
+        "agentwatch.hub.cli", "hub", "run the hub: monitors, status pages, alerts, traces"
+    ),
+    "traces": Command(
+        "agentwatch.hub.traces.cli", "hub", "list and show the traces stored in the hub"
+    ),
 }
 
 
@@ -33,15 +44,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"agentwatch {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMANDS.values():
+    for name, command in COMMANDS.items():
         try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:  # an optional part not installed: say which extra
-            if not (exc.name or "").startswith("agentwatch"):
-                print(f"agentwatch: {module_name} unavailable ({exc})", file=sys.stderr)
-            continue
-        module.register(subparsers)
+            importlib.import_module(command.module).register(subparsers)
+        except ImportError as exc:  # an optional part not installed: the command says which
+            if (exc.name or "").startswith("agentwatch"):
+                raise
+            _missing_extra(subparsers, name, command, exc)
     return parser
+
+
+def _missing_extra(subparsers: Any, name: str, command: Command, exc: ImportError) -> None:
+    hint = f"pip install 'agentwatch[{command.extra}]'"
+    parser = subparsers.add_parser(name, help=f"{command.summary} (needs {hint})")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def refuse(_args: argparse.Namespace) -> int:
+        print(f"agentwatch {name}: {exc.name or exc} is not installed: {hint}", file=sys.stderr)
+        return 2
+
+    parser.set_defaults(func=refuse)
 
 
 def _version() -> str:

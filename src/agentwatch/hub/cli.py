@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
 import sys
@@ -21,6 +22,8 @@ _log = logging.getLogger("agentwatch.hub")
 
 
 def register(subparsers: Any) -> None:
+    for needed in ("sqlalchemy", "alembic", "jinja2", "httpx", "uvicorn"):  # the hub extra
+        importlib.import_module(needed)
     parser = subparsers.add_parser(
         "hub", help="run the hub: monitors, status pages, alerts, traces", description=__doc__
     )
