@@ -8,7 +8,7 @@ adds catalog metrics for a component agentwatch does not instrument.
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import agentwatch
 
@@ -23,11 +23,16 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
+class _Item(NamedTuple):
+    expires: float  # time.monotonic() after which the value is gone
+    value: str
+
+
 class MemoryCache:
     """A dict with expiry, counting hits and misses in the cache pack."""
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[float, str]] = {}
+        self._items: dict[str, _Item] = {}
 
     def _record(self, operation: str, result: str, started: float) -> None:
         agentwatch.metric("cache_operations_total").labels("memory", operation, result).inc()
@@ -38,17 +43,17 @@ class MemoryCache:
     async def get(self, key: str) -> str | None:
         started = time.perf_counter()
         item = self._items.get(key)
-        if item is not None and item[0] < time.monotonic():
+        if item is not None and item.expires < time.monotonic():
             del self._items[key]
             item = None
         self._record("get", "hit" if item else "miss", started)
-        return item[1] if item else None
+        return item.value if item else None
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
         started = time.perf_counter()
         if len(self._items) > 10_000:
             self._items.clear()
-        self._items[key] = (time.monotonic() + ttl_seconds, value)
+        self._items[key] = _Item(time.monotonic() + ttl_seconds, value)
         self._record("set", "ok", started)
 
     async def close(self) -> None:

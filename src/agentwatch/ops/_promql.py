@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Matcher", "Selector", "matches", "parse_selector", "selectors"]
 
@@ -103,15 +104,15 @@ def matches(matchers: tuple[Matcher, ...], labels: dict[str, str]) -> bool:
 
 def selectors(expr: str) -> Iterator[Selector]:
     """Every vector selector in ``expr`` (the metric may be repeated)."""
-    tokens = [(kind, text) for kind, text in _tokens(expr) if kind != "space"]
+    tokens = [token for token in _tokens(expr) if token.kind != "space"]
     i = 0
     while i < len(tokens):
         kind, text = tokens[i]
-        following = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
-        if kind == "ident" and text.lower() in _LABEL_LISTS and following[1] == "(":
+        following = tokens[i + 1] if i + 1 < len(tokens) else _Token("", "")
+        if kind == "ident" and text.lower() in _LABEL_LISTS and following.text == "(":
             i = _skip_group(tokens, i + 1)
             continue
-        is_call = following[1] == "(" or following[1].lower() in _LABEL_LISTS
+        is_call = following.text == "(" or following.text.lower() in _LABEL_LISTS
         if (kind == "ident" and is_call) or text.lower() in _KEYWORDS:
             i += 1
             continue
@@ -126,18 +127,22 @@ def selectors(expr: str) -> Iterator[Selector]:
         i += 1
 
 
-def _tokens(expr: str) -> Iterator[tuple[str, str]]:
+class _Token(NamedTuple):
+    kind: str  # a group name of _TOKEN: ident, brace, space, ...
+    text: str
+
+
+def _tokens(expr: str) -> Iterator[_Token]:
     for match in _TOKEN.finditer(expr):
-        kind = match.lastgroup or "other"
-        yield kind, match.group()
+        yield _Token(match.lastgroup or "other", match.group())
 
 
-def _skip_group(tokens: list[tuple[str, str]], i: int) -> int:
+def _skip_group(tokens: list[_Token], i: int) -> int:
     depth = 0
     while i < len(tokens):
-        if tokens[i][1] == "(":
+        if tokens[i].text == "(":
             depth += 1
-        elif tokens[i][1] == ")":
+        elif tokens[i].text == ")":
             depth -= 1
             if depth == 0:
                 return i + 1
@@ -145,13 +150,13 @@ def _skip_group(tokens: list[tuple[str, str]], i: int) -> int:
     return i
 
 
-def _braces(expr: str, tokens: list[tuple[str, str]], i: int) -> tuple[str, int]:
+def _braces(expr: str, tokens: list[_Token], i: int) -> tuple[str, int]:
     """The text between ``{`` at token ``i`` and its ``}`` (or "" when no brace follows)."""
-    if i >= len(tokens) or tokens[i][0] != "brace":
+    if i >= len(tokens) or tokens[i].kind != "brace":
         return "", i
     parts = []
     i += 1
-    while i < len(tokens) and tokens[i][1] != "}":
+    while i < len(tokens) and tokens[i].text != "}":
         kind, text = tokens[i]
         parts.append(text if kind != "ident" else f" {text}")
         i += 1
