@@ -90,6 +90,7 @@ class TraceStore:
 
     def __init__(self, url: str) -> None:
         self._inserts: dict[str, str] = {}
+        self.last_stored_bytes = 0
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -181,6 +182,7 @@ class TraceStore:
     # -- eviction --------------------------------------------------------------------------
 
     def stored_bytes(self) -> int:
+        """Bytes of traces and logs kept, counted now; also kept in ``last_stored_bytes``."""
         with self.read_engine.connect() as conn:
             traces = conn.execute(
                 text("SELECT COALESCE(SUM(size), 0) FROM trace_summaries")
@@ -188,7 +190,8 @@ class TraceStore:
             logs = conn.execute(
                 text("SELECT COALESCE(SUM(size), 0) FROM trace_logs WHERE trace_id = ''")
             ).scalar()
-        return int(traces or 0) + int(logs or 0)
+        self.last_stored_bytes = int(traces or 0) + int(logs or 0)
+        return self.last_stored_bytes
 
     def maintain(self, now_ns: int, retention_ns: int, max_bytes: int) -> Evicted:
         """Drop what is past retention, then the oldest successful traces (then errors)
@@ -267,6 +270,20 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
+# Set by the writer only: they take the file's write lock, which a reader must never wait for
+# (a page or a /metrics scrape would hang while another writer holds the file).
+FILE_PRAGMAS = (
+    "auto_vacuum=INCREMENTAL",  # takes effect on a new file: deletes give space back
+    "journal_mode=WAL",
+)
+CONNECTION_PRAGMAS = (
+    "synchronous=NORMAL",
+    "busy_timeout=30000",
+    "cache_size=-32000",
+    "temp_store=MEMORY",
+)
+
+
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
     engine = create_engine(
         url,
@@ -279,14 +296,7 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "auto_vacuum=INCREMENTAL",  # takes effect on a new file: deletes give space back
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "busy_timeout=30000",
-            "cache_size=-32000",
-            "temp_store=MEMORY",
-        ):
+        for pragma in (FILE_PRAGMAS if immediate else ()) + CONNECTION_PRAGMAS:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
