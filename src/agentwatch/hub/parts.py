@@ -29,7 +29,17 @@ if TYPE_CHECKING:
     from .web.auth import Auth
     from .web.render import Templates
 
-__all__ = ["PARTS", "HubContext", "MaintenanceCalendar", "Part", "PartSpec", "load_parts"]
+__all__ = [
+    "PARTS",
+    "DayUptime",
+    "HubContext",
+    "MaintenanceCalendar",
+    "MonitorDirectory",
+    "MonitorState",
+    "Part",
+    "PartSpec",
+    "load_parts",
+]
 
 PARTS: tuple[str, ...] = ("monitors", "status", "alerts", "traces")
 
@@ -45,6 +55,51 @@ class MaintenanceCalendar(Protocol):
     def active_for(self, labels: Mapping[str, str], at: float) -> str | None:
         """The name of the window in force for ``labels`` at ``at``, else None."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    """A monitor as the status part shows it."""
+
+    name: str
+    type: str
+    status: str  # up | degraded | down | pending | paused | maintenance
+    last_check: float | None  # unix seconds
+    latency_ms: float | None
+    message: str = ""
+    cause: str | None = None  # the depends_on parent that is down
+    trace_id: str | None = None  # of the last failed probe
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DayUptime:
+    """One day (UTC) of a monitor's uptime: ``None`` when nothing was checked that day."""
+
+    day: str  # YYYY-MM-DD
+    uptime: float | None  # 0..1, maintenance excluded
+    down_seconds: float = 0.0
+    maintenance_seconds: float = 0.0
+
+
+class MonitorDirectory(Protocol):
+    """What the status part reads of the monitors part (``HubContext.monitors``)."""
+
+    async def states(self, names: Sequence[str] | None = None) -> list[MonitorState]:
+        """Current state of the named monitors (all when None), in the order asked."""
+        ...
+
+    async def daily_uptime(self, names: Sequence[str], days: int) -> dict[str, list[DayUptime]]:
+        """The last ``days`` days of each monitor, oldest first, today last."""
+        ...
+
+
+class NoMonitors:
+    async def states(self, names: Sequence[str] | None = None) -> list[MonitorState]:
+        return []
+
+    async def daily_uptime(self, names: Sequence[str], days: int) -> dict[str, list[DayUptime]]:
+        return {name: [] for name in names}
 
 
 class NoMaintenance:
@@ -101,6 +156,7 @@ class HubContext:
     clock: Callable[[], float] = time.time
     environ: Mapping[str, str] = field(default_factory=dict)
     maintenance: MaintenanceCalendar = field(default_factory=NoMaintenance)
+    monitors: MonitorDirectory = field(default_factory=NoMonitors)
 
 
 def load_parts(names: Sequence[str] = PARTS) -> list[PartSpec]:
