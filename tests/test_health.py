@@ -168,10 +168,18 @@ async def test_live_stays_200_while_every_dependency_is_down() -> None:
     health.register(
         "database", PostgresCheck(f"postgresql://postgres@127.0.0.1:{free_port()}/x"), critical=True
     )
-    app = HealthEndpoints(health, service_id="svc")
+    app = HealthEndpoints(health, service_id="svc", clock=lambda: 5.0, wall_clock=lambda: 0.0)
 
     live = await get(app, "/health/live")
-    assert (live.status_code, live.json()) == (200, {"status": "pass", "serviceId": "svc"})
+    assert (live.status_code, live.json()) == (
+        200,
+        {
+            "status": "pass",
+            "serviceId": "svc",
+            "uptime_seconds": 0.0,
+            "timestamp": "1970-01-01T00:00:00.000Z",
+        },
+    )
     assert counted.calls == 0  # live touched no dependency
     assert (await get(app, "/health/ready")).status_code == 503
     assert (await get(app, "/health/full")).status_code == 503
@@ -242,6 +250,8 @@ async def test_health_body_matches_the_health_json_draft_field_by_field() -> Non
         version="1",
         release_id="1.2.2",
         description="health of agent-api",
+        clock=lambda: 7.5,
+        wall_clock=lambda: 1700000000.25,
     )
 
     response = await get(app, "/health")
@@ -255,6 +265,8 @@ async def test_health_body_matches_the_health_json_draft_field_by_field() -> Non
         "releaseId": "1.2.2",
         "serviceId": "agent-api",
         "description": "health of agent-api",
+        "uptime_seconds": 0.0,
+        "timestamp": stamp,
         "output": "cpu: cpu is busy",
         "checks": {
             "database:connections": [

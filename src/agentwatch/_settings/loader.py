@@ -61,6 +61,7 @@ class Settings:
     loop_lag_interval_seconds: float
     sentry_dsn: str | None
     health_prefix: str
+    health_aliases: tuple[str, ...]
     health_details_token: str | None
     health_check_timeout_seconds: float
     health_cache_seconds: float

@@ -299,6 +299,15 @@ OPTIONS: tuple[Option, ...] = (
         "a path",
     ),
     option(
+        "health_aliases",
+        parse_list,
+        ("/live", "/ready"),
+        ("AGENTWATCH_HEALTH_ALIASES",),
+        "Root paths answering like the health endpoints: /live and /livez as live, /ready and "
+        "/readyz as ready, /healthz as the summary. Empty: none.",
+        "comma-separated paths",
+    ),
+    option(
         "health_details_token",
         parse_optional_text,
         None,

@@ -7,7 +7,9 @@
 >>> warmup = ReadinessGate()
 >>> health.register("warmup", warmup)
 >>> aw = agentwatch.init(app, health=health)     # doctest: +SKIP
->>> warmup.mark_ready()                          # /health/ready turns 200
+>>> warmup.mark_ready()                          # /health/ready (and /ready) turn 200
+>>> health.register("llm_provider", LLMProviderCheck("openai", model="gpt-4o-mini"))
+>>> health.register("vectors", VectorStoreCheck.qdrant("http://qdrant:6333", collection="docs"))
 
 A check is any object with ``async check() -> CheckResult`` (see :mod:`.base`).
 
@@ -21,13 +23,15 @@ from __future__ import annotations
 from .._exceptions import CircuitOpenError
 from ._callable import CallableCheck, DependenciesGate, MigrationsCheck, ReadinessGate
 from ._circuit import CircuitBreaker, CircuitBreakerCheck
-from ._endpoints import CONTENT_TYPE, HealthEndpoints, SummarySource
+from ._endpoints import CONTENT_TYPE, HealthAlias, HealthEndpoints, SummarySource
 from ._http import HTTPCheck
+from ._llm import LLMProviderCheck
 from ._queue import QueueDepthCheck
 from ._redis import RedisCheck, RedisQueueDepthCheck
 from ._registry import ComponentResult, HealthRegistry, HealthReport, aggregate
 from ._sql import PostgresCheck, SQLAlchemyCheck
 from ._system import DiskCheck, ProcessMemoryCheck, TCPCheck
+from ._vector import VectorReading, VectorStoreCheck
 from .base import BaseCheck, CheckResult, HealthCheck, Status
 
 __all__ = [
@@ -42,10 +46,12 @@ __all__ = [
     "DependenciesGate",
     "DiskCheck",
     "HTTPCheck",
+    "HealthAlias",
     "HealthCheck",
     "HealthEndpoints",
     "HealthRegistry",
     "HealthReport",
+    "LLMProviderCheck",
     "MigrationsCheck",
     "PostgresCheck",
     "ProcessMemoryCheck",
@@ -57,5 +63,7 @@ __all__ = [
     "Status",
     "SummarySource",
     "TCPCheck",
+    "VectorReading",
+    "VectorStoreCheck",
     "aggregate",
 ]

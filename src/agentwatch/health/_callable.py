@@ -5,10 +5,13 @@
 >>> health.register("warmup", warmup)              # critical: /health/ready is 503 ...
 >>> warmup.mark_ready()                            # ... until this
 >>> health.register("migrations", MigrationsCheck(lambda: (current_rev(), head_rev())))
+>>> health.register("migrations", MigrationsCheck.alembic(engine, "migrations"))
+>>> await warmup.run(load_embeddings)              # opens the gate when it returns
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import threading
 from collections.abc import Callable
@@ -72,6 +75,29 @@ class MigrationsCheck(BaseCheck):
         super().__init__()
         self.fn = fn
 
+    @classmethod
+    def alembic(
+        cls, engine: Any, script_location: str, *, version_table: str = "alembic_version"
+    ) -> MigrationsCheck:
+        """The database's Alembic revision against the scripts' head(s) (sync ``Engine``).
+
+        >>> MigrationsCheck.alembic(engine, "migrations")        # doctest: +SKIP
+        """
+
+        def revisions() -> tuple[str, str]:
+            from alembic.runtime.migration import MigrationContext
+            from alembic.script import ScriptDirectory
+
+            heads = ScriptDirectory(script_location).get_heads()
+            with engine.connect() as connection:
+                context = MigrationContext.configure(
+                    connection, opts={"version_table": version_table}
+                )
+                current = context.get_current_heads()
+            return ",".join(sorted(current)) or "none", ",".join(sorted(heads))
+
+        return cls(revisions)
+
     async def check(self) -> CheckResult:
         value = await self.in_thread(self.fn)
         if inspect.isawaitable(value):
@@ -110,6 +136,25 @@ class ReadinessGate:
 
     def mark_ready(self) -> None:
         self._ready.set()
+
+    async def run(self, warm_up: Callable[[], Any]) -> None:
+        """Run ``warm_up`` (async, or sync in a thread) and open the gate when it returns.
+
+        When it raises, the gate stays shut, its output says why, and the error propagates.
+
+        >>> await gate.run(load_model)                       # doctest: +SKIP
+        """
+        try:
+            if inspect.iscoroutinefunction(warm_up):
+                await warm_up()
+            else:
+                value = await asyncio.to_thread(warm_up)
+                if inspect.isawaitable(value):
+                    await value
+        except Exception as exc:
+            self.output = f"warm-up failed: {type(exc).__name__}: {exc}"
+            raise
+        self.mark_ready()
 
     def reset(self) -> None:
         self._ready.clear()

@@ -13,6 +13,12 @@ Under ``prefix`` (default ``/health``):
   ``critical``, ``weight``, ``cached`` and ``details``.
 - ``/health/{component}``: one component.
 
+Every document also carries ``notes`` (the draft's array of notes, when there are any) and
+the extension fields ``environment``, ``uptime_seconds`` (since the endpoints were built,
+that is since ``init()``) and ``timestamp`` (RFC 3339, UTC, milliseconds). ``aliases`` maps
+root paths Kubernetes users type (``/live``, ``/ready``, ``/livez``...) to the endpoints:
+see :func:`alias_target`.
+
 ``fail`` answers 503, ``pass`` and ``warn`` 200. With a details token, outputs and details
 (hostnames, error messages) are shown only to requests with ``Authorization: Bearer
 <token>``; without one they are shown to everyone. Outputs are always redacted.
@@ -22,19 +28,23 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Protocol
 
+from .._exceptions import ConfigurationError
 from .._logs.formatter import _iso as iso_time
 from .._state import report_internal_error
 from ._registry import ComponentResult, HealthRegistry, HealthReport
 from .base import STATUS_VALUES
 
-__all__ = ["CONTENT_TYPE", "HealthEndpoints", "SummarySource"]
+__all__ = ["CONTENT_TYPE", "HealthAlias", "HealthEndpoints", "SummarySource", "alias_target"]
 
 CONTENT_TYPE = b"application/health+json"
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Notes = Sequence[str] | Callable[[], Sequence[str]]
+_ALIAS_TARGETS = {"live": "live", "ready": "ready", "health": ""}
 
 
 class SummarySource(Protocol):
@@ -84,6 +94,10 @@ class HealthEndpoints:
         description: str = "",
         details_token: str | None = None,
         window: SummarySource | None = None,
+        environment: str = "",
+        notes: Notes = (),
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry
         self.prefix = prefix.rstrip("/")
@@ -94,8 +108,29 @@ class HealthEndpoints:
             "description": description,
         }
         self.identity = {key: value for key, value in identity.items() if value}
+        self.environment = environment
+        self.notes = notes
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._started = clock()
         self._token = details_token.encode() if details_token else None
         self.window = window
+
+    def uptime_seconds(self) -> float:
+        """Seconds since these endpoints were built (``init()``), to the millisecond."""
+        return round(max(0.0, self._clock() - self._started), 3)
+
+    def envelope(self, status: str) -> dict[str, Any]:
+        """The fields every document starts with: status, identity, notes, extensions."""
+        document: dict[str, Any] = {"status": status, **self.identity}
+        notes = self.notes() if callable(self.notes) else self.notes
+        if notes:
+            document["notes"] = [str(note) for note in notes]
+        if self.environment:
+            document["environment"] = self.environment
+        document["uptime_seconds"] = self.uptime_seconds()
+        document["timestamp"] = iso_time(self._wall_clock())
+        return document
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -107,25 +142,25 @@ class HealthEndpoints:
             status, body = await self._answer(scope)
         except Exception as exc:
             report_internal_error("health", exc)
-            status, body = 500, {"status": "fail"}
+            status, body = 500, {"status": "fail", "output": "internal error (logged)"}
         await _respond(send, status, body, head=scope.get("method") == "HEAD")
 
     async def _answer(self, scope: MutableMapping[str, Any]) -> tuple[int, dict[str, Any]]:
         if scope.get("method") not in ("GET", "HEAD"):
-            return 405, {"status": "fail", "output": "use GET or HEAD"}
+            return 405, {**self.envelope("fail"), "output": "use GET or HEAD"}
         path = scope.get("path", "")
         if path.startswith(self.prefix):
             path = path[len(self.prefix) :]
         name = path.strip("/")
         details = self._details_allowed(scope)
         if name == "live":
-            return 200, {"status": "pass", **self.identity}
+            return 200, self.envelope("pass")
         if name in ("", "ready", "full"):
             report = await self.registry.run("ready" if name == "ready" else None)
             full = name == "full"
             return _code(report.status), self._document(report, details, extras=full, summary=full)
         if name not in self.registry:
-            return 404, {"status": "fail", "output": f"no health check named {name!r}"}
+            return 404, {**self.envelope("fail"), "output": f"no health check named {name!r}"}
         component = await self.registry.run_component(name)
         report = HealthReport(
             component.status, 100.0 * STATUS_VALUES[component.status], (component,)
@@ -135,7 +170,7 @@ class HealthEndpoints:
     def _document(
         self, report: HealthReport, details: bool, *, extras: bool, summary: bool = False
     ) -> dict[str, Any]:
-        document: dict[str, Any] = {"status": report.status, **self.identity}
+        document = self.envelope(report.status)
         failing = [c for c in report.components if c.status != "pass"]
         if details and failing:
             document["output"] = "; ".join(
@@ -158,6 +193,38 @@ class HealthEndpoints:
             if key == b"authorization" and value[:7].lower() == b"bearer ":
                 return hmac.compare_digest(value[7:].strip(), self._token)
         return False
+
+
+def alias_target(path: str) -> str:
+    """The endpoint a root alias answers as: ``/live`` and ``/livez`` are ``live``,
+    ``/ready`` and ``/readyz`` ``ready``, ``/health`` and ``/healthz`` the summary.
+
+    Raises ConfigurationError for any other path.
+    """
+    name = path.strip("/")
+    target = _ALIAS_TARGETS.get(name.removesuffix("z"))
+    if "/" in name or target is None:
+        raise ConfigurationError(
+            "health_aliases", path, "/live, /ready, /health, or the same ending in z"
+        )
+    return target
+
+
+class HealthAlias:
+    """A root path (``/ready``) answering exactly like its health endpoint."""
+
+    def __init__(self, endpoints: HealthEndpoints, path: str) -> None:
+        self.endpoints = endpoints
+        self.path = "/" + path.strip("/")
+        self.target = alias_target(path)
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            rest = scope.get("path", "")[len(self.path) :]
+            target = f"/{self.target}" if self.target else ""
+            path = self.endpoints.prefix + target + rest
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.endpoints(scope, receive, send)
 
 
 def _code(status: str) -> int:

@@ -132,7 +132,8 @@ class HealthRegistry:
         ``check``: a :class:`~agentwatch.health.HealthCheck`, or any sync or async callable
         (wrapped in :class:`~agentwatch.health.CallableCheck`). ``critical=None`` takes the
         check's own default (False; True for readiness gates). ``timeout`` and
-        ``cache_ttl`` default to the registry's. ``groups``: ``"ready"`` puts the check
+        ``cache_ttl`` default to the registry's (the timeout is raised above a check's own
+        ``timeout_seconds``). ``groups``: ``"ready"`` puts the check
         in ``/health/ready``; every check is in ``/health`` and ``/health/full``.
         """
         _validate(name, weight, timeout, cache_ttl)
@@ -148,10 +149,18 @@ class HealthRegistry:
             check=check,  # type: ignore[arg-type]
             weight=float(weight),
             critical=is_critical,
-            timeout=self.timeout if timeout is None else timeout,
+            timeout=self._timeout_for(check) if timeout is None else timeout,
             cache_ttl=self.cache_ttl if cache_ttl is None else cache_ttl,
             groups=frozenset(groups),
         )
+
+    def _timeout_for(self, check: object) -> float:
+        """The registry's timeout, or a little over the check's own ``timeout_seconds``
+        (a check that bounds its call itself, as the LLM provider check does, reports that)."""
+        own = getattr(check, "timeout_seconds", None)
+        if isinstance(own, int | float) and own > 0:
+            return max(self.timeout, float(own) + 0.5)
+        return self.timeout
 
     def unregister(self, name: str) -> None:
         self._entries.pop(name, None)

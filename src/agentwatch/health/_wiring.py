@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._endpoints import HealthEndpoints
+from ._endpoints import HealthAlias, HealthEndpoints
 from ._registry import HealthRegistry
 
 __all__ = ["attach"]
 
 
 def attach(handle: Any) -> None:
-    """Put a registry on ``handle.health`` and mount the endpoints at ``health_prefix``."""
+    """Put a registry on ``handle.health``, mount the endpoints at ``health_prefix`` and the
+    aliases (``health_aliases``) at the root."""
     settings = handle.settings
     registry = handle.health
     if registry is None:
@@ -34,7 +35,7 @@ def attach(handle: Any) -> None:
 
         raise ConfigurationError("health", type(registry).__name__, "a HealthRegistry")
     version = settings.service_version
-    handle.endpoints[settings.health_prefix.rstrip("/") or "/health"] = HealthEndpoints(
+    endpoints = HealthEndpoints(
         registry,
         prefix=settings.health_prefix,
         service_id=settings.service_name,
@@ -43,4 +44,11 @@ def attach(handle: Any) -> None:
         description=f"health of {settings.service_name}",
         details_token=settings.health_details_token,
         window=handle.request_window,
+        environment=settings.environment,
     )
+    prefix = settings.health_prefix.rstrip("/") or "/health"
+    handle.endpoints[prefix] = endpoints
+    for path in settings.health_aliases:
+        alias = HealthAlias(endpoints, path)
+        if alias.path != prefix:
+            handle.endpoints[alias.path] = alias
