@@ -43,6 +43,7 @@ CHECKS = [
     "amtool check-config",
     "parse yaml/json",
     "catalog cross-check",
+    "stack cross-check",
 ]
 
 

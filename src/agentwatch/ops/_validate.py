@@ -1,7 +1,8 @@
 """``validate()``: prove a generated folder with the real tools and the catalog cross-check.
 
 Runs ``promtool check config``, ``promtool check rules``, ``promtool test rules``,
-``amtool check-config``, parses every YAML and JSON file, and runs the cross-check. All
+``amtool check-config``, parses every YAML and JSON file, and runs the catalog cross-check
+and the stack cross-check (the files agree with each other: ``_stackcheck.py``). All
 failures are collected and raised together as :class:`ValidationFailedError`.
 """
 
@@ -18,6 +19,7 @@ import yaml
 
 from .._exceptions import ValidationFailedError
 from ._crosscheck import cross_check
+from ._stackcheck import stack_problems
 
 __all__ = ["ValidationReport", "find_tool", "validate"]
 
@@ -97,6 +99,9 @@ def validate(folder: str | os.PathLike[str]) -> ValidationReport:
     problems = cross_check(root)
     report.checks["catalog cross-check"] = "ok" if not problems else f"{len(problems)} problems"
     report.problems += problems
+    wiring = stack_problems(root)
+    report.checks["stack cross-check"] = "ok" if not wiring else f"{len(wiring)} problems"
+    report.problems += wiring
     if report.problems:
         raise ValidationFailedError(
             f"{root}: {len(report.problems)} problem(s):\n" + "\n".join(report.problems)
