@@ -44,6 +44,7 @@ CHECKS = [
     "parse yaml/json",
     "catalog cross-check",
     "stack cross-check",
+    "kubernetes schemas",
 ]
 
 

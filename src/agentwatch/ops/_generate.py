@@ -19,7 +19,8 @@ from ._alerts import alert_rules
 from ._collector import collector_config, loadbalancer_config
 from ._compose import compose_file
 from ._grafana import dashboard_files, datasources, providers
-from ._k8s import k8s_files
+from ._helm import chart_files
+from ._k8s import k8s_files, k8s_values
 from ._options import GenerateOptions, resolve_packs
 from ._prometheus import prometheus_config
 from ._promtests import unit_test_files
@@ -79,6 +80,9 @@ def plan(options: GenerateOptions) -> Plan:
     files[backend.config_path] = dump(backend.config())
     for name, body in k8s_files(options).items():
         files[f"k8s/{name}"] = dump(body)
+    if options.k8s_format == "helm":
+        for name, text in chart_files(k8s_values(options)).items():
+            files[f"helm/{options.service}/{name}"] = text
     files["README.md"] = readme(options, packs, [spec.name for spec in slos])
     for name, text in runbooks([*alerts, *slo_alerts], options.service).items():
         files[f"runbooks/{name}"] = text
