@@ -43,6 +43,8 @@ CHECKS = [
     "amtool check-config",
     "parse yaml/json",
     "catalog cross-check",
+    "stack cross-check",
+    "kubernetes schemas",
 ]
 
 

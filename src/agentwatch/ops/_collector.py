@@ -2,7 +2,7 @@
 
 ``config.yaml`` applies the SDK's error-priority policy centrally with ``tail_sampling``
 (keep error traces, slow traces, and a probabilistic share of the rest — the same slow
-threshold and ratio as the SDK's defaults), exports traces to Tempo, metrics to a
+threshold and ratio as the SDK's defaults), exports traces to Tempo or Jaeger (OTLP), metrics to a
 Prometheus endpoint and logs to Loki (OTLP), each with a persistent sending queue on
 ``file_storage`` and retries. ``loadbalancer.yaml`` is the first tier for fleets: it routes
 every span of a trace to the same sampling Collector (``routing_key: traceID``).
@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .._settings import OPTIONS
+from ._traces import TRACES_BACKENDS, TracesBackend
 from ._units import dec, fmt
 
 __all__ = ["collector_config", "loadbalancer_config"]
@@ -74,8 +75,9 @@ def _tail_sampling() -> dict[str, object]:
     }
 
 
-def collector_config() -> dict[str, object]:
+def collector_config(backend: TracesBackend = TRACES_BACKENDS["tempo"]) -> dict[str, object]:
     """The sampling tier (also the single Collector of a small deployment)."""
+    traces = {"endpoint": backend.otlp_endpoint, "tls": {"insecure": True}, **_queue()}
     return {
         "extensions": _extensions(),
         "receivers": _receivers(),
@@ -85,7 +87,7 @@ def collector_config() -> dict[str, object]:
             "batch": {"send_batch_size": 8192, "timeout": "5s"},
         },
         "exporters": {
-            "otlp/tempo": {"endpoint": "tempo:4317", "tls": {"insecure": True}, **_queue()},
+            backend.exporter: traces,
             "prometheus": {
                 "endpoint": "0.0.0.0:8889",
                 "resource_to_telemetry_conversion": {"enabled": True},
@@ -99,7 +101,7 @@ def collector_config() -> dict[str, object]:
                 "traces": {
                     "receivers": ["otlp"],
                     "processors": ["memory_limiter", "tail_sampling", "batch"],
-                    "exporters": ["otlp/tempo"],
+                    "exporters": [backend.exporter],
                 },
                 "metrics": {
                     "receivers": ["otlp"],

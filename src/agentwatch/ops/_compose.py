@@ -1,4 +1,4 @@
-"""docker-compose.yml for the whole stack, plus the Tempo config it mounts.
+"""docker-compose.yml for the whole stack (traces in Tempo or Jaeger: ``_traces.py``).
 
 Images are pinned. No default password anywhere: Grafana's admin password and every
 Alertmanager secret are Compose secrets read from ``./secrets/<name>`` files the operator
@@ -8,6 +8,7 @@ creates (see the folder's README); exporter credentials come from the environmen
 from __future__ import annotations
 
 from ._options import GenerateOptions
+from ._traces import TracesBackend, tempo_config, traces_backend
 
 __all__ = ["IMAGES", "SECRETS", "compose_file", "tempo_config"]
 
@@ -16,6 +17,7 @@ IMAGES = {
     "prometheus": "prom/prometheus:v2.53.1",
     "alertmanager": "prom/alertmanager:v0.27.0",
     "tempo": "grafana/tempo:2.5.0",
+    "jaeger": "jaegertracing/jaeger:2.20.0",
     "loki": "grafana/loki:3.1.0",
     "grafana": "grafana/grafana:11.6.0",
     "node-exporter": "prom/node-exporter:v1.8.2",
@@ -38,8 +40,22 @@ def _service(name: str, **body: object) -> dict[str, object]:
     return {"image": IMAGES[name], "restart": "unless-stopped", **body}
 
 
+def _traces_service(backend: TracesBackend) -> dict[str, object]:
+    body: dict[str, object] = {
+        "command": list(backend.command),
+        "volumes": [
+            f"./{backend.config_path}:{backend.mount}:ro",
+            f"{backend.volume}:{backend.data_dir}",
+        ],
+    }
+    if backend.ports:
+        body["ports"] = list(backend.ports)
+    return _service(backend.name, **body)
+
+
 def _observability(options: GenerateOptions) -> dict[str, object]:
     secrets_dir = options.receivers.secrets_dir.rstrip("/")
+    backend = traces_backend(options.traces_backend)
     return {
         "otel-collector": _service(
             "otel-collector",
@@ -74,11 +90,7 @@ def _observability(options: GenerateOptions) -> dict[str, object]:
             secrets=[{"source": name, "target": f"{secrets_dir}/{name}"} for name in _AM_SECRETS],
             ports=["9093:9093"],
         ),
-        "tempo": _service(
-            "tempo",
-            command=["-config.file=/etc/tempo/tempo.yaml"],
-            volumes=["./tempo/tempo.yaml:/etc/tempo/tempo.yaml:ro", "tempo-data:/var/tempo"],
-        ),
+        backend.name: _traces_service(backend),
         "loki": _service(
             "loki",
             command=["-config.file=/etc/loki/local-config.yaml"],
@@ -98,7 +110,7 @@ def _observability(options: GenerateOptions) -> dict[str, object]:
                 "grafana-data:/var/lib/grafana",
             ],
             ports=["3000:3000"],
-            depends_on=["prometheus", "tempo", "loki"],
+            depends_on=["prometheus", backend.name, "loki"],
         ),
     }
 
@@ -154,7 +166,7 @@ def compose_file(options: GenerateOptions) -> dict[str, object]:
         "otelcol-data",
         "prometheus-data",
         "alertmanager-data",
-        "tempo-data",
+        traces_backend(options.traces_backend).volume,
         "loki-data",
         "grafana-data",
         "hub-data",
@@ -164,27 +176,4 @@ def compose_file(options: GenerateOptions) -> dict[str, object]:
         "services": {**_observability(options), **_exporters()},
         "volumes": {name: {} for name in volumes},
         "secrets": {name: {"file": f"./secrets/{name}"} for name in SECRETS},
-    }
-
-
-def tempo_config() -> dict[str, object]:
-    return {
-        "server": {"http_listen_port": 3200},
-        "distributor": {
-            "receivers": {
-                "otlp": {
-                    "protocols": {
-                        "grpc": {"endpoint": "0.0.0.0:4317"},
-                        "http": {"endpoint": "0.0.0.0:4318"},
-                    }
-                }
-            }
-        },
-        "storage": {
-            "trace": {
-                "backend": "local",
-                "wal": {"path": "/var/tempo/wal"},
-                "local": {"path": "/var/tempo/blocks"},
-            }
-        },
     }

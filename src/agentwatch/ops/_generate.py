@@ -17,9 +17,10 @@ from .._exceptions import OpsError
 from ._alertmanager import alertmanager_config
 from ._alerts import alert_rules
 from ._collector import collector_config, loadbalancer_config
-from ._compose import compose_file, tempo_config
+from ._compose import compose_file
 from ._grafana import dashboard_files, datasources, providers
-from ._k8s import k8s_files
+from ._helm import chart_files
+from ._k8s import k8s_files, k8s_values
 from ._options import GenerateOptions, resolve_packs
 from ._prometheus import prometheus_config
 from ._promtests import unit_test_files
@@ -28,6 +29,7 @@ from ._rules import AlertRule, RuleContext, render_alert_groups
 from ._runbooks import runbooks
 from ._slo import SloSpec, slos_for
 from ._slo_rules import slo_alert_rules, slo_groups
+from ._traces import traces_backend
 from ._yaml import dump
 
 __all__ = ["MARKER", "Plan", "generate", "plan"]
@@ -63,19 +65,24 @@ def plan(options: GenerateOptions) -> Plan:
         files[f"prometheus/tests/{name}"] = dump(body)
     for name, text in dashboard_files(packs, slos).items():
         files[f"grafana/dashboards/{name}"] = text
+    backend = traces_backend(options.traces_backend)
     files["grafana/provisioning/datasources/datasources.yml"] = dump(
         datasources(
             options.profile.scrape_interval,
             f"http://{options.hub_targets[0]}" if options.hub_targets else None,
+            backend,
         )
     )
     files["grafana/provisioning/dashboards/dashboards.yml"] = dump(providers())
-    files["otel-collector/config.yaml"] = dump(collector_config())
+    files["otel-collector/config.yaml"] = dump(collector_config(backend))
     files["otel-collector/loadbalancer.yaml"] = dump(loadbalancer_config())
     files["docker-compose.yml"] = dump(compose_file(options))
-    files["tempo/tempo.yaml"] = dump(tempo_config())
+    files[backend.config_path] = dump(backend.config())
     for name, body in k8s_files(options).items():
         files[f"k8s/{name}"] = dump(body)
+    if options.k8s_format == "helm":
+        for name, text in chart_files(k8s_values(options)).items():
+            files[f"helm/{options.service}/{name}"] = text
     files["README.md"] = readme(options, packs, [spec.name for spec in slos])
     for name, text in runbooks([*alerts, *slo_alerts], options.service).items():
         files[f"runbooks/{name}"] = text

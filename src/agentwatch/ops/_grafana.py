@@ -15,10 +15,11 @@ from ._alerts import BUILTIN_PACKS
 from ._dashboards import Board, Panel, platform_boards
 from ._dashboards_ai import ai_boards, pack_board, slo_board
 from ._slo import SloSpec
+from ._traces import TRACES_BACKENDS, TracesBackend
 
 __all__ = ["dashboard_files", "datasources", "providers", "selected_boards"]
 
-PROMETHEUS_UID, TEMPO_UID, LOKI_UID = "prometheus", "tempo", "loki"
+PROMETHEUS_UID, LOKI_UID = "prometheus", "loki"
 HUB_TRACES_UID = "agentwatch-hub-traces"
 DASHBOARD_PATH = "/etc/grafana/dashboards"
 
@@ -135,9 +136,37 @@ def hub_traces_datasource(hub_url: str) -> dict[str, object]:
     }
 
 
-def datasources(scrape_interval: str, hub_url: str | None = None) -> dict[str, object]:
-    """Prometheus, Tempo and Loki (Loki lines link to traces by their ``trace_id`` field),
-    and the hub's trace store when the stack has a hub."""
+def _traces_datasource(backend: TracesBackend) -> dict[str, object]:
+    """Tempo or Jaeger, each linking a span to its logs in Loki."""
+    json_data: dict[str, object] = {
+        "tracesToLogsV2": {
+            "datasourceUid": LOKI_UID,
+            "filterByTraceID": True,
+            "spanStartTimeShift": "-5m",
+            "spanEndTimeShift": "5m",
+        },
+    }
+    if backend.name == "tempo":
+        json_data["serviceMap"] = {"datasourceUid": PROMETHEUS_UID}
+    json_data["nodeGraph"] = {"enabled": True}
+    return {
+        "name": backend.title,
+        "uid": backend.uid,
+        "type": backend.name,
+        "access": "proxy",
+        "url": backend.query_url,
+        "jsonData": json_data,
+    }
+
+
+def datasources(
+    scrape_interval: str,
+    hub_url: str | None = None,
+    backend: TracesBackend = TRACES_BACKENDS["tempo"],
+) -> dict[str, object]:
+    """Prometheus, the trace backend (Tempo or Jaeger) and Loki (Loki lines link to traces
+    by their ``trace_id`` field, exemplars too), and the hub's trace store when the stack
+    has a hub."""
     hub = [hub_traces_datasource(hub_url)] if hub_url else []
     return {
         "apiVersion": 1,
@@ -152,27 +181,11 @@ def datasources(scrape_interval: str, hub_url: str | None = None) -> dict[str, o
                 "jsonData": {
                     "timeInterval": scrape_interval,
                     "exemplarTraceIdDestinations": [
-                        {"name": "trace_id", "datasourceUid": TEMPO_UID}
+                        {"name": "trace_id", "datasourceUid": backend.uid}
                     ],
                 },
             },
-            {
-                "name": "Tempo",
-                "uid": TEMPO_UID,
-                "type": "tempo",
-                "access": "proxy",
-                "url": "http://tempo:3200",
-                "jsonData": {
-                    "tracesToLogsV2": {
-                        "datasourceUid": LOKI_UID,
-                        "filterByTraceID": True,
-                        "spanStartTimeShift": "-5m",
-                        "spanEndTimeShift": "5m",
-                    },
-                    "serviceMap": {"datasourceUid": PROMETHEUS_UID},
-                    "nodeGraph": {"enabled": True},
-                },
-            },
+            _traces_datasource(backend),
             {
                 "name": "Loki",
                 "uid": LOKI_UID,
@@ -183,7 +196,7 @@ def datasources(scrape_interval: str, hub_url: str | None = None) -> dict[str, o
                     "derivedFields": [
                         {
                             "name": "TraceID",
-                            "datasourceUid": TEMPO_UID,
+                            "datasourceUid": backend.uid,
                             "matcherRegex": r'"trace_id":\s*"(\w+)"',
                             # $$ is a literal $ in provisioning files (Grafana expands $VAR there)
                             "url": "$${__value.raw}",

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_INFRA_TARGETS",
     "DEFAULT_PROFILE",
     "HOST_PACK",
+    "K8S_FORMATS",
     "STATUS_ERROR",
     "STATUS_SUCCESS",
     "TEST_PROFILE",
@@ -80,6 +81,7 @@ TEST_PROFILE = Profile(
     repeat_interval="12h",
 )
 PROFILES = {p.name: p for p in (DEFAULT_PROFILE, TEST_PROFILE)}
+K8S_FORMATS = ("kustomize", "helm")
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,15 @@ class GenerateOptions:
     service_image: str = ""
     receivers: ReceiverOptions = field(default_factory=ReceiverOptions)
     profile: Profile = DEFAULT_PROFILE
+    traces_backend: str = "tempo"  # or "jaeger" (see _traces.py)
+    k8s_format: str = "kustomize"  # or "helm": the chart beside the plain manifests
 
     def __post_init__(self) -> None:
+        from ._traces import traces_backend
+
+        traces_backend(self.traces_backend)
+        if self.k8s_format not in K8S_FORMATS:
+            raise ConfigurationError("k8s_format", self.k8s_format, " or ".join(K8S_FORMATS))
         if not self.service or not all(c.isalnum() or c in "-_." for c in self.service):
             raise ConfigurationError("service", self.service, "letters, digits, '-', '_', '.'")
         if not self.service_targets:

@@ -1,7 +1,10 @@
 """``validate()``: prove a generated folder with the real tools and the catalog cross-check.
 
 Runs ``promtool check config``, ``promtool check rules``, ``promtool test rules``,
-``amtool check-config``, parses every YAML and JSON file, and runs the cross-check. All
+``amtool check-config``, parses every YAML and JSON file, and runs the catalog cross-check
+and the stack cross-check (the files agree with each other: ``_stackcheck.py``), and checks
+every Kubernetes manifest, plain or rendered from the Helm chart, against the Kubernetes
+schemas (``_k8s_validate.py``). All
 failures are collected and raised together as :class:`ValidationFailedError`.
 """
 
@@ -18,6 +21,8 @@ import yaml
 
 from .._exceptions import ValidationFailedError
 from ._crosscheck import cross_check
+from ._k8s_validate import kubernetes_problems
+from ._stackcheck import stack_problems
 
 __all__ = ["ValidationReport", "find_tool", "validate"]
 
@@ -57,6 +62,8 @@ def _parse_all(report: ValidationReport) -> None:
     for path in sorted(report.folder.rglob("*")):
         if path.suffix not in (".yml", ".yaml", ".json") or not path.is_file():
             continue
+        if path.parent.name == "templates" and (path.parent.parent / "Chart.yaml").is_file():
+            continue  # Helm templates: rendered and checked by the Kubernetes check
         try:
             text = path.read_text(encoding="utf-8")
             if path.suffix == ".json":
@@ -97,6 +104,14 @@ def validate(folder: str | os.PathLike[str]) -> ValidationReport:
     problems = cross_check(root)
     report.checks["catalog cross-check"] = "ok" if not problems else f"{len(problems)} problems"
     report.problems += problems
+    wiring = stack_problems(root)
+    report.checks["stack cross-check"] = "ok" if not wiring else f"{len(wiring)} problems"
+    report.problems += wiring
+    objects, k8s = kubernetes_problems(root)
+    report.checks["kubernetes schemas"] = (
+        f"{objects} objects" if not k8s else f"{len(k8s)} problems"
+    )
+    report.problems += k8s
     if report.problems:
         raise ValidationFailedError(
             f"{root}: {len(report.problems)} problem(s):\n" + "\n".join(report.problems)

@@ -15,7 +15,14 @@ from typing import Any
 
 from .._exceptions import ConfigurationError, ValidationFailedError
 from ._generate import generate
-from ._options import DEFAULT_INFRA_TARGETS, PROFILES, GenerateOptions, ReceiverOptions
+from ._options import (
+    DEFAULT_INFRA_TARGETS,
+    K8S_FORMATS,
+    PROFILES,
+    GenerateOptions,
+    ReceiverOptions,
+)
+from ._traces import TRACES_BACKENDS
 from ._validate import validate
 
 __all__ = ["options_from_args", "register"]
@@ -64,6 +71,8 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Gene
         service_image=args.image,
         receivers=ReceiverOptions.from_env(environ),
         profile=PROFILES[args.profile],
+        traces_backend=args.traces_backend,
+        k8s_format=args.k8s_format,
     )
 
 
@@ -111,6 +120,18 @@ def _add_generate(ops: Any) -> None:
         choices=sorted(PROFILES),
         default="default",
         help="timings; 'test' compresses minutes to seconds",
+    )
+    p.add_argument(
+        "--traces-backend",
+        choices=sorted(TRACES_BACKENDS),
+        default=defaults.traces_backend,
+        help="where the Collector sends traces and Grafana reads them",
+    )
+    p.add_argument(
+        "--k8s-format",
+        choices=K8S_FORMATS,
+        default=defaults.k8s_format,
+        help="k8s/ manifests with a kustomization.yaml, or a Helm chart in helm/ beside them",
     )
     p.set_defaults(func=_generate)
 
