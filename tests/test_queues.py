@@ -6,9 +6,14 @@ and samples the depth."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +25,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from rq import Queue, SimpleWorker
 from tests._genai_support import Recording, recording
 from tests._health_servers import require_redis
+from tests._otlp_receiver import Receiver, otlp_receiver
 from tests._queue_jobs import (
     RABBITMQ_URL,
     REDIS_BROKER_URL,
@@ -33,6 +39,7 @@ from tests._queue_jobs import (
 )
 
 import agentwatch
+from agentwatch._metrics.registry import multiprocess_registry
 from agentwatch.queues import (
     DepthSampler,
     celery_queue_depth,
@@ -42,6 +49,7 @@ from agentwatch.queues import (
 )
 
 BROKERS = {"rabbitmq": RABBITMQ_URL, "redis": REDIS_BROKER_URL}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
@@ -253,3 +261,89 @@ def test_the_depth_sampler_thread_reads_every_interval_and_survives_a_broken_rea
 def test_asyncio_is_not_needed_for_sync_jobs() -> None:
     assert not asyncio.iscoroutinefunction(send_email)
     assert asyncio.iscoroutinefunction(build_report)
+
+
+def _otlp_spans(receiver: Receiver) -> list[Any]:
+    return [
+        span
+        for received in list(receiver.received)
+        for resource in received.request().resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+
+
+@pytest.mark.parametrize("broker", sorted(BROKERS))
+def test_a_celery_worker_process_with_prefork_children_continues_the_trace(
+    broker: str, celery_instrumented: None, tmp_path: Path
+) -> None:
+    """`celery worker --pool=prefork`: each child starts agentwatch (worker_process_init),
+    exports its spans over OTLP and counts jobs in the shared multi-process folder."""
+    (require_rabbitmq if broker == "rabbitmq" else require_redis)()
+    queue = f"aw-proc-{broker}-{uuid.uuid4().hex[:8]}"
+    producer = Celery("aw-producer", broker=BROKERS[broker], set_as_current=False)
+    producer.conf.broker_connection_retry_on_startup = True
+    with otlp_receiver() as receiver, recording() as rec:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "AW_TEST_BROKER": BROKERS[broker],
+            "AW_TEST_QUEUE": queue,
+            "AGENTWATCH_OTLP_ENDPOINT": receiver.url,
+            "AGENTWATCH_MULTIPROC_DIR": str(tmp_path),
+        }
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests._celery_worker_app",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=2",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=WARNING",
+                "-Q",
+                queue,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            with agentwatch.get_tracer().start_as_current_span("POST /jobs"):
+                producer.send_task("proc.add", args=(2, 3), queue=queue)
+            producer.send_task("proc.boom", queue=queue)
+            wait_for(
+                lambda: (
+                    sum(s.name == f"process {queue}" for s in _otlp_spans(receiver)) == 2
+                    and any(s.name == "add numbers" for s in _otlp_spans(receiver))
+                ),
+                "the worker's spans over OTLP",
+                seconds=60,
+            )
+            jobs = multiprocess_registry(str(tmp_path))
+            counts = {
+                status: jobs.get_sample_value(
+                    "queue_jobs_total", {"queue": queue, "status": status}
+                )
+                for status in ("succeeded", "failed")
+            }
+            request = rec.span("POST /jobs")
+            published = next(s for s in _spans(rec, f"publish {queue}") if _child_of(s, request))
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=60)
+    spans = {span.name: span for span in _otlp_spans(receiver) if span.name != f"process {queue}"}
+    processed = [span for span in _otlp_spans(receiver) if span.name == f"process {queue}"]
+    assert published.context is not None
+    add_run = next(
+        s for s in processed if s.parent_span_id == published.context.span_id.to_bytes(8, "big")
+    )
+    assert add_run.trace_id == published.context.trace_id.to_bytes(16, "big")
+    assert spans["add numbers"].parent_span_id == add_run.span_id
+    assert counts == {"succeeded": 1.0, "failed": 1.0}, output
