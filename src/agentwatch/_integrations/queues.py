@@ -63,7 +63,6 @@ def _attributes(queue: str, job: str, system: str, operation: str) -> dict[str, 
         "messaging.system": system,
         "messaging.destination.name": queue,
         "messaging.operation.type": operation,
-        "messaging.operation.name": "publish" if operation == "send" else "process",
         "agentwatch.job.name": job,
     }
 
