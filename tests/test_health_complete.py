@@ -301,6 +301,7 @@ OLLAMA_MODELS = {"models": [{"name": "llama3:latest"}]}
             {"x-goog-api-key": "sk-test"},
         ),
         ("ollama", "/api/tags", OLLAMA_MODELS, "llama3:latest", {}),
+        ("azure", "/openai/models", OPENAI_MODELS, "gpt-4o", {"api-key": "sk-test"}),
     ],
 )
 async def test_llm_provider_lists_models_with_the_providers_key_header(
@@ -398,8 +399,19 @@ async def test_llm_provider_timeout_and_refused_connection_fail() -> None:
 
 
 def test_an_unknown_provider_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="one of openai, anthropic, gemini, ollama"):
+    with pytest.raises(ConfigurationError, match="one of openai, anthropic, gemini, azure, ollama"):
         LLMProviderCheck("cohere")
+    with pytest.raises(ConfigurationError, match="the azure endpoint URL"):
+        LLMProviderCheck("azure")
+
+
+async def test_a_gateways_own_headers_are_sent() -> None:
+    with fake_api({"/v1/models": Answer(200, OPENAI_MODELS)}) as api:
+        check = LLMProviderCheck(
+            base_url=api.url + "/v1", api_key="k", headers={"x-gateway-tenant": "team-a"}
+        )
+        await run_one(check)
+    assert api.headers()["x-gateway-tenant"] == "team-a"
 
 
 # --- the vector store check ------------------------------------------------------------

@@ -63,6 +63,12 @@ PROVIDERS: Mapping[str, Provider] = {
         list_key="models",
         name_key="name",
     ),
+    "azure": Provider(
+        "",  # https://<resource>.openai.azure.com/openai: base_url is required
+        "/models?api-version=2024-10-21",
+        "AZURE_OPENAI_API_KEY",
+        "api-key",
+    ),
     "ollama": Provider(
         "http://127.0.0.1:11434/api", "/tags", "", "", list_key="models", name_key="name"
     ),
@@ -79,8 +85,9 @@ class _Cached:
 class LLMProviderCheck(BaseCheck):
     """Lists the provider's models; see the module docstring.
 
-    ``provider``: openai (also any OpenAI-compatible server: vLLM, LiteLLM, Azure's
-    ``/openai`` with ``base_url``), anthropic, gemini or ollama. ``api_key`` or the
+    ``provider``: openai (also any OpenAI-compatible server with ``base_url``: vLLM,
+    LiteLLM, Mistral, Groq...), azure (``base_url`` ``https://<resource>.openai.azure.com/openai``),
+    anthropic, gemini or ollama; ``headers`` adds headers (a gateway's own). ``api_key`` or the
     environment variable ``api_key_env`` (default the provider's usual one, e.g.
     ``OPENAI_API_KEY``); no key means no key header (local servers). ``timeout_seconds``
     bounds the call and is also the registry's timeout for this check unless one is given.
@@ -100,17 +107,21 @@ class LLMProviderCheck(BaseCheck):
         warn_latency_seconds: float | None = 2.0,
         cache_seconds: float = 60.0,
         failure_cache_seconds: float = 10.0,
+        headers: Mapping[str, str] | None = None,
         client: Any = None,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
-        if provider not in PROVIDERS:
-            from .._exceptions import ConfigurationError
+        from .._exceptions import ConfigurationError
 
+        if provider not in PROVIDERS:
             raise ConfigurationError("provider", provider, "one of " + ", ".join(PROVIDERS))
         self.provider = provider
         self.spec = PROVIDERS[provider]
+        if not (base_url or self.spec.base_url):
+            raise ConfigurationError("base_url", base_url, f"the {provider} endpoint URL")
+        self.extra_headers = dict(headers or {})
         self.url = (base_url or self.spec.base_url).rstrip("/") + self.spec.path
         env = os.environ if environ is None else environ
         key_env = api_key_env or self.spec.key_env
@@ -126,7 +137,7 @@ class LLMProviderCheck(BaseCheck):
         self.calls = 0  # provider calls made (what the cache saved is probes - calls)
 
     def _headers(self) -> dict[str, str]:
-        headers = dict(self.spec.extra_headers)
+        headers = {**dict(self.spec.extra_headers), **self.extra_headers}
         if self._key and self.spec.key_header:
             headers[self.spec.key_header] = self.spec.key_prefix + self._key
         return headers

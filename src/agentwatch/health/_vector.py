@@ -52,9 +52,11 @@ class VectorStoreCheck(BaseCheck):
         min_vectors: int | None = None,
         store: str = "custom",
         blocking: bool = True,
+        timeout_seconds: float | None = None,
     ) -> None:
         super().__init__()
         self.probe = probe
+        self.timeout_seconds = timeout_seconds  # the HTTP presets' own; the registry waits longer
         self.min_vectors = min_vectors
         self.store = store
         self._blocking = blocking
@@ -90,7 +92,13 @@ class VectorStoreCheck(BaseCheck):
             details = {"collection": collection, "collection_status": state}
             return VectorReading(status, count if isinstance(count, int) else None, output, details)
 
-        return cls(probe, min_vectors=min_vectors, store="qdrant", blocking=False)
+        return cls(
+            probe,
+            min_vectors=min_vectors,
+            store="qdrant",
+            blocking=False,
+            timeout_seconds=timeout_seconds,
+        )
 
     @classmethod
     def chroma(
@@ -98,7 +106,12 @@ class VectorStoreCheck(BaseCheck):
     ) -> VectorStoreCheck:
         """Chroma: ``GET /api/v2/heartbeat``."""
         http = _Http(url, {}, client, timeout_seconds)
-        return cls(lambda: http.alive("/api/v2/heartbeat"), store="chroma", blocking=False)
+        return cls(
+            lambda: http.alive("/api/v2/heartbeat"),
+            store="chroma",
+            blocking=False,
+            timeout_seconds=timeout_seconds,
+        )
 
     @classmethod
     def weaviate(
@@ -106,7 +119,12 @@ class VectorStoreCheck(BaseCheck):
     ) -> VectorStoreCheck:
         """Weaviate: ``GET /v1/.well-known/ready`` (503 while it starts)."""
         http = _Http(url, {}, client, timeout_seconds)
-        return cls(lambda: http.alive("/v1/.well-known/ready"), store="weaviate", blocking=False)
+        return cls(
+            lambda: http.alive("/v1/.well-known/ready"),
+            store="weaviate",
+            blocking=False,
+            timeout_seconds=timeout_seconds,
+        )
 
     @classmethod
     def milvus(
@@ -114,7 +132,12 @@ class VectorStoreCheck(BaseCheck):
     ) -> VectorStoreCheck:
         """Milvus: ``GET /healthz`` on its metrics port (9091)."""
         http = _Http(url, {}, client, timeout_seconds)
-        return cls(lambda: http.alive("/healthz"), store="milvus", blocking=False)
+        return cls(
+            lambda: http.alive("/healthz"),
+            store="milvus",
+            blocking=False,
+            timeout_seconds=timeout_seconds,
+        )
 
     async def check(self) -> CheckResult:
         start = time.perf_counter()

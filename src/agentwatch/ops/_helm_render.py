@@ -19,13 +19,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from .._exceptions import OpsError
 
-__all__ = ["HelmTemplateError", "RenderedChart", "render_chart"]
+__all__ = ["HelmTemplateError", "RenderedChart", "RenderedManifest", "render_chart"]
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.DOTALL)
 _TOKEN = re.compile(
@@ -259,12 +259,19 @@ def _tokens(expression: str) -> list[str]:
     return tokens
 
 
+class RenderedManifest(NamedTuple):
+    """One object a template rendered, and the template's file name."""
+
+    template: str
+    manifest: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class RenderedChart:
     """What ``helm template`` would print: each template's text and its manifests."""
 
     texts: dict[str, str]
-    manifests: list[tuple[str, dict[str, Any]]]
+    manifests: list[RenderedManifest]
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -305,7 +312,8 @@ def render_chart(
         if not path.name.startswith("_"):
             parsed[path.name] = nodes
     renderer = _Renderer(context, defines)
-    texts, manifests = {}, []
+    texts: dict[str, str] = {}
+    manifests: list[RenderedManifest] = []
     for name, nodes in parsed.items():
         try:
             texts[name] = renderer.render(nodes)
@@ -314,5 +322,5 @@ def render_chart(
         if name.endswith((".yaml", ".yml")):
             for document in yaml.safe_load_all(texts[name]):
                 if document:
-                    manifests.append((name, document))
+                    manifests.append(RenderedManifest(name, document))
     return RenderedChart(texts, manifests)

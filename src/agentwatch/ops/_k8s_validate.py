@@ -98,8 +98,8 @@ def _chart(chart: Path, root: Path) -> tuple[int, list[str]]:
         rendered = render_chart(chart, release=chart.name)
     except (HelmTemplateError, yaml.YAMLError) as exc:
         return 0, [*problems, f"{rel}: does not render: {exc}"]
-    for template, manifest in rendered.manifests:
-        problems += schema_problems(f"{rel}/templates/{template}", manifest)
+    for item in rendered.manifests:
+        problems += schema_problems(f"{rel}/templates/{item.template}", item.manifest)
     return len(rendered.manifests), problems
 
 
