@@ -1,0 +1,311 @@
+"""The monitors' HTTP API (``/api/v1/monitors``, push heartbeats, maintenance), the operator
+list ``/`` and badges. Every error is an :class:`ApiError` naming the field."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from ..config import HubConfigError, parse_duration
+from ..web import ApiError
+from ..web.errors import read_json_object
+from . import store
+from .badge import badge_svg
+from .config import monitor_from_json
+from .maintenance import add_window, end_window
+from .views import UPTIME_WINDOWS, monitor_json
+
+if TYPE_CHECKING:
+    from .part import MonitorsPart
+
+__all__ = ["MonitorsApi"]
+
+HISTORY_LIMIT = 10_000
+
+
+class MonitorsApi:
+    def __init__(self, part: MonitorsPart) -> None:
+        self.part = part
+        self.ctx = part.ctx
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def _listing(
+        self, names: list[str] | None = None, *, detail: bool = False
+    ) -> list[dict[str, Any]]:
+        async with self.ctx.db.read() as conn:
+            rows = await store.state_rows(conn, names)
+            uptime = await store.uptime(
+                conn, [r.name for r in rows], UPTIME_WINDOWS, self.ctx.clock()
+            )
+        return [monitor_json(row, uptime[row.name], detail=detail) for row in rows]
+
+    async def list_monitors(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        return JSONResponse({"monitors": await self._listing()})
+
+    async def get_monitor(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        found = await self._listing([request.path_params["name"]], detail=True)
+        if not found:
+            raise _no_monitor(request.path_params["name"])
+        return JSONResponse(found[0])
+
+    async def history(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        name = request.path_params["name"]
+        now = self.ctx.clock()
+        since = _time_param(request, "since", now - 86400.0, now)
+        until = _time_param(request, "until", now, now)
+        limit = _int_param(request, "limit", 1000, HISTORY_LIMIT)
+        async with self.ctx.db.read() as conn:
+            if not await store.state_rows(conn, [name]):
+                raise _no_monitor(name)
+            rows = await store.history(conn, name, since, until, limit)
+        results = [
+            {
+                "at": r.at,
+                "status": r.status,
+                "latency_ms": r.latency_ms,
+                "message": r.message,
+                "trace_id": r.trace_id,
+            }
+            for r in rows
+        ]
+        return JSONResponse({"monitor": name, "since": since, "until": until, "results": results})
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        monitor = _parse_body(await read_json_object(request), self.ctx.environ)
+        if monitor.name in self.part.monitors():
+            raise ApiError(409, f"a monitor named {monitor.name!r} exists", field="name")
+        async with self.ctx.db.write() as conn:
+            await store.insert_api_monitor(conn, monitor, self.ctx.clock())
+        self.part.api_monitors[monitor.name] = monitor
+        self.part.scheduler.wake()
+        return JSONResponse((await self._listing([monitor.name], detail=True))[0], status_code=201)
+
+    async def replace(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        name = request.path_params["name"]
+        self._owned_by_api(name)
+        body = {**(await read_json_object(request)), "name": name}
+        monitor = _parse_body(body, self.ctx.environ)
+        async with self.ctx.db.write() as conn:
+            await store.replace_api_monitor(conn, monitor)
+        self.part.api_monitors[name] = monitor
+        return JSONResponse((await self._listing([name], detail=True))[0])
+
+    async def delete(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        name = request.path_params["name"]
+        self._owned_by_api(name)
+        async with self.ctx.db.write() as conn:
+            await store.delete_monitor(conn, name)
+        self.part.api_monitors.pop(name, None)
+        self.part.metrics.forget(name)
+        return Response(status_code=204)
+
+    def _owned_by_api(self, name: str) -> None:
+        if name in self.part.api_monitors:
+            return
+        if name in self.part.config.by_name():
+            raise ApiError(
+                409, f"monitor {name!r} is defined in hub.yaml: change it there", field="name"
+            )
+        raise _no_monitor(name)
+
+    async def pause(self, request: Request) -> Response:
+        return await self._set_paused(request, True)
+
+    async def resume(self, request: Request) -> Response:
+        return await self._set_paused(request, False)
+
+    async def _set_paused(self, request: Request, paused: bool) -> Response:
+        self.ctx.auth.require(request)
+        name = request.path_params["name"]
+        monitor = self.part.monitors().get(name)
+        if monitor is None:
+            raise _no_monitor(name)
+        await self.part.set_paused(monitor, paused)
+        return JSONResponse((await self._listing([name]))[0])
+
+    async def push(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        monitor = self.part.monitors().get(name)
+        if monitor is None or monitor.type != "push":
+            raise ApiError(404, f"no push monitor named {name!r}", field="name")
+        token = request.query_params.get("token") or self.ctx.auth.presented(request)
+        wanted = monitor.secret.reveal() if monitor.secret else None
+        if wanted is not None and token != wanted:
+            raise ApiError(401, "missing or wrong push token (?token=...)", field="token")
+        if wanted is None:
+            self.ctx.auth.require(request)
+        status = request.query_params.get("status", "up")
+        if status not in ("up", "down"):
+            raise ApiError(
+                400, f"status {status!r} is not valid: expected up or down", field="status"
+            )
+        message = request.query_params.get("msg", "heartbeat")[:500]
+        await self.part.heartbeat(monitor, status, message)
+        return JSONResponse({"ok": True, "monitor": name, "status": status})
+
+    # -- maintenance ---------------------------------------------------------------------
+
+    async def maintenance(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        now = self.ctx.clock()
+        if request.method == "POST":
+            return await self._start_window(request, now)
+        windows = [
+            {
+                "id": w.id,
+                "name": w.name,
+                "monitors": list(w.monitors),
+                "starts_at": w.starts_at,
+                "ends_at": w.ends_at,
+                "reason": w.reason,
+                "source": "api" if w.id else "hub.yaml",
+            }
+            for w in self.part.calendar.active(now)
+        ]
+        return JSONResponse({"maintenance": windows})
+
+    async def _start_window(self, request: Request, now: float) -> Response:
+        body = await read_json_object(request)
+        monitors = body.get("monitors", [])
+        if not isinstance(monitors, list) or not all(isinstance(m, str) for m in monitors):
+            raise ApiError(400, "monitors: expected a list of monitor names", field="monitors")
+        unknown = sorted(set(monitors) - set(self.part.monitors()))
+        if unknown:
+            raise ApiError(
+                400, f"monitors: no monitor named {', '.join(unknown)}", field="monitors"
+            )
+        seconds = parse_duration(body.get("duration", "30m"))
+        if seconds is None or seconds <= 0 or math.isinf(seconds):
+            raise ApiError(
+                400,
+                f"duration: {body.get('duration')!r} is not valid: expected a duration such as 30m",
+                field="duration",
+            )
+        starts = float(body.get("starts_at") or now)
+        name = str(body.get("name") or f"maintenance of {', '.join(monitors) or 'every monitor'}")
+        async with self.ctx.db.write() as conn:
+            window_id = await add_window(
+                conn,
+                name=name,
+                monitors=monitors,
+                starts_at=starts,
+                ends_at=starts + seconds,
+                reason=str(body.get("reason", "")),
+                now=now,
+            )
+            await self.part.calendar.load(conn, now)
+        self.part.scheduler.wake()
+        return JSONResponse(
+            {
+                "id": window_id,
+                "name": name,
+                "monitors": monitors,
+                "starts_at": starts,
+                "ends_at": starts + seconds,
+            },
+            status_code=201,
+        )
+
+    async def end_maintenance(self, request: Request) -> Response:
+        self.ctx.auth.require(request)
+        try:
+            window_id = int(request.path_params["window_id"])
+        except ValueError:
+            raise ApiError(400, "id: expected a number", field="id") from None
+        now = self.ctx.clock()
+        async with self.ctx.db.write() as conn:
+            ended = await end_window(conn, window_id, now)
+            await self.part.calendar.load(conn, now)
+        if not ended:
+            raise ApiError(404, f"no running maintenance window {window_id}", field="id")
+        return Response(status_code=204)
+
+    # -- pages -------------------------------------------------------------------------
+
+    async def overview(self, request: Request) -> Response:
+        if not self.ctx.auth.allows(request):
+            return RedirectResponse(f"/login?{urlencode({'next': '/'})}", status_code=303)
+        monitors = await self._listing()
+        counts: dict[str, int] = {}
+        for monitor in monitors:
+            counts[monitor["status"]] = counts.get(monitor["status"], 0) + 1
+        order = {"down": 0, "degraded": 1, "maintenance": 2, "pending": 3, "up": 4, "paused": 5}
+        monitors.sort(key=lambda m: (order.get(m["status"], 9), m["name"]))
+        return self.ctx.templates.render(
+            request,
+            "monitors/overview.html",
+            {
+                "monitors": monitors,
+                "counts": counts,
+                "windows": self.part.calendar.active(self.ctx.clock()),
+            },
+            refresh_seconds=15,
+        )
+
+    async def badge(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if not self.part.is_public(name):
+            self.ctx.auth.require(request)
+        async with self.ctx.db.read() as conn:
+            rows = await store.state_rows(conn, [name])
+        if not rows:
+            raise _no_monitor(name)
+        return Response(
+            badge_svg(name, rows[0].status),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "max-age=30"},
+        )
+
+
+def _parse_body(body: dict[str, Any], environ: Any) -> Any:
+    try:
+        return monitor_from_json(body, environ=environ)
+    except HubConfigError as exc:
+        first = exc.problems[0]
+        field = first.path.split(".", 1)[1] if "." in first.path else first.path
+        message = "; ".join(f"{p.path.split('.', 1)[-1]}: {p.message}" for p in exc.problems)
+        raise ApiError(400, message, field=field) from None
+
+
+def _no_monitor(name: str) -> ApiError:
+    return ApiError(404, f"no monitor named {name!r}", field="name")
+
+
+def _time_param(request: Request, key: str, default: float, now: float) -> float:
+    raw = request.query_params.get(key)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    ago = parse_duration(raw)
+    if ago is None:
+        raise ApiError(
+            400,
+            f"{key}: {raw!r} is not valid: expected unix seconds or a duration such as 24h (ago)",
+            field=key,
+        )
+    return now - ago
+
+
+def _int_param(request: Request, key: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(key)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ApiError(400, f"{key}: {raw!r} is not valid: expected 1 to {maximum}", field=key)
+    return int(raw)

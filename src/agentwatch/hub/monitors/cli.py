@@ -1,0 +1,98 @@
+"""``agentwatch hub export`` and ``agentwatch hub maintenance ...``: the monitors part's
+commands, through a running hub's API.
+
+::
+
+    agentwatch hub export > monitors.yaml            # every monitor, file and API, as YAML
+    agentwatch hub maintenance start --monitor api --for 30m --reason "deploy 1.4.2"
+    agentwatch hub maintenance list
+    agentwatch hub maintenance end 7
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import yaml
+
+from ..client import HubClient, HubRequestError, add_client_arguments
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    with HubClient.from_args(args) as client:
+        return client.request(method, path, **kwargs)
+
+
+def _call(func: Any) -> Any:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            func(args)
+        except HubRequestError as exc:
+            print(f"agentwatch hub: {exc}")
+            return 1
+        return 0
+
+    return wrapped
+
+
+def _export(args: argparse.Namespace) -> None:
+    listing = _run(args, "GET", "/api/v1/monitors")["monitors"]
+    specs = []
+    for monitor in listing:
+        detail = _run(args, "GET", f"/api/v1/monitors/{monitor['name']}")
+        spec = dict(detail["spec"])
+        if args.with_owner:
+            spec["# owner"] = detail["owner"]
+        specs.append(spec)
+    print(yaml.safe_dump({"monitors": specs}, sort_keys=False, allow_unicode=True), end="")
+
+
+def _start(args: argparse.Namespace) -> None:
+    body = {"monitors": args.monitor, "duration": args.duration, "reason": args.reason}
+    if args.name:
+        body["name"] = args.name
+    answer = _run(args, "POST", "/api/v1/maintenance", json=body)
+    print(
+        f"maintenance {answer['id']} for {args.duration}: {', '.join(args.monitor) or 'every monitor'}"
+    )
+
+
+def _list(args: argparse.Namespace) -> None:
+    windows = _run(args, "GET", "/api/v1/maintenance")["maintenance"]
+    for w in windows:
+        print(f"{w['id'] or '-':>6}  {w['name']:<30} {', '.join(w['monitors']) or 'every monitor'}")
+    print(f"{len(windows)} windows in force")
+
+
+def _end(args: argparse.Namespace) -> None:
+    _run(args, "DELETE", f"/api/v1/maintenance/{args.id}")
+    print(f"maintenance {args.id} ended")
+
+
+def register(commands: Any) -> None:
+    export = commands.add_parser("export", help="print every monitor (file and API) as hub.yaml")
+    add_client_arguments(export)
+    export.add_argument("--with-owner", action="store_true", help="mark where each monitor lives")
+    export.set_defaults(func=_call(_export))
+
+    maintenance = commands.add_parser("maintenance", help="start, list or end maintenance windows")
+    actions = maintenance.add_subparsers(dest="action", required=True)
+    start = actions.add_parser("start", help="start a window now (e.g. from a deploy job)")
+    add_client_arguments(start)
+    start.add_argument(
+        "--monitor", action="append", default=[], help="a monitor (repeat; none: all)"
+    )
+    start.add_argument("--for", dest="duration", default="30m", help="how long (default 30m)")
+    start.add_argument("--reason", default="", help="shown on the status page")
+    start.add_argument("--name", default="", help="the window's name")
+    start.set_defaults(func=_call(_start))
+    listing = actions.add_parser("list", help="windows in force")
+    add_client_arguments(listing)
+    listing.set_defaults(func=_call(_list))
+    end = actions.add_parser("end", help="end a window started with `start`")
+    add_client_arguments(end)
+    end.add_argument("id", type=int)
+    end.set_defaults(func=_call(_end))

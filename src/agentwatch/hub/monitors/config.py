@@ -1,0 +1,364 @@
+"""The monitors part's keys of ``hub.yaml``: ``monitors``, ``maintenance`` and ``monitoring``.
+
+::
+
+    monitors:
+      - {name: api, type: http, url: "http://127.0.0.1:8000/", interval: 30s,
+         expect: {status: 200, body: "ok", json: {path: "$.status", equals: "pass"}}}
+      - {name: api-health, type: health, url: "http://127.0.0.1:8000/health/full"}
+      - {name: postgres, type: postgres, dsn_file: /run/secrets/pg_dsn, interval: 60s}
+      - {name: redis, type: redis, url: "redis://127.0.0.1:6379/0"}
+      - {name: smtp, type: tcp, host: 127.0.0.1, port: 25}
+      - {name: resolver, type: dns, host: example.internal}
+      - {name: nightly, type: push, interval: 24h, grace: 1h}
+    maintenance:
+      - {name: deploys, monitors: [api], cron: "0 3 * * 1-5", duration: 30m, timezone: Europe/Paris}
+    monitoring:                     # all optional
+      concurrency: 64               # checks running at once
+      keep_results: 7d              # raw results
+      keep_hourly: 90d
+      keep_daily: 400d
+
+A monitor is its ``name``: reloading the file keeps the history of every monitor still
+named in it. Monitors created through the API use the same schema and are never touched
+by a reload.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..config import Node, Secret, root
+from .cron import CronError, parse_cron
+
+__all__ = [
+    "TYPES",
+    "Expect",
+    "MaintenanceWindow",
+    "MonitorConfig",
+    "MonitorsConfig",
+    "Retention",
+    "parse_monitor",
+    "parse_monitors_config",
+]
+
+TYPES = ("http", "health", "tcp", "postgres", "redis", "dns", "push")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_COMMON = (
+    "name",
+    "type",
+    "interval",
+    "timeout",
+    "down_after",
+    "up_after",
+    "depends_on",
+    "labels",
+    "description",
+    "paused",
+)
+_KEYS = {
+    "http": ("url", "method", "headers", "body", "expect", "follow_redirects"),
+    "health": ("url", "headers"),
+    "tcp": ("host", "port"),
+    "postgres": ("dsn", "dsn_file"),
+    "redis": ("url", "url_file"),
+    "dns": ("host", "record"),
+    "push": ("grace", "token", "token_file"),
+}
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What an ``http`` check accepts; all given conditions must hold."""
+
+    status: tuple[int, ...] = ()  # empty: any 2xx or 3xx
+    body: str | None = None  # text the body contains
+    body_regex: str | None = None
+    json_path: str | None = None  # "$.a.b[0].c"
+    json_equals: Any = None
+    cert_days: int | None = None  # degraded below this many days of TLS certificate left
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    name: str
+    type: str
+    interval: float = 60.0
+    timeout: float = 10.0
+    down_after: int = 1
+    up_after: int = 1
+    depends_on: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+    paused: bool = False
+    url: str = ""
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str | None = None
+    follow_redirects: bool = False
+    expect: Expect = field(default_factory=Expect)
+    host: str = ""
+    port: int = 0
+    record: str = "A"
+    grace: float = 60.0
+    secret: Secret | None = None  # dsn, redis URL or push token
+    spec: Mapping[str, Any] = field(default_factory=dict)  # the YAML it was read from
+
+    @property
+    def target(self) -> str:
+        """Where the check looks, never a secret."""
+        if self.type in ("http", "health"):
+            return _without_credentials(self.url)
+        if self.type in ("tcp",):
+            return f"{self.host}:{self.port}"
+        if self.type == "dns":
+            return f"{self.host} {self.record}"
+        if self.type in ("postgres", "redis") and self.secret is not None:
+            return _without_credentials(self.secret.reveal())
+        return ""
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    name: str
+    monitors: tuple[str, ...]  # empty: every monitor
+    duration: float
+    cron: str | None = None
+    timezone: str = "UTC"
+    start: float | None = None  # a one-off window (unix seconds)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Retention:
+    results: float = 7 * 86400.0
+    hourly: float = 90 * 86400.0
+    daily: float = 400 * 86400.0
+
+
+@dataclass(frozen=True)
+class MonitorsConfig:
+    monitors: tuple[MonitorConfig, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    concurrency: int = 64
+    retention: Retention = field(default_factory=Retention)
+    pages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # monitor -> page slugs
+    public: frozenset[str] = frozenset()  # monitors shown on a public page
+
+    def by_name(self) -> dict[str, MonitorConfig]:
+        return {monitor.name: monitor for monitor in self.monitors}
+
+
+def parse_monitors_config(node: Node) -> MonitorsConfig:
+    monitors = [parse_monitor(child) for child in node.children("monitors")]
+    _check_names(node, monitors)
+    settings = node.child("monitoring")
+    concurrency, retention = 64, Retention()
+    if settings is not None:
+        settings.allow(("concurrency", "keep_results", "keep_hourly", "keep_daily"))
+        concurrency = settings.integer("concurrency", 64, minimum=1, maximum=10_000)
+        retention = Retention(
+            results=settings.duration("keep_results", Retention.results, minimum=3600.0),
+            hourly=settings.duration("keep_hourly", Retention.hourly, minimum=86400.0),
+            daily=settings.duration("keep_daily", Retention.daily, minimum=86400.0),
+        )
+    windows = tuple(_window(child) for child in node.children("maintenance"))
+    pages, public = _pages(node)
+    return MonitorsConfig(
+        monitors=tuple(m for m in monitors if m is not None),
+        maintenance=tuple(w for w in windows if w is not None),
+        concurrency=concurrency,
+        retention=retention,
+        pages=pages,
+        public=public,
+    )
+
+
+def _pages(node: Node) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """Which status pages show each monitor (the status part reads and checks the key; this
+    only looks, to link notifications to the page and to make public badges)."""
+    raw = node.data.get("status_pages")
+    pages: dict[str, tuple[str, ...]] = {}
+    public: set[str] = set()
+    for page in raw if isinstance(raw, list) else []:
+        if not isinstance(page, Mapping) or not isinstance(page.get("monitors"), list):
+            continue
+        for name in page["monitors"]:
+            if isinstance(name, str):
+                pages[name] = (*pages.get(name, ()), str(page.get("slug", "")))
+                if page.get("public", True):
+                    public.add(name)
+    return pages, frozenset(public)
+
+
+def parse_monitor(node: Node) -> MonitorConfig | None:
+    """One monitor from its YAML (or API JSON) node; None when it cannot be read."""
+    kind = node.choice("type", TYPES)
+    name = node.text("name")
+    if name is not None and not _NAME.fullmatch(str(name)):
+        node.problem("name", f"{name!r} is not valid: expected 1-100 letters, digits, _ . -")
+        name = None
+    node.allow(
+        _COMMON + (_KEYS.get(kind, ()) if kind else tuple(k for v in _KEYS.values() for k in v))
+    )
+    if kind is None or name is None:
+        return None
+    common: dict[str, Any] = {
+        "name": str(name),
+        "type": kind,
+        "interval": node.duration("interval", 60.0, minimum=1.0),
+        "timeout": node.duration("timeout", 10.0, minimum=0.05),
+        "down_after": node.integer("down_after", 1, minimum=1, maximum=100),
+        "up_after": node.integer("up_after", 1, minimum=1, maximum=100),
+        "depends_on": node.str_list("depends_on"),
+        "labels": node.str_map("labels"),
+        "description": node.text("description", ""),
+        "paused": node.flag("paused", False),
+        "spec": _plain(node),
+    }
+    return MonitorConfig(**common, **_specific(node, kind))
+
+
+def _specific(node: Node, kind: str) -> dict[str, Any]:
+    if kind in ("http", "health"):
+        return {
+            "url": _url(node, ("http://", "https://")),
+            "method": str(node.text("method", "GET")).upper(),
+            "headers": node.str_map("headers"),
+            "body": node.text("body", None),
+            "follow_redirects": node.flag("follow_redirects", False),
+            "expect": _expect(node.child("expect")),
+        }
+    if kind == "tcp":
+        return {
+            "host": node.text("host"),
+            "port": node.integer("port", 0, minimum=1, maximum=65535),
+        }
+    if kind == "dns":
+        return {
+            "host": node.text("host"),
+            "record": node.choice("record", ("A", "AAAA", "ANY"), "A"),
+        }
+    if kind == "postgres":
+        return {"secret": node.secret("dsn", required=True)}
+    if kind == "redis":
+        return {"secret": node.secret("url", required=True)}
+    return {"grace": node.duration("grace", 60.0, minimum=0.0), "secret": node.secret("token")}
+
+
+def _expect(node: Node | None) -> Expect:
+    if node is None:
+        return Expect()
+    node.allow(("status", "body", "body_regex", "json", "cert_days"))
+    status: tuple[int, ...] = ()
+    if node.has("status"):
+        raw = node.data["status"]
+        values = raw if isinstance(raw, list) else [raw]
+        if all(isinstance(v, int) and 100 <= v <= 599 for v in values):
+            status = tuple(values)
+        else:
+            node.problem("status", f"{raw!r} is not valid: expected an HTTP status or a list")
+    regex = node.text("body_regex", None)
+    if regex is not None:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            node.problem("body_regex", f"{regex!r} is not a regular expression: {exc}")
+            regex = None
+    json_node = node.child("json")
+    path, equals = None, None
+    if json_node is not None:
+        json_node.allow(("path", "equals"))
+        path = json_node.text("path")
+        equals = json_node.data.get("equals")
+        if path is not None and not str(path).startswith("$"):
+            json_node.problem("path", f"{path!r} is not valid: expected a path such as $.status")
+    return Expect(
+        status=status,
+        body=node.text("body", None),
+        body_regex=regex,
+        json_path=path,
+        json_equals=equals,
+        cert_days=node.integer("cert_days", None, minimum=0),
+    )
+
+
+def _window(node: Node) -> MaintenanceWindow | None:
+    node.allow(("name", "monitors", "cron", "duration", "timezone", "start", "reason"))
+    name = node.text("name")
+    cron = node.text("cron", None)
+    duration = node.duration("duration", 3600.0, minimum=60.0)
+    zone = node.text("timezone", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        node.problem("timezone", f"{zone!r} is not valid: expected an IANA time zone")
+    if cron is not None:
+        try:
+            parse_cron(cron)
+        except CronError as exc:
+            node.problem("cron", f"{cron!r} is not valid: {exc}")
+            return None
+    elif not node.has("start"):
+        node.problem(None, "expected `cron` (a repeating window) or `start` (a one-off)")
+        return None
+    start = node.number("start", None) if node.has("start") else None
+    if name is None:
+        return None
+    return MaintenanceWindow(
+        name=str(name),
+        monitors=node.str_list("monitors"),
+        duration=duration,
+        cron=cron,
+        timezone=zone,
+        start=start,
+        reason=node.text("reason", ""),
+    )
+
+
+def _check_names(node: Node, monitors: list[MonitorConfig | None]) -> None:
+    seen: set[str] = set()
+    known = {m.name for m in monitors if m is not None}
+    for index, monitor in enumerate(monitors):
+        if monitor is None:
+            continue
+        if monitor.name in seen:
+            node.problem(f"monitors[{index}].name", f"{monitor.name!r} is used twice")
+        seen.add(monitor.name)
+        for parent in monitor.depends_on:
+            if parent not in known and parent != "internet":
+                node.problem(
+                    f"monitors[{index}].depends_on",
+                    f"{parent!r} is not a monitor: expected one of {sorted(known)}",
+                )
+
+
+def _url(node: Node, schemes: tuple[str, ...]) -> str:
+    url = node.text("url")
+    if url and not str(url).startswith(schemes):
+        node.problem(
+            "url", f"{url!r} is not valid: expected a URL starting with {' or '.join(schemes)}"
+        )
+    return str(url)
+
+
+def _without_credentials(url: str) -> str:
+    return re.sub(r"//[^/@]*@", "//", url)
+
+
+def _plain(node: Node) -> dict[str, Any]:
+    return dict(node.data)
+
+
+def monitor_from_json(data: Mapping[str, Any], *, environ: Mapping[str, str]) -> MonitorConfig:
+    """A monitor posted to the API: the YAML schema, problems raised as HubConfigError."""
+    top = root({"monitors": [dict(data)]}, file="request body", environ=environ)
+    children = top.children("monitors")
+    monitor = parse_monitor(children[0]) if children else None
+    top.raise_problems()
+    assert monitor is not None
+    return monitor

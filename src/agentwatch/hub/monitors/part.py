@@ -1,0 +1,193 @@
+"""The running monitors part: its routes, the scheduler, the directory the status part
+reads, and the maintenance calendar the alerts part asks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.routing import BaseRoute, Route
+
+from ..config import HubConfigError
+from ..parts import DayUptime, HubContext, MonitorState
+from . import store
+from .api import MonitorsApi
+from .config import MonitorConfig, MonitorsConfig, monitor_from_json
+from .maintenance import Calendar
+from .metrics import MonitorMetrics
+from .scheduler import Scheduler
+from .views import state_of
+
+__all__ = ["MonitorsPart"]
+
+_log = logging.getLogger("agentwatch.hub.monitors")
+DAY = 86400.0
+
+
+class MonitorsPart:
+    def __init__(self, ctx: HubContext, config: MonitorsConfig | None) -> None:
+        self.ctx = ctx
+        self.config = config or MonitorsConfig()
+        self.api_monitors: dict[str, MonitorConfig] = {}
+        self.metrics = MonitorMetrics(ctx.registry)
+        self.calendar = Calendar(self.config.maintenance)
+        self.scheduler = Scheduler(
+            ctx,
+            self.metrics,
+            self.calendar,
+            monitors=self.monitors,
+            pages=lambda name: self.config.pages.get(name, ()),
+            hub_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+            concurrency=self.config.concurrency,
+            shared=ctx.db.dialect != "sqlite",
+        )
+        self._api = MonitorsApi(self)
+        self._tasks: list[asyncio.Task[None]] = []
+        ctx.maintenance = self.calendar
+        ctx.monitors = Directory(self)
+
+    def monitors(self) -> dict[str, MonitorConfig]:
+        return {**self.api_monitors, **self.config.by_name()}
+
+    def is_public(self, name: str) -> bool:
+        return name in self.config.public
+
+    def routes(self) -> Sequence[BaseRoute]:
+        a = self._api
+        return [
+            Route("/", a.overview, include_in_schema=False),
+            Route("/api/v1/monitors", a.list_monitors, methods=["GET"]),
+            Route("/api/v1/monitors", a.create, methods=["POST"]),
+            Route("/api/v1/monitors/{name}", a.get_monitor, methods=["GET"]),
+            Route("/api/v1/monitors/{name}", a.replace, methods=["PUT"]),
+            Route("/api/v1/monitors/{name}", a.delete, methods=["DELETE"]),
+            Route("/api/v1/monitors/{name}/history", a.history, methods=["GET"]),
+            Route("/api/v1/monitors/{name}/pause", a.pause, methods=["POST"]),
+            Route("/api/v1/monitors/{name}/resume", a.resume, methods=["POST"]),
+            Route("/api/v1/push/{name}", a.push, methods=["GET", "POST"]),
+            Route("/api/v1/maintenance", a.maintenance, methods=["GET", "POST"]),
+            Route("/api/v1/maintenance/{window_id}", a.end_maintenance, methods=["DELETE"]),
+            Route("/badge/{name}.svg", a.badge, include_in_schema=False),
+        ]
+
+    async def start(self) -> None:
+        now = self.ctx.clock()
+        async with self.ctx.db.write() as conn:
+            await store.sync_yaml(conn, self.config.monitors, now)
+            await self.calendar.load(conn, now)
+            rows = await store.state_rows(conn)
+        self.api_monitors = self._api_monitors(rows)
+        for row in rows:
+            self.metrics.show(row.name, row.status)
+        self.scheduler.paused = {row.name for row in rows if row.paused}
+        loop = asyncio.get_running_loop()
+        for name, job in (
+            ("scheduler", self.scheduler.run()),
+            ("prune", self.scheduler.prune_forever(lambda: self.config.retention)),
+        ):
+            self._tasks.append(loop.create_task(job, name=f"agentwatch-hub-monitors-{name}"))
+        _log.info("%d monitors (%d from the API)", len(self.monitors()), len(self.api_monitors))
+
+    def _api_monitors(self, rows: Sequence[Any]) -> dict[str, MonitorConfig]:
+        found: dict[str, MonitorConfig] = {}
+        for row in rows:
+            if row.owner != "api":
+                continue
+            try:
+                monitor = monitor_from_json(row.spec, environ=self.ctx.environ)
+            except HubConfigError as exc:  # e.g. an ${ENV} no longer set: say so, go on
+                _log.error("API monitor %s cannot run: %s", row.name, exc)
+                continue
+            found[monitor.name] = monitor
+        return found
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.scheduler.stop()
+
+    async def reload(self, config: object) -> None:
+        if not isinstance(config, MonitorsConfig):
+            return
+        async with self.ctx.db.write() as conn:
+            await store.sync_yaml(conn, config.monitors, self.ctx.clock())
+        for gone in set(self.config.by_name()) - set(config.by_name()):
+            self.metrics.forget(gone)
+        self.config = config
+        self.calendar.windows = config.maintenance
+        self.scheduler.wake()
+
+    async def set_paused(self, monitor: MonitorConfig, paused: bool) -> None:
+        now = self.ctx.clock()
+        async with self.ctx.db.write() as conn:
+            recorded = await store.set_paused(conn, monitor.name, paused, now)
+            if recorded is not None and recorded.previous != recorded.status:
+                outcome = store.Outcome(
+                    recorded.status, now, None, "paused" if paused else "resumed"
+                )
+                await self.ctx.events.publish(
+                    conn, self.scheduler.change(monitor, outcome, recorded)
+                )
+        (self.scheduler.paused.add if paused else self.scheduler.paused.discard)(monitor.name)
+        self.metrics.show(monitor.name, "paused" if paused else "pending")
+        self.scheduler.wake()
+
+    async def heartbeat(self, monitor: MonitorConfig, status: str, message: str) -> None:
+        now = self.ctx.clock()
+        async with self.ctx.db.write() as conn:
+            await _mark_push(conn, monitor.name, now)
+        await self.scheduler.record(monitor, store.Outcome(status, now, None, message))
+
+
+async def _mark_push(conn: AsyncConnection, name: str, now: float) -> None:
+    from .tables import state
+
+    await conn.execute(state.update().where(state.c.name == name).values(last_push=now))
+
+
+class Directory:
+    """:class:`~agentwatch.hub.parts.MonitorDirectory` over the part's tables."""
+
+    def __init__(self, part: MonitorsPart) -> None:
+        self.part = part
+
+    async def states(self, names: Sequence[str] | None = None) -> list[MonitorState]:
+        async with self.part.ctx.db.read() as conn:
+            rows = await store.state_rows(conn, names)
+        by_name = {row.name: state_of(row) for row in rows}
+        order = list(names) if names is not None else sorted(by_name)
+        return [by_name[name] for name in order if name in by_name]
+
+    async def daily_uptime(self, names: Sequence[str], days: int) -> dict[str, list[DayUptime]]:
+        now = self.part.ctx.clock()
+        today = now - now % DAY
+        first = today - (days - 1) * DAY
+        async with self.part.ctx.db.read() as conn:
+            rows = await store.daily(conn, names, first)
+        found: dict[tuple[str, float], Any] = {(r.monitor, r.start): r for r in rows}
+        return {
+            name: [_day(found.get((name, first + i * DAY)), first + i * DAY) for i in range(days)]
+            for name in names
+        }
+
+
+def _day(row: Any, start: float) -> DayUptime:
+    day = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d")
+    if row is None:
+        return DayUptime(day, None)
+    counted = row.checks - row.maintenance
+    good = row.up + row.degraded
+    return DayUptime(
+        day,
+        round(good / counted, 6) if counted > 0 else None,
+        down_seconds=row.seconds_down,
+        maintenance_seconds=row.seconds_maintenance,
+    )

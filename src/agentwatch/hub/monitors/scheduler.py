@@ -1,0 +1,215 @@
+"""When each monitor is checked: every ``interval`` from a jittered start, at most
+``concurrency`` checks at once, each outcome recorded (and its status change published)
+in one transaction. On a shared Postgres, a check runs only on the hub holding the
+monitor's lease; a lease outlives its holder by half an interval, so the others take a
+stopped hub's monitors within two intervals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..events import MonitorChange
+from ..parts import HubContext
+from . import store
+from .config import MonitorConfig, Retention
+from .maintenance import Calendar
+from .metrics import MonitorMetrics
+from .probes import ProbeResult, run_probe
+from .tables import state
+
+__all__ = ["Scheduler"]
+
+_log = logging.getLogger("agentwatch.hub.monitors")
+FIRST_SPREAD = 10.0  # seconds over which the first checks of a start are spread
+PRUNE_EVERY = 600.0
+
+
+@dataclass
+class Scheduler:
+    ctx: HubContext
+    metrics: MonitorMetrics
+    calendar: Calendar
+    monitors: Callable[[], Mapping[str, MonitorConfig]]
+    pages: Callable[[str], tuple[str, ...]]
+    hub_id: str
+    concurrency: int = 64
+    shared: bool = False  # several hubs on one database: leases decide who checks
+    paused: set[str] = field(default_factory=set)
+    _due: dict[str, float] = field(default_factory=dict)
+    _running: set[str] = field(default_factory=set)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        semaphore = asyncio.Semaphore(self.concurrency)
+        while True:
+            now = time.monotonic()
+            current = self.monitors()
+            for name in list(self._due):
+                if name not in current:
+                    del self._due[name]
+            for name, monitor in current.items():
+                due = self._due.get(name)
+                if due is None:
+                    self._due[name] = now + random.uniform(0, min(monitor.interval, FIRST_SPREAD))
+                    continue
+                if due > now or name in self._running or name in self.paused:
+                    continue
+                self._due[name] = (
+                    due + monitor.interval
+                    if now - due < monitor.interval
+                    else now + monitor.interval
+                )
+                self._start(semaphore, monitor, due)
+            await self._sleep(min(self._due.values(), default=now + 1.0) - time.monotonic())
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.01, min(seconds, 1.0)))
+
+    def _start(self, semaphore: asyncio.Semaphore, monitor: MonitorConfig, due: float) -> None:
+        self._running.add(monitor.name)
+        task = asyncio.get_running_loop().create_task(self._guarded(semaphore, monitor, due))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(
+        self, semaphore: asyncio.Semaphore, monitor: MonitorConfig, due: float
+    ) -> None:
+        try:
+            async with semaphore:
+                self.metrics.lateness.observe(max(0.0, time.monotonic() - due))
+                await self.check(monitor)
+        except Exception:  # one monitor's failure never stops the others
+            _log.exception("check of monitor %s failed", monitor.name)
+        finally:
+            self._running.discard(monitor.name)
+
+    async def check(self, monitor: MonitorConfig) -> None:
+        at = self.ctx.clock()
+        if self.shared and not await self._claim(monitor, at):
+            return
+        window = self.calendar.window_of(monitor.name, at)
+        if window is not None:
+            outcome = store.Outcome("maintenance", at, None, f"maintenance: {window.name}")
+        else:
+            result = await self._probe(monitor, at)
+            outcome = store.Outcome(
+                result.status,
+                at,
+                result.latency_ms,
+                result.message,
+                result.trace_id,
+                result.components,
+            )
+            self.metrics.checks.labels(monitor.name, result.status).inc()
+            if result.latency_ms is not None:
+                self.metrics.latency.labels(monitor.name).observe(result.latency_ms / 1000.0)
+        await self.record(monitor, outcome)
+
+    async def _claim(self, monitor: MonitorConfig, at: float) -> bool:
+        until = at + monitor.interval * 1.5 + monitor.timeout
+        async with self.ctx.db.write() as conn:
+            return await store.claim(conn, monitor.name, self.hub_id, at, until)
+
+    async def _probe(self, monitor: MonitorConfig, at: float) -> ProbeResult:
+        if monitor.type != "push":
+            return await run_probe(monitor, self.ctx.http)
+        async with self.ctx.db.read() as conn:
+            last = (
+                await conn.execute(sa.select(state.c.last_push).where(state.c.name == monitor.name))
+            ).scalar()
+        if last is not None and at - last <= monitor.interval + monitor.grace:
+            return ProbeResult("up", None, f"last heartbeat {at - last:.0f}s ago")
+        since = "never" if last is None else f"{at - last:.0f}s ago"
+        return ProbeResult(
+            "down",
+            None,
+            f"no heartbeat within {monitor.interval + monitor.grace:g}s (last: {since})",
+        )
+
+    async def record(self, monitor: MonitorConfig, outcome: store.Outcome) -> None:
+        """Store ``outcome`` and publish the status change it makes, in one transaction."""
+        async with self.ctx.db.write() as conn:
+            if outcome.status == "down":
+                outcome = await _with_cause(conn, monitor, outcome)
+            recorded = await store.record(conn, monitor, outcome)
+            if recorded is not None:
+                await self.ctx.events.publish(conn, self.change(monitor, outcome, recorded))
+        if recorded is not None:
+            self.metrics.show(monitor.name, recorded.status)
+            _log.info(
+                "monitor %s: %s -> %s (%s)",
+                monitor.name,
+                recorded.previous,
+                recorded.status,
+                outcome.message,
+            )
+
+    def change(
+        self, monitor: MonitorConfig, outcome: store.Outcome, recorded: store.Recorded
+    ) -> MonitorChange:
+        return MonitorChange(
+            monitor=monitor.name,
+            previous=recorded.previous,
+            status=recorded.status,
+            at=outcome.at,
+            message=outcome.message,
+            monitor_type=monitor.type,
+            target=monitor.target,
+            trace_id=outcome.trace_id,
+            cause=outcome.cause,
+            labels=dict(monitor.labels),
+            pages=self.pages(monitor.name),
+        )
+
+    async def prune_forever(self, retention: Callable[[], Retention]) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            try:
+                async with self.ctx.db.write() as conn:
+                    await store.prune(conn, retention(), self.ctx.clock())
+            except Exception:
+                _log.exception("pruning monitor history failed")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _with_cause(
+    conn: AsyncConnection, monitor: MonitorConfig, outcome: store.Outcome
+) -> store.Outcome:
+    parents = [p for p in monitor.depends_on if p != "internet"]
+    if not parents:
+        return outcome
+    rows = await conn.execute(
+        sa.select(state.c.name).where(state.c.name.in_(parents), state.c.status == "down")
+    )
+    down = [row.name for row in rows]
+    if not down:
+        return outcome
+    return store.Outcome(
+        outcome.status,
+        outcome.at,
+        outcome.latency_ms,
+        f"{outcome.message} (caused by {down[0]}, which is down)",
+        outcome.trace_id,
+        outcome.components,
+        cause=down[0],
+    )

@@ -1,0 +1,294 @@
+"""Reading and writing the monitors' rows; every function takes the connection it runs on.
+
+``record`` is the one writer of a check's outcome: the raw result, the hour's and the
+day's rollup, and the monitor's state, in the caller's transaction; it returns what
+changed so the caller publishes the event in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .config import MonitorConfig, Retention
+from .status import Counts, next_status
+from .tables import maintenance, results, rollups, state
+
+__all__ = [
+    "Outcome",
+    "Recorded",
+    "claim",
+    "delete_monitor",
+    "history",
+    "prune",
+    "record",
+    "set_paused",
+    "state_rows",
+    "sync_yaml",
+    "uptime",
+]
+
+HOUR, DAY = 3600.0, 86400.0
+GOOD = ("up", "degraded")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one check found, as the scheduler hands it to :func:`record`."""
+
+    status: str  # up | degraded | down | maintenance
+    at: float
+    latency_ms: float | None
+    message: str
+    trace_id: str | None = None
+    components: Mapping[str, str] | None = None
+    cause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    previous: str
+    status: str
+
+
+async def sync_yaml(conn: AsyncConnection, monitors: Sequence[MonitorConfig], now: float) -> None:
+    """Rows for the file's monitors (new ones pending); monitors gone from the file leave
+    the state table (their results stay until retention). API monitors are not touched."""
+    rows = (await conn.execute(sa.select(state.c.name, state.c.owner))).all()
+    owners = {row.name: row.owner for row in rows}
+    names = {m.name for m in monitors}
+    gone = [name for name, owner in owners.items() if owner == "yaml" and name not in names]
+    if gone:
+        await conn.execute(state.delete().where(state.c.name.in_(gone)))
+    for monitor in monitors:
+        if monitor.name not in owners:
+            await conn.execute(state.insert().values(**_new_row(monitor, "yaml", now)))
+        else:
+            await conn.execute(
+                state.update()
+                .where(state.c.name == monitor.name)
+                .values(owner="yaml", type=monitor.type, spec=_public_spec(monitor))
+            )
+
+
+def _new_row(monitor: MonitorConfig, owner: str, now: float) -> dict[str, Any]:
+    return {
+        "name": monitor.name,
+        "owner": owner,
+        "type": monitor.type,
+        "spec": _public_spec(monitor),
+        "status": "paused" if monitor.paused else "pending",
+        "since": now,
+        "message": "",
+        "fails": 0,
+        "oks": 0,
+        "paused": monitor.paused,
+        "components": {},
+        "created_at": now,
+    }
+
+
+def _public_spec(monitor: MonitorConfig) -> dict[str, Any]:
+    return dict(monitor.spec)
+
+
+async def insert_api_monitor(conn: AsyncConnection, monitor: MonitorConfig, now: float) -> None:
+    await conn.execute(state.insert().values(**_new_row(monitor, "api", now)))
+
+
+async def replace_api_monitor(conn: AsyncConnection, monitor: MonitorConfig) -> None:
+    await conn.execute(
+        state.update()
+        .where(state.c.name == monitor.name)
+        .values(type=monitor.type, spec=_public_spec(monitor))
+    )
+
+
+async def delete_monitor(conn: AsyncConnection, name: str) -> None:
+    await conn.execute(state.delete().where(state.c.name == name))
+
+
+async def state_rows(conn: AsyncConnection, names: Iterable[str] | None = None) -> list[Any]:
+    query = sa.select(state).order_by(state.c.name)
+    if names is not None:
+        query = query.where(state.c.name.in_(list(names)))
+    return list((await conn.execute(query)).all())
+
+
+async def set_paused(conn: AsyncConnection, name: str, paused: bool, now: float) -> Recorded | None:
+    row = (await conn.execute(sa.select(state).where(state.c.name == name))).first()
+    if row is None:
+        return None
+    status = "paused" if paused else "pending"
+    await conn.execute(
+        state.update()
+        .where(state.c.name == name)
+        .values(paused=paused, status=status, since=now, fails=0, oks=0)
+    )
+    return Recorded(row.status, status)
+
+
+async def claim(conn: AsyncConnection, name: str, owner: str, now: float, until: float) -> bool:
+    """Take or renew the lease on ``name``: True when this hub is to run its check."""
+    result = await conn.execute(
+        state.update()
+        .where(
+            state.c.name == name,
+            sa.or_(
+                state.c.lease_owner.is_(None),
+                state.c.lease_owner == owner,
+                state.c.lease_until < now,
+            ),
+        )
+        .values(lease_owner=owner, lease_until=until)
+    )
+    return bool(result.rowcount)
+
+
+async def record(
+    conn: AsyncConnection, monitor: MonitorConfig, outcome: Outcome
+) -> Recorded | None:
+    """Store ``outcome``; the status change it makes, or None (also when the monitor is
+    gone or paused meanwhile)."""
+    row = (await conn.execute(sa.select(state).where(state.c.name == monitor.name))).first()
+    if row is None or row.paused:
+        return None
+    await conn.execute(
+        results.insert().values(
+            monitor=monitor.name,
+            at=outcome.at,
+            status=outcome.status,
+            latency_ms=outcome.latency_ms,
+            message=outcome.message[:2000],
+            trace_id=outcome.trace_id,
+        )
+    )
+    await _roll_up(conn, monitor, outcome)
+    if outcome.status == "maintenance":
+        counts = Counts("maintenance", 0, 0)
+    else:
+        previous = Counts(
+            "pending" if row.status == "maintenance" else row.status, row.fails, row.oks
+        )
+        counts = next_status(
+            previous, outcome.status, down_after=monitor.down_after, up_after=monitor.up_after
+        )
+    changed = counts.status != row.status
+    await conn.execute(
+        state.update()
+        .where(state.c.name == monitor.name)
+        .values(
+            status=counts.status,
+            fails=counts.fails,
+            oks=counts.oks,
+            since=outcome.at if changed else row.since,
+            last_check=outcome.at,
+            latency_ms=outcome.latency_ms,
+            message=outcome.message[:2000],
+            trace_id=outcome.trace_id if outcome.status != "up" else row.trace_id,
+            cause=outcome.cause if counts.status == "down" else None,
+            components=dict(outcome.components or {}),
+        )
+    )
+    return Recorded(row.status, counts.status) if changed else None
+
+
+async def _roll_up(conn: AsyncConnection, monitor: MonitorConfig, outcome: Outcome) -> None:
+    kind = outcome.status
+    for period, size in (("hour", HOUR), ("day", DAY)):
+        values = {
+            "monitor": monitor.name,
+            "period": period,
+            "start": outcome.at - outcome.at % size,
+            "checks": 1,
+            "up": int(kind == "up"),
+            "degraded": int(kind == "degraded"),
+            "down": int(kind == "down"),
+            "maintenance": int(kind == "maintenance"),
+            "latency_total": outcome.latency_ms or 0.0,
+            "seconds_down": monitor.interval if kind == "down" else 0.0,
+            "seconds_maintenance": monitor.interval if kind == "maintenance" else 0.0,
+        }
+        await conn.execute(_upsert(conn, values))
+
+
+def _upsert(conn: AsyncConnection, values: dict[str, Any]) -> Any:
+    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(rollups)
+    statement = insert.values(**values)
+    added: tuple[str, ...] = ("checks", "up", "degraded", "down", "maintenance")
+    added += ("latency_total", "seconds_down", "seconds_maintenance")
+    return statement.on_conflict_do_update(
+        index_elements=["monitor", "period", "start"],
+        set_={name: getattr(rollups.c, name) + getattr(statement.excluded, name) for name in added},
+    )
+
+
+async def uptime(
+    conn: AsyncConnection, names: Sequence[str], windows: Mapping[str, float], now: float
+) -> dict[str, dict[str, float | None]]:
+    """Uptime of each monitor over each window, from the hourly rollups (maintenance
+    excluded; None when nothing was checked)."""
+    longest = max(windows.values())
+    rows = (
+        await conn.execute(
+            sa.select(rollups).where(
+                rollups.c.period == "hour",
+                rollups.c.monitor.in_(list(names)),
+                rollups.c.start >= now - longest - HOUR,
+            )
+        )
+    ).all()
+    out: dict[str, dict[str, float | None]] = {}
+    for name in names:
+        mine = [r for r in rows if r.monitor == name]
+        out[name] = {
+            label: _ratio([r for r in mine if r.start + HOUR > now - seconds])
+            for label, seconds in windows.items()
+        }
+    return out
+
+
+def _ratio(rows: Sequence[Any]) -> float | None:
+    counted = sum(r.checks - r.maintenance for r in rows)
+    if counted <= 0:
+        return None
+    good = sum(int(r.up) + int(r.degraded) for r in rows)
+    return float(round(good / counted, 6))
+
+
+async def daily(conn: AsyncConnection, names: Sequence[str], since: float) -> list[Any]:
+    query = sa.select(rollups).where(
+        rollups.c.period == "day", rollups.c.monitor.in_(list(names)), rollups.c.start >= since
+    )
+    return list((await conn.execute(query.order_by(rollups.c.start))).all())
+
+
+async def history(
+    conn: AsyncConnection, name: str, since: float, until: float, limit: int
+) -> list[Any]:
+    query = (
+        sa.select(results)
+        .where(results.c.monitor == name, results.c.at >= since, results.c.at <= until)
+        .order_by(results.c.at.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def prune(conn: AsyncConnection, retention: Retention, now: float) -> int:
+    removed = 0
+    for statement in (
+        results.delete().where(results.c.at < now - retention.results),
+        rollups.delete().where(
+            rollups.c.period == "hour", rollups.c.start < now - retention.hourly
+        ),
+        rollups.delete().where(rollups.c.period == "day", rollups.c.start < now - retention.daily),
+        maintenance.delete().where(maintenance.c.ends_at < now - retention.daily),
+    ):
+        removed += (await conn.execute(statement)).rowcount or 0
+    return removed

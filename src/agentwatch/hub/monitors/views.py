@@ -1,0 +1,74 @@
+"""Monitors as the API and the pages show them: secrets masked, uptime attached."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..parts import MonitorState
+
+__all__ = ["UPTIME_WINDOWS", "monitor_json", "public_spec", "state_of"]
+
+UPTIME_WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "90d": 90 * 86400.0}
+_SECRET_KEYS = ("dsn", "token", "password")
+_SECRET_HEADERS = re.compile(r"authorization|token|key|secret|cookie", re.IGNORECASE)
+_ENV_ONLY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
+
+
+def public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The monitor as written, with inline secrets masked (``${ENV}`` and ``*_file`` stay)."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in _SECRET_KEYS and isinstance(value, str) and not _ENV_ONLY.fullmatch(value):
+            out[key] = "<secret>"
+        elif key == "url" and isinstance(value, str):
+            out[key] = re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:<secret>@", value)
+        elif key == "headers" and isinstance(value, Mapping):
+            out[key] = {
+                name: "<secret>" if _SECRET_HEADERS.search(str(name)) else text
+                for name, text in value.items()
+            }
+        else:
+            out[key] = value
+    return out
+
+
+def state_of(row: Any) -> MonitorState:
+    return MonitorState(
+        name=row.name,
+        type=row.type,
+        status=row.status,
+        last_check=row.last_check,
+        latency_ms=row.latency_ms,
+        message=row.message,
+        cause=row.cause,
+        trace_id=row.trace_id,
+        description=str((row.spec or {}).get("description", "")),
+    )
+
+
+def monitor_json(
+    row: Any, uptime: Mapping[str, float | None], *, detail: bool = False
+) -> dict[str, Any]:
+    spec = row.spec or {}
+    body: dict[str, Any] = {
+        "name": row.name,
+        "type": row.type,
+        "status": row.status,
+        "since": row.since,
+        "latency_ms": row.latency_ms,
+        "last_check": row.last_check,
+        "message": row.message,
+        "cause": row.cause,
+        "trace_id": row.trace_id,
+        "owner": row.owner,
+        "paused": row.paused,
+        "description": spec.get("description", ""),
+        "labels": spec.get("labels", {}),
+        "uptime": dict(uptime),
+    }
+    if detail:
+        body["components"] = row.components or {}
+        body["spec"] = public_spec(spec)
+    return body
