@@ -1,0 +1,76 @@
+"""The running status part: its routes, the incident subscriber, and what it tells others."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.routing import BaseRoute, Route
+
+from ..events import MonitorChange
+from ..parts import HubContext
+from .api import StatusApi
+from .automatic import AutoIncidents
+from .incidents import Incident, NewIncident, incident_change
+from .pages import StatusPages
+from .settings import StatusSettings
+
+__all__ = ["StatusPart", "build"]
+
+
+class StatusPart:
+    def __init__(self, ctx: HubContext, settings: StatusSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.auto = AutoIncidents(lambda: self.settings, self.announce)
+        self.api = StatusApi(self)
+        self.pages = StatusPages(self)
+        ctx.events.subscribe(MonitorChange, self.auto.on_monitor_change)
+
+    def routes(self) -> Sequence[BaseRoute]:
+        api, pages = self.api, self.pages
+        return [
+            Route("/status", pages.index, include_in_schema=False),
+            Route("/status/{slug}", pages.show, include_in_schema=False),
+            Route("/api/v1/status", api.pages, methods=["GET"]),
+            Route("/api/v1/status/{slug}", api.page, methods=["GET"]),
+            Route("/api/v1/incidents", api.list_incidents, methods=["GET"]),
+            Route("/api/v1/incidents", api.open, methods=["POST"]),
+            Route("/api/v1/incidents/{incident_id}", api.get, methods=["GET"]),
+            Route("/api/v1/incidents/{incident_id}/updates", api.update, methods=["POST"]),
+            Route("/api/v1/incidents/{incident_id}/resolve", api.resolve, methods=["POST"]),
+        ]
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def reload(self, config: Any) -> None:
+        self.settings = config if isinstance(config, StatusSettings) else StatusSettings()
+
+    async def announce(self, conn: AsyncConnection, incident: Incident) -> None:
+        """Tell the other parts (alerts) in the same transaction."""
+        await self.ctx.events.publish(conn, incident_change(incident, self.ctx.public_url))
+
+    async def known_monitors(self) -> set[str]:
+        """Every monitor the monitors part knows, and every monitor a page names."""
+        states = await self.ctx.monitors.states()
+        return {s.name for s in states} | set(self.settings.monitors)
+
+    def with_default_pages(self, new: NewIncident) -> NewIncident:
+        """No pages given: the pages showing its monitors, else (no monitors) every page."""
+        if new.pages:
+            return new
+        if new.monitors:
+            pages = [slug for m in new.monitors for slug in self.settings.pages_showing(m)]
+        else:
+            pages = [p.slug for p in self.settings.pages]
+        return replace(new, pages=tuple(dict.fromkeys(pages)))
+
+
+def build(ctx: HubContext, config: object) -> StatusPart:
+    return StatusPart(ctx, config if isinstance(config, StatusSettings) else StatusSettings())

@@ -1,0 +1,229 @@
+"""What a status page shows, built once for the HTML page and its JSON twin.
+
+The monitors come from the monitors part through ``HubContext.monitors`` (the
+:class:`~agentwatch.hub.parts.MonitorDirectory` contract: current states and daily uptime);
+the incidents from this part's tables. A monitor the page names but the directory does not
+know (not checked yet, or removed) is shown ``pending``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..parts import DayUptime, MonitorDirectory, MonitorState
+from ..web.render import STATUS_ICONS, format_duration
+from .incidents import Incident, iso
+from .settings import StatusPage
+
+__all__ = ["DAYS", "DayBar", "MonitorView", "Overall", "PageView", "build_view", "percent"]
+
+DAYS = 90
+
+
+def percent(fraction: float | None) -> str:
+    """``99.95 %``, rounded down, so a day with any downtime never reads 100 %."""
+    if fraction is None:
+        return "no data"
+    return f"{math.floor(fraction * 10000) / 100:.2f} %"
+
+
+@dataclass(frozen=True, slots=True)
+class DayBar:
+    """One day of the 90-day bar: its level (a CSS class and a word) and its text."""
+
+    day: str
+    level: str  # up | degraded | down | maintenance | nodata
+    label: str
+    uptime: DayUptime
+
+    @property
+    def notable(self) -> bool:
+        return self.level not in ("up", "nodata")
+
+
+def day_bar(day: DayUptime) -> DayBar:
+    if day.uptime is None:
+        return DayBar(day.day, "nodata", f"{day.day}: no data", day)
+    parts = [f"{day.day}: {percent(day.uptime)} up"]
+    if day.down_seconds > 0:
+        parts.append(f"{format_duration(day.down_seconds)} down")
+    if day.maintenance_seconds > 0:
+        parts.append(f"{format_duration(day.maintenance_seconds)} maintenance")
+    if day.uptime >= 1.0 and day.down_seconds <= 0:
+        level = "maintenance" if day.maintenance_seconds > 0 else "up"
+    else:
+        level = "degraded" if day.uptime >= 0.99 else "down"
+    return DayBar(day.day, level, ", ".join(parts), day)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorView:
+    state: MonitorState
+    days: tuple[DayUptime, ...]
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    @property
+    def uptime(self) -> float | None:
+        """Mean uptime of the days with data (maintenance is already left out of each)."""
+        known = [d.uptime for d in self.days if d.uptime is not None]
+        return sum(known) / len(known) if known else None
+
+    @property
+    def bars(self) -> list[DayBar]:
+        return [day_bar(day) for day in self.days]
+
+    @property
+    def uptime_summary(self) -> str:
+        """The bar as a sentence (its text alternative)."""
+        bars = self.bars
+        notable = sum(1 for bar in bars if bar.level in ("degraded", "down"))
+        empty = sum(1 for bar in bars if bar.level == "nodata")
+        text = f"{self.name}: {percent(self.uptime)} uptime over the last {len(bars)} days"
+        text += f"; {notable} {'day' if notable == 1 else 'days'} with downtime"
+        return text + (f", {empty} without data." if empty else ".")
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "name": s.name,
+            "type": s.type,
+            "status": s.status,
+            "status_text": STATUS_ICONS.get(s.status, ("", s.status))[1],
+            "description": s.description,
+            "message": s.message,
+            "cause": s.cause,
+            "last_check": iso(s.last_check),
+            "latency_ms": s.latency_ms,
+            "uptime_90d": None if self.uptime is None else round(self.uptime, 6),
+            "days": [
+                {
+                    "day": d.day,
+                    "uptime": d.uptime,
+                    "down_seconds": d.down_seconds,
+                    "maintenance_seconds": d.maintenance_seconds,
+                }
+                for d in self.days
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    name: str
+    description: str
+    monitors: tuple[MonitorView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Overall:
+    status: str  # the worst monitor status: a CSS class and icon
+    text: str  # "All systems operational", "Partial outage", ...
+
+
+def overall(states: Sequence[MonitorState]) -> Overall:
+    statuses = [s.status for s in states]
+    if "down" in statuses:
+        if all(status == "down" for status in statuses):
+            return Overall("down", "Major outage")
+        return Overall("down", "Partial outage")
+    if "degraded" in statuses:
+        return Overall("degraded", "Degraded performance")
+    if "maintenance" in statuses:
+        return Overall("maintenance", "Under maintenance")
+    if statuses and all(status in ("pending", "paused") for status in statuses):
+        return Overall("pending", "Checking")
+    return Overall("up", "All systems operational")
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    page: StatusPage
+    url: str
+    overall: Overall
+    groups: tuple[GroupView, ...]
+    active: tuple[Incident, ...]
+    recent: tuple[Incident, ...]
+    now: float
+
+    @property
+    def monitors(self) -> list[MonitorView]:
+        return list({m.name: m for g in self.groups for m in g.monitors}.values())
+
+    @property
+    def maintenance(self) -> list[MonitorState]:
+        return [m.state for m in self.monitors if m.state.status == "maintenance"]
+
+    def as_json(self, public_url: str) -> dict[str, Any]:
+        p = self.page
+        return {
+            "page": {
+                "slug": p.slug,
+                "title": p.title,
+                "description": p.description,
+                "public": p.public,
+                "url": self.url,
+                "refresh_seconds": p.refresh_seconds,
+            },
+            "status": {"indicator": self.overall.status, "description": self.overall.text},
+            "groups": [
+                {
+                    "name": g.name,
+                    "description": g.description,
+                    "monitors": [m.name for m in g.monitors],
+                }
+                for g in self.groups
+            ],
+            "monitors": [m.as_json() for m in self.monitors],
+            "maintenance": [{"monitor": s.name, "message": s.message} for s in self.maintenance],
+            "incidents": {
+                "active": [i.as_json(self.now, public_url) for i in self.active],
+                "recent": [i.as_json(self.now, public_url) for i in self.recent],
+            },
+            "generated_at": iso(self.now),
+        }
+
+
+def _unknown(name: str) -> MonitorState:
+    return MonitorState(
+        name=name,
+        type="",
+        status="pending",
+        last_check=None,
+        latency_ms=None,
+        message="not checked yet",
+    )
+
+
+async def build_view(
+    page: StatusPage,
+    directory: MonitorDirectory,
+    incidents: Sequence[Incident],
+    *,
+    now: float,
+    public_url: str,
+) -> PageView:
+    names = list(page.monitors)
+    states = {s.name: s for s in await directory.states(names)}
+    days = await directory.daily_uptime(names, DAYS)
+    views = {
+        name: MonitorView(states.get(name) or _unknown(name), tuple(days.get(name, ())))
+        for name in names
+    }
+    groups = tuple(
+        GroupView(g.name, g.description, tuple(views[n] for n in g.monitors)) for g in page.groups
+    )
+    return PageView(
+        page=page,
+        url=f"{public_url}/status/{page.slug}",
+        overall=overall([v.state for v in views.values()]),
+        groups=groups,
+        active=tuple(i for i in incidents if i.is_open),
+        recent=tuple(i for i in incidents if not i.is_open),
+        now=now,
+    )
