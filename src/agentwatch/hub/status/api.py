@@ -203,15 +203,16 @@ class StatusApi:
         """
         part = self._part
         part.ctx.auth.require(request)
-        monitors = await part.known_monitors()
+        states = await part.ctx.monitors.states()
         new = new_incident(
             await read_json_object(request),
-            monitors=monitors,
+            monitors={s.name for s in states} | set(part.settings.monitors),
             pages=[p.slug for p in part.settings.pages],
         )
         new = part.with_default_pages(new)
         async with part.ctx.db.write() as conn:
-            incident = await open_incident(conn, new, at=part.ctx.clock())
+            down = {s.name for s in states if s.status in ("down", "degraded")}
+            incident = await open_incident(conn, new, at=part.ctx.clock(), down=down)
             await part.announce(conn, incident)
         return JSONResponse(self._json(incident), status_code=201)
 

@@ -9,7 +9,7 @@ incident it opens and the alert that announces it commit together::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -160,7 +160,10 @@ class IncidentFilter:
     limit: int = 50
 
 
-async def open_incident(conn: AsyncConnection, new: NewIncident, at: float) -> Incident:
+async def open_incident(
+    conn: AsyncConnection, new: NewIncident, at: float, *, down: Collection[str] | None = None
+) -> Incident:
+    """Insert ``new``; its monitors count as down unless ``down`` names those that are."""
     result = await conn.execute(
         incidents.insert().values(
             title=new.title,
@@ -182,7 +185,8 @@ async def open_incident(conn: AsyncConnection, new: NewIncident, at: float) -> I
         await conn.execute(
             incident_monitors.insert(),
             [
-                {"incident_id": incident_id, "monitor": m, "down": True, "since": at}
+                {"incident_id": incident_id, "monitor": m, "down": down is None or m in down}
+                | {"since": at}
                 for m in new.monitors
             ],
         )

@@ -56,11 +56,6 @@ class StatusPart:
         """Tell the other parts (alerts) in the same transaction."""
         await self.ctx.events.publish(conn, incident_change(incident, self.ctx.public_url))
 
-    async def known_monitors(self) -> set[str]:
-        """Every monitor the monitors part knows, and every monitor a page names."""
-        states = await self.ctx.monitors.states()
-        return {s.name for s in states} | set(self.settings.monitors)
-
     def with_default_pages(self, new: NewIncident) -> NewIncident:
         """No pages given: the pages showing its monitors, else (no monitors) every page."""
         if new.pages:
