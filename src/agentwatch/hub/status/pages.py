@@ -72,10 +72,13 @@ class StatusPages:
             )
         view = await part.api.view(page)
         paused = request.query_params.get("refresh") == "off"
+        context = {"view": view, "page": page, "paused": paused, "now": view.now}
+        if not part.ctx.auth.allows(request):
+            context["nav"] = ()  # a visitor sees the page, not the operators' links
         return templates.render(
             request,
             "status/page.html",
-            {"view": view, "page": page, "paused": paused, "now": view.now},
+            context,
             refresh_seconds=None if paused else page.refresh_seconds,
             headers={} if page.public else {"X-Robots-Tag": "noindex"},
         )
