@@ -3,6 +3,7 @@ write transaction, as the monitors part does: open, join (depends_on), recover, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,35 @@ async def test_reload_changes_which_pages_a_monitor_opens_incidents_on(
         await change(hub, "batch-job", "down")
         (incident,) = await incidents(client)
         assert incident["title"] == "batch-job is down" and incident["pages"] == ["public"]
+
+
+async def test_concurrent_visitors_share_one_build_of_the_page() -> None:
+    from agentwatch.hub.status.cache import ViewCache
+
+    now = [100.0]
+    builds: list[int] = []
+    gate = asyncio.Event()
+
+    async def build() -> int:
+        builds.append(1)
+        await gate.wait()
+        return len(builds)
+
+    cache: ViewCache[int] = ViewCache(2.0, clock=lambda: now[0])
+    waiting = [asyncio.ensure_future(cache.get("public", build)) for _ in range(50)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiting) == [1] * 50
+    assert await cache.get("public", build) == 1  # still fresh
+    now[0] += 2.0
+    assert await cache.get("public", build) == 2  # expired
+    cache.clear()
+    assert await cache.get("public", build) == 3
+
+    async def failing() -> int:
+        raise RuntimeError("database gone")
+
+    cache.clear()
+    with pytest.raises(RuntimeError):
+        await cache.get("public", failing)
+    assert await cache.get("public", build) == 4  # a failure is not kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -319,3 +320,31 @@ def test_the_cli_opens_updates_resolves_and_lists(
         assert "401" in capsys.readouterr().out
         assert main(["hub", "incident", "resolve", "7", *common]) == 1
         assert "no incident 7" in capsys.readouterr().out
+
+
+async def test_a_page_feeds_its_incidents_as_atom(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, hub_yaml(tmp_path)) as (_hub, client):
+        first = await _open(
+            client, title="Slow answers", message="Looking <b>into</b> it", monitors=["api"]
+        )
+        await client.post(
+            f"/api/v1/incidents/{first['id']}/updates",
+            json={"status": "identified", "message": "LLM provider"},
+            headers=AUTH,
+        )
+        await _open(client, title="Queue stuck", message="m", monitors=["queue"])  # internal only
+        answer = await client.get("/status/public/feed.atom")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/atom+xml")
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        feed = ElementTree.fromstring(answer.content)
+        assert feed.findtext("a:title", namespaces=ns) == "Agent API status"
+        (entry,) = feed.findall("a:entry", ns)
+        assert entry.findtext("a:title", namespaces=ns) == "[Identified] Slow answers"
+        link = entry.find("a:link", ns)
+        assert link is not None
+        assert link.get("href") == f"http://127.0.0.1:9800/status/public#incident-{first['id']}"
+        content = entry.findtext("a:content", namespaces=ns) or ""
+        assert content.index("LLM provider") < content.index("Looking &lt;b&gt;into&lt;/b&gt; it")
+        assert (await client.get("/status/internal/feed.atom")).status_code == 401
+        assert (await client.get("/status/internal/feed.atom", headers=AUTH)).status_code == 200

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from ..web import ApiError
 from ..web.errors import read_json_object
 from .bodies import incident_edit, new_incident, resolution
+from .cache import ViewCache
 from .incidents import (
     Incident,
     IncidentFilter,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["StatusApi"]
 
 MAX_LIMIT = 500
+VIEW_TTL = 2.0  # seconds a built page serves every visitor
 
 
 def _int_param(request: Request, key: str, default: int | None, maximum: int) -> int | None:
@@ -58,6 +60,7 @@ def incident_id(request: Request) -> int:
 class StatusApi:
     def __init__(self, part: StatusPart) -> None:
         self._part = part
+        self.views: ViewCache[PageView] = ViewCache(VIEW_TTL)
 
     # -- pages -----------------------------------------------------------------------------
 
@@ -77,6 +80,10 @@ class StatusApi:
         return [p for p in self._part.settings.pages if p.public or allowed]
 
     async def view(self, page: StatusPage) -> PageView:
+        """The page's view, shared for VIEW_TTL seconds (see cache.py)."""
+        return await self.views.get(page.slug, lambda: self._build_view(page))
+
+    async def _build_view(self, page: StatusPage) -> PageView:
         ctx = self._part.ctx
         now = ctx.clock()
         async with ctx.db.read() as conn:
@@ -214,6 +221,7 @@ class StatusApi:
             down = {s.name for s in states if s.status in ("down", "degraded")}
             incident = await open_incident(conn, new, at=part.ctx.clock(), down=down)
             await part.announce(conn, incident)
+        self.views.clear()  # again after the commit: no visitor keeps the page from before
         return JSONResponse(self._json(incident), status_code=201)
 
     async def update(self, request: Request) -> Response:
@@ -269,6 +277,7 @@ class StatusApi:
                 title=edit.title,
             )
             await part.announce(conn, updated)
+        self.views.clear()
         return JSONResponse(self._json(updated))
 
 

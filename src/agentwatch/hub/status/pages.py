@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..web import ApiError
+from .feed import atom_feed
 from .incidents import IMPACTS, STATUSES, iso
 from .view import percent
 
@@ -56,6 +57,15 @@ class StatusPages:
         pages = [p for p in part.settings.pages if p.public or allowed]
         return part.ctx.templates.render(
             request, "status/index.html", {"pages": pages, "signed_in": allowed}
+        )
+
+    async def feed(self, request: Request) -> Response:
+        """The page's incidents as Atom (a private page's feed needs the token)."""
+        view = await self._part.api.view(self._part.api.page_for(request))
+        return Response(
+            atom_feed(view),
+            media_type="application/atom+xml; charset=utf-8",
+            headers={"Cache-Control": "no-store"},
         )
 
     async def show(self, request: Request) -> Response:

@@ -27,13 +27,14 @@ class StatusPart:
         self.auto = AutoIncidents(lambda: self.settings, self.announce)
         self.api = StatusApi(self)
         self.pages = StatusPages(self)
-        ctx.events.subscribe(MonitorChange, self.auto.on_monitor_change)
+        ctx.events.subscribe(MonitorChange, self.on_monitor_change)
 
     def routes(self) -> Sequence[BaseRoute]:
         api, pages = self.api, self.pages
         return [
             Route("/status", pages.index, include_in_schema=False),
             Route("/status/{slug}", pages.show, include_in_schema=False),
+            Route("/status/{slug}/feed.atom", pages.feed, include_in_schema=False),
             Route("/api/v1/status", api.pages, methods=["GET"]),
             Route("/api/v1/status/{slug}", api.page, methods=["GET"]),
             Route("/api/v1/incidents", api.list_incidents, methods=["GET"]),
@@ -51,9 +52,15 @@ class StatusPart:
 
     async def reload(self, config: Any) -> None:
         self.settings = config if isinstance(config, StatusSettings) else StatusSettings()
+        self.api.views.clear()
+
+    async def on_monitor_change(self, conn: AsyncConnection, event: MonitorChange) -> None:
+        self.api.views.clear()
+        await self.auto.on_monitor_change(conn, event)
 
     async def announce(self, conn: AsyncConnection, incident: Incident) -> None:
         """Tell the other parts (alerts) in the same transaction."""
+        self.api.views.clear()
         await self.ctx.events.publish(conn, incident_change(incident, self.ctx.public_url))
 
     def with_default_pages(self, new: NewIncident) -> NewIncident:
