@@ -114,7 +114,16 @@ def test_the_page_shows_each_monitor_its_status_the_incident_and_maintenance(
             maintenance = browser.find_element(By.ID, "maintenance").text
             assert "postgres: deploy window" in maintenance
             bars = rows[0].find_element(By.CSS_SELECTOR, ".bars")
-            assert len(bars.find_elements(By.CSS_SELECTOR, ".day")) == 90
+            runs = bars.find_elements(By.CSS_SELECTOR, ".run")
+            assert [(r.get_attribute("class"), r.get_attribute("data-days")) for r in runs] == [
+                ("run nodata", "30"),
+                ("run up", "58"),
+                ("run down", "1"),
+                ("run up", "1"),
+            ]
+            assert runs[2].get_attribute("title").endswith(": 90.00 % up, 2 h 24 m down")
+            widths = [r.size["width"] for r in runs]
+            assert abs(widths[0] / sum(widths) - 30 / 90) < 0.01  # a day is a day wide
             assert bars.get_attribute("role") == "img"
             assert bars.get_attribute("aria-label") == (
                 "api: 99.83 % uptime over the last 90 days; 1 day with downtime, 30 without data."
@@ -186,6 +195,13 @@ def test_the_json_twin_and_the_openapi_document(tmp_path: Path) -> None:
         assert page["monitors"][0]["uptime_90d"] == round(59.9 / 60, 6)
         assert page["maintenance"] == [{"monitor": "postgres", "message": "deploy window"}]
         assert page["incidents"] == {"active": [], "recent": []}
+        week = httpx.get(f"{url}/api/v1/status/public", params={"days": "7"}).json()
+        assert [d["day"] for d in week["monitors"][0]["days"]] == [
+            d["day"] for d in page["monitors"][0]["days"][-7:]
+        ]
+        assert week["monitors"][0]["uptime_90d"] == page["monitors"][0]["uptime_90d"]
+        bad = httpx.get(f"{url}/api/v1/status/public", params={"days": "91"})
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "days"
         paths = httpx.get(f"{url}/openapi.json").json()["paths"]
         for path in (
             "/api/v1/status",

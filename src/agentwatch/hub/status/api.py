@@ -30,7 +30,7 @@ from .incidents import (
     open_incident,
 )
 from .settings import StatusPage
-from .view import PageView, build_view
+from .view import DAYS, PageView, build_view
 
 if TYPE_CHECKING:
     from .part import StatusPart
@@ -126,13 +126,18 @@ class StatusApi:
         ---
         parameters:
           - {name: slug, in: path, required: true, schema: {type: string}}
+          - {name: days, in: query, schema: {type: integer, minimum: 0, maximum: 90}, description: "days of uptime listed per monitor (default 90; 0: none)"}
         responses:
           200: {description: "{page, status: {indicator, description}, groups, monitors, maintenance, incidents: {active, recent}, generated_at}"}
           401: {description: a private page without the token}
           404: {description: no such page (field slug)}
         """
-        view = await self.view(self.page_for(request))
-        return JSONResponse(view.as_json(self._part.ctx.public_url))
+        page = self.page_for(request)
+        raw = request.query_params.get("days", str(DAYS))
+        if not raw.isdigit() or int(raw) > DAYS:
+            raise ApiError(400, f"days: {raw!r} is not valid: expected 0 to {DAYS}", field="days")
+        view = await self.view(page)
+        return JSONResponse(view.as_json(self._part.ctx.public_url, int(raw)))
 
     # -- incidents -------------------------------------------------------------------------
 

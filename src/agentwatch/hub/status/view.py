@@ -18,7 +18,18 @@ from ..web.render import STATUS_ICONS, format_duration
 from .incidents import Incident, iso
 from .settings import StatusPage
 
-__all__ = ["DAYS", "DayBar", "MonitorView", "Overall", "PageView", "build_view", "percent"]
+__all__ = [
+    "DAYS",
+    "BarRun",
+    "DayBar",
+    "MonitorView",
+    "Overall",
+    "PageView",
+    "bar_runs",
+    "build_view",
+    "monitor_view",
+    "percent",
+]
 
 DAYS = 90
 
@@ -32,63 +43,107 @@ def percent(fraction: float | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DayBar:
-    """One day of the 90-day bar: its level (a CSS class and a word) and its text."""
+    """One day of the 90-day bar: its level (a CSS class) and, on demand, its text."""
 
-    day: str
     level: str  # up | degraded | down | maintenance | nodata
-    label: str
     uptime: DayUptime
+
+    @property
+    def day(self) -> str:
+        return self.uptime.day
 
     @property
     def notable(self) -> bool:
         return self.level not in ("up", "nodata")
 
+    @property
+    def label(self) -> str:
+        day = self.uptime
+        if day.uptime is None:
+            return f"{day.day}: no data"
+        parts = [f"{day.day}: {percent(day.uptime)} up"]
+        if day.down_seconds > 0:
+            parts.append(f"{format_duration(day.down_seconds)} down")
+        if day.maintenance_seconds > 0:
+            parts.append(f"{format_duration(day.maintenance_seconds)} maintenance")
+        return ", ".join(parts)
+
 
 def day_bar(day: DayUptime) -> DayBar:
     if day.uptime is None:
-        return DayBar(day.day, "nodata", f"{day.day}: no data", day)
-    parts = [f"{day.day}: {percent(day.uptime)} up"]
-    if day.down_seconds > 0:
-        parts.append(f"{format_duration(day.down_seconds)} down")
-    if day.maintenance_seconds > 0:
-        parts.append(f"{format_duration(day.maintenance_seconds)} maintenance")
+        return DayBar("nodata", day)
     if day.uptime >= 1.0 and day.down_seconds <= 0:
-        level = "maintenance" if day.maintenance_seconds > 0 else "up"
-    else:
-        level = "degraded" if day.uptime >= 0.99 else "down"
-    return DayBar(day.day, level, ", ".join(parts), day)
+        return DayBar("maintenance" if day.maintenance_seconds > 0 else "up", day)
+    return DayBar("degraded" if day.uptime >= 0.99 else "down", day)
+
+
+@dataclass(frozen=True, slots=True)
+class BarRun:
+    """Consecutive days drawn as one piece of the bar: a day with downtime or maintenance is
+    always a run of its own; days alike without it (up, or no data) share one. The page
+    draws the day separators over the runs, so 90 days cost a few elements, not 90."""
+
+    level: str
+    days: int
+    label: str
+
+
+def _run(bars: Sequence[DayBar]) -> BarRun:
+    first, last = bars[0], bars[-1]
+    if len(bars) == 1:
+        return BarRun(first.level, 1, first.label)
+    what = "no data" if first.level == "nodata" else "no downtime"
+    return BarRun(first.level, len(bars), f"{first.day} to {last.day}: {what}")
+
+
+def bar_runs(bars: Sequence[DayBar]) -> list[BarRun]:
+    runs: list[BarRun] = []
+    pending: list[DayBar] = []
+    for bar in bars:
+        if pending and (bar.notable or bar.level != pending[0].level):
+            runs.append(_run(pending))
+            pending = []
+        if bar.notable:
+            runs.append(_run([bar]))
+        else:
+            pending.append(bar)
+    if pending:
+        runs.append(_run(pending))
+    return runs
 
 
 @dataclass(frozen=True, slots=True)
 class MonitorView:
+    """A monitor on the page; its bar is worked out once (``monitor_view``)."""
+
     state: MonitorState
     days: tuple[DayUptime, ...]
+    bars: tuple[DayBar, ...]
+    runs: tuple[BarRun, ...]
+    uptime: float | None  # mean of the days with data (maintenance already left out of each)
 
     @property
     def name(self) -> str:
         return self.state.name
 
     @property
-    def uptime(self) -> float | None:
-        """Mean uptime of the days with data (maintenance is already left out of each)."""
-        known = [d.uptime for d in self.days if d.uptime is not None]
-        return sum(known) / len(known) if known else None
-
-    @property
-    def bars(self) -> list[DayBar]:
-        return [day_bar(day) for day in self.days]
+    def notable(self) -> list[DayBar]:
+        """Days with downtime or maintenance (the bar's table)."""
+        return [bar for bar in self.bars if bar.notable]
 
     @property
     def uptime_summary(self) -> str:
         """The bar as a sentence (its text alternative)."""
         bars = self.bars
+        if self.uptime is None:
+            return f"{self.name}: no uptime data yet."
         notable = sum(1 for bar in bars if bar.level in ("degraded", "down"))
         empty = sum(1 for bar in bars if bar.level == "nodata")
         text = f"{self.name}: {percent(self.uptime)} uptime over the last {len(bars)} days"
         text += f"; {notable} {'day' if notable == 1 else 'days'} with downtime"
         return text + (f", {empty} without data." if empty else ".")
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, days: int = DAYS) -> dict[str, Any]:
         s = self.state
         return {
             "name": s.name,
@@ -108,7 +163,7 @@ class MonitorView:
                     "down_seconds": d.down_seconds,
                     "maintenance_seconds": d.maintenance_seconds,
                 }
-                for d in self.days
+                for d in (self.days[-days:] if days else ())
             ],
         }
 
@@ -159,7 +214,8 @@ class PageView:
     def maintenance(self) -> list[MonitorState]:
         return [m.state for m in self.monitors if m.state.status == "maintenance"]
 
-    def as_json(self, public_url: str) -> dict[str, Any]:
+    def as_json(self, public_url: str, days: int = DAYS) -> dict[str, Any]:
+        """``days``: how many of the last days each monitor lists (0: none)."""
         p = self.page
         return {
             "page": {
@@ -179,7 +235,7 @@ class PageView:
                 }
                 for g in self.groups
             ],
-            "monitors": [m.as_json() for m in self.monitors],
+            "monitors": [m.as_json(days) for m in self.monitors],
             "maintenance": [{"monitor": s.name, "message": s.message} for s in self.maintenance],
             "incidents": {
                 "active": [i.as_json(self.now, public_url) for i in self.active],
@@ -187,6 +243,18 @@ class PageView:
             },
             "generated_at": iso(self.now),
         }
+
+
+def monitor_view(state: MonitorState, days: Sequence[DayUptime]) -> MonitorView:
+    bars = tuple(day_bar(day) for day in days)
+    known = [d.uptime for d in days if d.uptime is not None]
+    return MonitorView(
+        state=state,
+        days=tuple(days),
+        bars=bars,
+        runs=tuple(bar_runs(bars)),
+        uptime=sum(known) / len(known) if known else None,
+    )
 
 
 def _unknown(name: str) -> MonitorState:
@@ -212,8 +280,7 @@ async def build_view(
     states = {s.name: s for s in await directory.states(names)}
     days = await directory.daily_uptime(names, DAYS)
     views = {
-        name: MonitorView(states.get(name) or _unknown(name), tuple(days.get(name, ())))
-        for name in names
+        name: monitor_view(states.get(name) or _unknown(name), days.get(name, ())) for name in names
     }
     groups = tuple(
         GroupView(g.name, g.description, tuple(views[n] for n in g.monitors)) for g in page.groups
