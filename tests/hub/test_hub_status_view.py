@@ -87,6 +87,4 @@ def test_days_alike_share_a_run_and_each_notable_day_has_its_own() -> None:
     assert view.uptime_summary == (
         "api: 96.66 % uptime over the last 8 days; 2 days with downtime, 2 without data."
     )
-    assert monitor_view(_state("pending"), []).uptime_summary == (
-        "api: no uptime data yet."
-    )
+    assert monitor_view(_state("pending"), []).uptime_summary == ("api: no uptime data yet.")
