@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from selenium.webdriver.common.by import By
 from tests.hub._browser import chromium
-from tests.hub._traces_support import served_hub
+from tests.hub._traces_support import served_hub, wait_for
 
 from agentwatch.hub.app import Hub
 from agentwatch.hub.parts import DayUptime, MonitorState
@@ -89,7 +89,7 @@ def test_the_page_shows_each_monitor_its_status_the_incident_and_maintenance(
         )
         with chromium() as browser:
             browser.get(f"{url}/status/public")
-            assert browser.title == "Agent API status"
+            assert browser.title == "Agent API status: Partial outage"
             rows = browser.find_elements(By.CSS_SELECTOR, "#monitors li.monitor")
             shown = {
                 row.find_element(By.CSS_SELECTOR, ".name").text: row.find_element(
@@ -169,7 +169,7 @@ def test_a_private_page_sends_a_browser_to_the_login_and_back(tmp_path: Path) ->
             assert browser.current_url.startswith(f"{url}/login")
             browser.find_element(By.NAME, "token").send_keys(TOKEN)
             browser.find_element(By.CSS_SELECTOR, "form button, form input[type=submit]").click()
-            assert browser.current_url == f"{url}/status/internal"
+            wait_for(lambda: browser.current_url == f"{url}/status/internal")
             assert browser.find_element(By.TAG_NAME, "h1").text == "Internal"
             names = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "li.monitor .name")]
             assert names == ["postgres"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentwatch.hub.parts import DayUptime, MonitorState
+from agentwatch.hub.status.incidents import Incident
 from agentwatch.hub.status.view import bar_runs, day_bar, monitor_view, overall, percent
 
 
@@ -28,6 +29,28 @@ def _state(status: str, name: str = "api") -> MonitorState:
 def test_the_overall_status(statuses: list[str], expected: tuple[str, str]) -> None:
     result = overall([_state(s, f"m{i}") for i, s in enumerate(statuses)])
     assert (result.status, result.text) == expected
+
+
+@pytest.mark.parametrize(
+    ("statuses", "impacts", "expected"),
+    [
+        (["up"], ["none"], "All systems operational"),
+        (["up"], ["minor"], "Minor service disruption"),
+        (["up", "maintenance"], ["major", "minor"], "Partial outage"),
+        (["up"], ["critical"], "Major outage"),
+        (["down", "down"], ["minor"], "Major outage"),
+        (["degraded"], ["minor"], "Degraded performance"),
+    ],
+)
+def test_an_open_incident_declares_its_impact(
+    statuses: list[str], impacts: list[str], expected: str
+) -> None:
+    incidents = [
+        Incident(n, "t", "identified", impact, (), False, None, "ana", 0.0, 0.0, None)
+        for n, impact in enumerate(impacts)
+    ]
+    states = [_state(s, f"m{i}") for i, s in enumerate(statuses)]
+    assert overall(states, incidents).text == expected
 
 
 @pytest.mark.parametrize(

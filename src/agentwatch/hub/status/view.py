@@ -181,12 +181,40 @@ class Overall:
     text: str  # "All systems operational", "Partial outage", ...
 
 
-def overall(states: Sequence[MonitorState]) -> Overall:
+MAJOR_OUTAGE = Overall("down", "Major outage")
+PARTIAL_OUTAGE = Overall("down", "Partial outage")
+# how bad each sentence is, to take the worse of the monitors' and the incidents'
+_RANK = {
+    "All systems operational": 0,
+    "Checking": 0,
+    "Under maintenance": 1,
+    "Minor service disruption": 2,
+    "Degraded performance": 2,
+    "Partial outage": 3,
+    "Major outage": 4,
+}
+_BY_IMPACT = {
+    "minor": Overall("degraded", "Minor service disruption"),
+    "major": PARTIAL_OUTAGE,
+    "critical": MAJOR_OUTAGE,
+}
+
+
+def overall(states: Sequence[MonitorState], active: Sequence[Incident] = ()) -> Overall:
+    """The worse of what the monitors show and the impact of the open incidents (a person
+    may declare an outage the monitors cannot see, as Statuspage does)."""
+    result = _monitors_overall(states)
+    for incident in active:
+        declared = _BY_IMPACT.get(incident.impact)
+        if declared is not None and _RANK[declared.text] > _RANK[result.text]:
+            result = declared
+    return result
+
+
+def _monitors_overall(states: Sequence[MonitorState]) -> Overall:
     statuses = [s.status for s in states]
     if "down" in statuses:
-        if all(status == "down" for status in statuses):
-            return Overall("down", "Major outage")
-        return Overall("down", "Partial outage")
+        return MAJOR_OUTAGE if all(status == "down" for status in statuses) else PARTIAL_OUTAGE
     if "degraded" in statuses:
         return Overall("degraded", "Degraded performance")
     if "maintenance" in statuses:
@@ -282,15 +310,16 @@ async def build_view(
     views = {
         name: monitor_view(states.get(name) or _unknown(name), days.get(name, ())) for name in names
     }
+    active = tuple(i for i in incidents if i.is_open)
     groups = tuple(
         GroupView(g.name, g.description, tuple(views[n] for n in g.monitors)) for g in page.groups
     )
     return PageView(
         page=page,
         url=f"{public_url}/status/{page.slug}",
-        overall=overall([v.state for v in views.values()]),
+        overall=overall([v.state for v in views.values()], active),
         groups=groups,
-        active=tuple(i for i in incidents if i.is_open),
+        active=active,
         recent=tuple(i for i in incidents if not i.is_open),
         now=now,
     )
