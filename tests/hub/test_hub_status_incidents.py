@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+from tests.hub._status_support import eventually
 from tests.hub._support import running_hub
 from tests.hub._traces_support import served_hub
 
@@ -348,3 +349,48 @@ async def test_a_page_feeds_its_incidents_as_atom(tmp_path: Path) -> None:
         assert content.index("LLM provider") < content.index("Looking &lt;b&gt;into&lt;/b&gt; it")
         assert (await client.get("/status/internal/feed.atom")).status_code == 401
         assert (await client.get("/status/internal/feed.atom", headers=AUTH)).status_code == 200
+
+
+async def test_a_false_alarm_is_deleted_and_its_alert_resolved(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, hub_yaml(tmp_path)) as (_hub, client):
+        kept = await _open(client, title="Real", message="m", monitors=["db"])
+        false_alarm = await _open(client, title="False alarm", message="m", monitors=["api"])
+        assert (await client.delete(f"/api/v1/incidents/{false_alarm['id']}")).status_code == 401
+        answer = await client.delete(f"/api/v1/incidents/{false_alarm['id']}", headers=AUTH)
+        assert answer.json() == {"deleted": false_alarm["id"]}
+        gone = await client.get(f"/api/v1/incidents/{false_alarm['id']}", headers=AUTH)
+        assert gone.status_code == 404
+        listed = (await client.get("/api/v1/incidents", headers=AUTH)).json()["incidents"]
+        assert [i["id"] for i in listed] == [kept["id"]]
+        page = (await client.get("/api/v1/status/public")).json()["incidents"]
+        assert [i["id"] for i in page["active"]] == [kept["id"]]
+        alerts = (await client.get("/api/v1/alerts", headers=AUTH)).json()["alerts"]
+        by_incident = {
+            a["labels"]["incident"]: a["status"]
+            for a in alerts
+            if a["labels"]["alertname"] == "StatusPageIncident"
+        }
+        assert by_incident == {str(kept["id"]): "firing", str(false_alarm["id"]): "resolved"}
+        again = await client.delete(f"/api/v1/incidents/{false_alarm['id']}", headers=AUTH)
+        assert again.status_code == 404 and again.json()["error"]["field"] == "incident_id"
+
+
+async def test_metrics_count_the_open_incidents_by_impact(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, hub_yaml(tmp_path)) as (_hub, client):
+        first = await _open(client, title="a", message="m", impact="minor")
+        await _open(client, title="b", message="m", impact="critical")
+        await _open(client, title="c", message="m", impact="critical")
+        await client.post(f"/api/v1/incidents/{first['id']}/resolve", headers=AUTH)
+
+        async def counted() -> bool:
+            text = (await client.get("/metrics")).text
+            return all(
+                line in text
+                for line in (
+                    'agentwatch_status_incidents_open{impact="minor"} 0.0',
+                    'agentwatch_status_incidents_open{impact="critical"} 2.0',
+                    'agentwatch_status_incidents_open{impact="major"} 0.0',
+                )
+            )
+
+        await eventually(counted, what="the open incidents counted")

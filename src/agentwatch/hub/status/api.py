@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -22,9 +23,12 @@ from ..web.errors import read_json_object
 from .bodies import incident_edit, new_incident, resolution
 from .cache import ViewCache
 from .incidents import (
+    RESOLVED,
     Incident,
     IncidentFilter,
+    IncidentUpdate,
     add_update,
+    delete_incident,
     get_incident,
     list_incidents,
     open_incident,
@@ -284,6 +288,36 @@ class StatusApi:
             await part.announce(conn, updated)
         self.views.clear()
         return JSONResponse(self._json(updated))
+
+    async def delete(self, request: Request) -> Response:
+        """Remove an incident and its timeline (a false alarm); an open one is announced as
+        resolved first, so its alert resolves too.
+        ---
+        parameters:
+          - {name: incident_id, in: path, required: true, schema: {type: integer}}
+        responses: {200: {description: "{deleted: id}"}, 404: {description: no such incident}}
+        """
+        part = self._part
+        part.ctx.auth.require(request)
+        number = incident_id(request)
+        async with part.ctx.db.write() as conn:
+            incident = await _existing(conn, number)
+            if incident.is_open:
+                closing = replace(
+                    incident,
+                    status=RESOLVED,
+                    resolved_at=part.ctx.clock(),
+                    updates=(
+                        *incident.updates,
+                        IncidentUpdate(
+                            0, part.ctx.clock(), RESOLVED, "This incident was removed.", "api"
+                        ),
+                    ),
+                )
+                await part.announce(conn, closing)
+            await delete_incident(conn, number)
+        self.views.clear()
+        return JSONResponse({"deleted": number})
 
 
 async def _existing(conn: Any, number: int) -> Incident:

@@ -1,4 +1,4 @@
-"""``agentwatch hub incident open|update|resolve|list|show``: incidents from a terminal or a
+"""``agentwatch hub incident open|update|resolve|list|show|delete``: incidents from a terminal or a
 deploy job, through a running hub's API (``--hub``, ``--token-file``)::
 
     agentwatch hub incident open --title "Slow answers" --message "Looking into it" --monitor api
@@ -81,6 +81,11 @@ def _show(args: argparse.Namespace) -> None:
     print(render_incident(_run(args, "GET", f"/api/v1/incidents/{args.id}")), end="")
 
 
+def _delete(args: argparse.Namespace) -> None:
+    _run(args, "DELETE", f"/api/v1/incidents/{args.id}")
+    print(f"incident {args.id} deleted")
+
+
 def render_list(incidents: list[dict[str, Any]]) -> str:
     if not incidents:
         return "no incidents\n"
@@ -158,3 +163,6 @@ def register(commands: Any) -> None:
     show = _with_client(sub.add_parser("show", help="one incident and its timeline"))
     show.add_argument("id", type=int)
     show.set_defaults(func=_call(_show))
+    delete = _with_client(sub.add_parser("delete", help="remove a false alarm and its timeline"))
+    delete.add_argument("id", type=int)
+    delete.set_defaults(func=_call(_delete))

@@ -30,6 +30,7 @@ __all__ = [
     "IncidentUpdate",
     "NewIncident",
     "add_update",
+    "delete_incident",
     "get_incident",
     "incident_change",
     "iso",
@@ -262,6 +263,13 @@ async def set_pages(conn: AsyncConnection, incident: Incident, pages: Iterable[s
         await conn.execute(
             incidents.update().where(incidents.c.id == incident.id).values(pages=merged)
         )
+
+
+async def delete_incident(conn: AsyncConnection, incident_id: int) -> None:
+    """Remove an incident and its timeline (a false alarm the public should not see)."""
+    for table in (incident_updates, incident_monitors):
+        await conn.execute(table.delete().where(table.c.incident_id == incident_id))
+    await conn.execute(incidents.delete().where(incidents.c.id == incident_id))
 
 
 async def get_incident(conn: AsyncConnection, incident_id: int) -> Incident | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -14,6 +16,7 @@ from ..parts import HubContext
 from .api import StatusApi
 from .automatic import AutoIncidents
 from .incidents import Incident, NewIncident, incident_change
+from .metrics import OpenIncidentsGauge
 from .pages import StatusPages
 from .settings import StatusSettings
 
@@ -27,6 +30,8 @@ class StatusPart:
         self.auto = AutoIncidents(lambda: self.settings, self.announce)
         self.api = StatusApi(self)
         self.pages = StatusPages(self)
+        self.open_gauge = OpenIncidentsGauge(ctx.registry, ctx.db)
+        self._task: asyncio.Task[None] | None = None
         ctx.events.subscribe(MonitorChange, self.on_monitor_change)
 
     def routes(self) -> Sequence[BaseRoute]:
@@ -40,15 +45,22 @@ class StatusPart:
             Route("/api/v1/incidents", api.list_incidents, methods=["GET"]),
             Route("/api/v1/incidents", api.open, methods=["POST"]),
             Route("/api/v1/incidents/{incident_id}", api.get, methods=["GET"]),
+            Route("/api/v1/incidents/{incident_id}", api.delete, methods=["DELETE"]),
             Route("/api/v1/incidents/{incident_id}/updates", api.update, methods=["POST"]),
             Route("/api/v1/incidents/{incident_id}/resolve", api.resolve, methods=["POST"]),
         ]
 
     async def start(self) -> None:
-        return None
+        self._task = asyncio.get_running_loop().create_task(
+            self.open_gauge.run(), name="agentwatch-hub-status-gauge"
+        )
 
     async def stop(self) -> None:
-        return None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
     async def reload(self, config: Any) -> None:
         self.settings = config if isinstance(config, StatusSettings) else StatusSettings()
@@ -61,6 +73,7 @@ class StatusPart:
     async def announce(self, conn: AsyncConnection, incident: Incident) -> None:
         """Tell the other parts (alerts) in the same transaction."""
         self.api.views.clear()
+        self.open_gauge.changed()
         await self.ctx.events.publish(conn, incident_change(incident, self.ctx.public_url))
 
     def with_default_pages(self, new: NewIncident) -> NewIncident:
