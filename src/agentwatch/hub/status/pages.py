@@ -43,21 +43,22 @@ class StatusPages:
     def __init__(self, part: StatusPart) -> None:
         self._part = part
         env = part.ctx.templates.env
-        env.filters.setdefault("incident_icon", lambda s: INCIDENT_ICONS.get(s, ("•", s))[0])
-        env.filters.setdefault(
-            "incident_word", lambda s: INCIDENT_ICONS.get(s, ("•", s.capitalize()))[1]
+        env.filters.update(  # prefixed: the environment is every part's
+            incident_icon=lambda s: INCIDENT_ICONS.get(s, ("•", s))[0],
+            incident_word=lambda s: INCIDENT_ICONS.get(s, ("•", s.capitalize()))[1],
+            impact_word=lambda s: IMPACT_WORDS.get(s, s),
+            status_iso=iso,
+            status_percent=percent,
         )
-        env.filters.setdefault("impact_word", lambda s: IMPACT_WORDS.get(s, s))
-        env.filters.setdefault("iso", iso)
-        env.filters.setdefault("percent", percent)
 
     async def index(self, request: Request) -> Response:
         part = self._part
         allowed = part.ctx.auth.allows(request)
         pages = [p for p in part.settings.pages if p.public or allowed]
-        return part.ctx.templates.render(
-            request, "status/index.html", {"pages": pages, "signed_in": allowed}
-        )
+        context: dict[str, object] = {"pages": pages, "signed_in": allowed}
+        if not allowed:
+            context["nav"] = ()
+        return part.ctx.templates.render(request, "status/index.html", context)
 
     async def feed(self, request: Request) -> Response:
         """The page's incidents as Atom (a private page's feed needs the token)."""
