@@ -138,6 +138,24 @@ def test_the_page_shows_each_monitor_its_status_the_incident_and_maintenance(
             assert [r for r in resources if r != f"{url}/favicon.ico"] == []
             assert browser.find_elements(By.TAG_NAME, "script") == []
             assert browser.find_element(By.CSS_SELECTOR, "header nav").text == ""  # a visitor
+            # what a screen reader gets, from Chromium's own accessibility tree
+            nodes = browser.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
+            exposed = [
+                (n["role"]["value"], (n.get("name") or {}).get("value", "").strip())
+                for n in nodes
+                if not n.get("ignored")
+            ]
+            assert ("heading", "Current incidents") in exposed
+            assert ("article", "API answers 503") in exposed
+            assert ("region", "Overall status") in exposed
+            images = [name for role, name in exposed if role == "image"]
+            assert (
+                images[0].startswith("api: 99.83 % uptime over the last 90 days")
+                and len(images) == 4
+            )
+            words = {name for role, name in exposed if role == "StaticText"}
+            assert {"Down", "Up", "Maintenance", "Degraded", "Partial outage"} <= words
+            assert not {"✖", "✔", "⚒", "◐"} & {w[:1] for w in words}  # icons are not read out
 
 
 def test_the_html_is_complete_without_javascript_and_refreshes_itself(tmp_path: Path) -> None:
