@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.hub._receivers import eventually
 from tests.hub._support import running_hub
 from tests.hub._targets import Target, closed_port
