@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import product
 from pathlib import Path
@@ -64,11 +64,21 @@ def wait_for(what: str, check: Callable[[], Any], deadline_s: float, every_s: fl
 
 
 class Service:
-    """Every catalog metric, recorded every 0.2 s, served on ``port``."""
+    """Every catalog metric (or ``specs``), recorded every 0.2 s, served on ``port``.
 
-    def __init__(self) -> None:
+    ``label_values`` (metric -> label -> values, as pack files declare them) choose the
+    label values recorded; others come from LABEL_VALUES or are ``"a"``.
+    """
+
+    def __init__(
+        self,
+        specs: list[MetricSpec] | None = None,
+        label_values: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
-        self.metrics = Metrics(self.registry)
+        self.metrics = Metrics(self.registry, specs)
+        self.specs = list(CATALOG.values()) if specs is None else specs
+        self.label_values = label_values or {}
         register_runtime_collectors(self.registry)
         self.errors = threading.Event()
         self._stop = threading.Event()
@@ -79,7 +89,7 @@ class Service:
 
     def _feed(self) -> None:
         while not self._stop.wait(0.2):
-            for spec in CATALOG.values():
+            for spec in self.specs:
                 self._record(spec)
             http = self.metrics["http_requests_total"]
             http.labels("GET", "/items/{id}", "200").inc(99)
@@ -88,7 +98,8 @@ class Service:
     def _record(self, spec: MetricSpec) -> None:
         if spec.name == "http_requests_total":
             return
-        options = [LABEL_VALUES.get(label, ("a",)) for label in spec.labels]
+        declared = self.label_values.get(spec.name, {})
+        options = [declared.get(label) or LABEL_VALUES.get(label, ("a",)) for label in spec.labels]
         for values in product(*options):
             child = self.metrics[spec.name].labels(*values)
             if spec.kind == "counter":

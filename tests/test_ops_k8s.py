@@ -48,7 +48,8 @@ def test_ops_validate_is_clean_for_every_backend_and_format(
     generate(tmp_path / "out", GenerateOptions(traces_backend=backend, k8s_format=k8s_format))
     report = validate(tmp_path / "out")
     assert report.problems == []
-    objects = 6 if k8s_format == "kustomize" else 12  # plain, plus the chart's rendering
+    # the plain manifests (with the retention ConfigMap), plus the chart's rendering
+    objects = 7 if k8s_format == "kustomize" else 13
     assert report.checks["kubernetes schemas"] == f"{objects} objects"
     assert (tmp_path / "out/helm").exists() == (k8s_format == "helm")
     assert (tmp_path / "out/k8s/kustomization.yaml").exists() == (k8s_format == "kustomize")

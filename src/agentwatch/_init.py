@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from ._asgi.middleware import AgentwatchMiddleware, ASGIApp
 from ._asgi.serverspan import ServerSpanFactory
+from ._catalog.packfile import catalog_specs, load_packs
 from ._exceptions import ConfigurationError
 from ._logs.formatter import LogSetup
 from ._metrics import registry as _metrics
@@ -70,7 +71,8 @@ class Agentwatch:
         if settings.multiprocess_dir:
             _metrics.enable_multiprocess(settings.multiprocess_dir)
         self.registry = registry if registry is not None else REGISTRY
-        self.metrics = Metrics(self.registry)
+        packs = load_packs([*settings.packs, *(["rag"] if settings.instrument_qdrant else [])])
+        self.metrics = Metrics(self.registry, catalog_specs(packs))
         self._collectors = register_runtime_collectors(self.registry)
         try:
             self._wire(tracer_provider, exporter, health)

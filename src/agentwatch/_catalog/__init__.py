@@ -9,12 +9,15 @@ generated. A service adds its own business pack with :func:`define_pack`::
     ])
 
 Owns: ``spec.py`` (:class:`MetricSpec`, the registry of packs, the generated reference) and
-``packs.py`` (the packs agentwatch ships, as data, defined here at import).
+``packs.py`` (the built-in packs, as data, defined here at import), ``packfile.py`` (YAML
+pack files: metrics, dashboard and alerts; ``load_packs``) and ``shipped/`` (the pack files
+agentwatch ships: rag, business, compliance, api_keys, llm_quality).
 May import: ``agentwatch._exceptions`` only.
 """
 
 from __future__ import annotations
 
+from .packfile import load_packs, render_reference
 from .packs import BUILTIN_PACKS
 from .spec import (
     CATALOG,
@@ -23,7 +26,6 @@ from .spec import (
     define_pack,
     get_spec,
     packs_from_yaml,
-    render_reference,
 )
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "MetricSpec",
     "define_pack",
     "get_spec",
+    "load_packs",
     "packs_from_yaml",
     "render_reference",
 ]

@@ -74,8 +74,10 @@ class Settings:
     sentry_repeat_seconds: float
     capture_content: bool
     pricing_file: str | None
+    packs: tuple[str, ...]
     instrument_sqlalchemy: bool
     instrument_redis: bool
+    instrument_qdrant: bool
     instrument_http_clients: bool
 
     @property

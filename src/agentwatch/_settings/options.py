@@ -411,6 +411,15 @@ OPTIONS: tuple[Option, ...] = (
         "a path",
     ),
     option(
+        "packs",
+        parse_list,
+        (),
+        ("AGENTWATCH_PACKS",),
+        "Pack files to register: shipped ones by name (rag, business, compliance, api_keys, "
+        "llm_quality) or YAML pack files by path; their metrics join the catalog.",
+        "comma-separated pack names or paths",
+    ),
+    option(
         "instrument_sqlalchemy",
         parse_bool,
         False,
@@ -426,6 +435,15 @@ OPTIONS: tuple[Option, ...] = (
         ("AGENTWATCH_INSTRUMENT_REDIS",),
         "Trace redis commands (OpenTelemetry redis instrumentation when installed) and record "
         "the cache pack (operations by hit, miss, ok, error; duration).",
+        "true or false",
+    ),
+    option(
+        "instrument_qdrant",
+        parse_bool,
+        False,
+        ("AGENTWATCH_INSTRUMENT_QDRANT",),
+        "Record the rag pack's vector-store metrics (searches, duration, results, writes) for "
+        "every qdrant-client call; registers the rag pack.",
         "true or false",
     ),
     option(

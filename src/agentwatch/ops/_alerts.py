@@ -7,41 +7,53 @@ postgres-exporter, redis-exporter) carry the exporter's ``instance`` instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 
-from .._catalog import PACKS
+from .._catalog import PACKS, get_spec
+from .._catalog.packfile import pack_file
+from .._exceptions import ConfigurationError
 from ._alerts_agents import agent_rules, llm_rules, tool_rules, workflow_rules
 from ._alerts_guard import agentwatch_rules, business_rules, health_rules, security_rules
 from ._alerts_infra import cache_rules, circuit_rules, db_rules, host_rules, queue_rules
 from ._options import HOST_PACK, HTTP_SERVER_ERROR
+from ._packfiles import pack_file_rules
 from ._rules import AlertRule, RuleContext, Scenario, counter, gauge, hist
-from ._units import fmt
+from ._units import dec, fmt
 
 __all__ = ["BUILTIN_PACKS", "alert_rules"]
 
 _ROUTE = {"method": "GET", "route": "/items/{id}"}
+_LATENCY = "http_request_duration_seconds"
 
 
-def _error_rate(c: RuleContext, severity: str, threshold: str, bad: int) -> AlertRule:
+_PER_STEP = 1000  # requests per test step in the error-rate scenarios
+
+
+def _error_rate(c: RuleContext, severity: str) -> AlertRule:
+    limits = c.options.settings.thresholds
+    threshold = getattr(limits, f"error_rate_{severity}")
     ratio = c.ratio("service", "http_requests_total", f"status=~{HTTP_SERVER_ERROR}")
-    pct = fmt(Decimal(threshold) * 100)
+    pct = fmt(threshold * 100)
+    bad = min(_PER_STEP, math.ceil(threshold * _PER_STEP * Decimal("1.5")))
+    calm = math.floor(limits.error_rate_warning * _PER_STEP / 3)
     return AlertRule(
         name="HighErrorRate",
         pack="http",
         severity=severity,
-        expr=f"{ratio} > {fmt(Decimal(threshold))}",
-        for_minutes=5,
+        expr=f"{ratio} > {fmt(threshold)}",
+        for_minutes=limits.minutes(f"error_rate_{severity}_for"),
         summary=f"{{{{ $labels.service }}}}: more than {pct}% of requests fail",
         description=f"More than {pct}% of HTTP requests to {{{{ $labels.service }}}} answered 5xx.",
         scenario=Scenario(
             fire=(
-                counter("http_requests_total", 100 - bad, **_ROUTE, status="200"),
+                counter("http_requests_total", _PER_STEP - bad, **_ROUTE, status="200"),
                 counter("http_requests_total", bad, **_ROUTE, status="500"),
             ),
             quiet=(
-                counter("http_requests_total", 99, **_ROUTE, status="200"),
-                counter("http_requests_total", 1, **_ROUTE, status="503"),
+                counter("http_requests_total", _PER_STEP - calm, **_ROUTE, status="200"),
+                counter("http_requests_total", calm, **_ROUTE, status="503"),
             ),
             also=(("severity", "warning"),) if severity == "critical" else (),
         ),
@@ -61,45 +73,57 @@ def _error_rate(c: RuleContext, severity: str, threshold: str, bad: int) -> Aler
     )
 
 
+def _latency_buckets(threshold: Decimal) -> tuple[dict[str, int], dict[str, int]]:
+    """Bucket counts whose p95 is above ``threshold`` (fire) and at most it (quiet)."""
+    bounds = [dec(b) for b in get_spec("http_request_duration_seconds").buckets]
+    above = [b for b in bounds if b >= threshold]
+    below = [b for b in bounds if b <= threshold]
+    if not below or len(above) < 2:
+        raise ConfigurationError(
+            "thresholds.latency_p95_seconds",
+            str(threshold),
+            f"a latency from {fmt(bounds[0])} s to below {fmt(bounds[-2])} s (the buckets)",
+        )
+    low, high = above[0], above[1]  # every observation in (low, high]: p95 > low >= threshold
+    fire = {repr(float(low)): 0, repr(float(high)): 10, "+Inf": 10}
+    quiet = {repr(float(below[-1])): 10, "+Inf": 10}
+    return fire, quiet
+
+
+def _latency(c: RuleContext) -> AlertRule:
+    limits = c.options.settings.thresholds
+    threshold, minutes = limits.latency_p95_seconds, limits.minutes("latency_for")
+    fire, quiet = _latency_buckets(threshold)
+    return AlertRule(
+        name="HighLatencyP95",
+        pack="http",
+        severity="warning",
+        expr=f"{c.quantile('0.95', 'service', _LATENCY)} > {fmt(threshold)}",
+        for_minutes=minutes,
+        summary=f"{{{{ $labels.service }}}}: p95 latency above {fmt(threshold)}s",
+        description="The 95th percentile of HTTP request duration of {{ $labels.service }} "
+        f"has been above {fmt(threshold)} seconds for {minutes} minutes.",
+        scenario=Scenario(
+            fire=hist(_LATENCY, fire, **_ROUTE), quiet=hist(_LATENCY, quiet, **_ROUTE)
+        ),
+        impact="Requests are slow; clients may time out and retry, adding load.",
+        diagnosis=(
+            ("p95 by route", c.quantile("0.95", "service, route", _LATENCY)),
+            ("Requests in progress", c.sel("http_requests_in_progress")),
+            ("Event-loop lag", c.sel("asyncio_event_loop_lag_seconds")),
+        ),
+        resolution=(
+            "Find the slow routes and open their slowest traces.",
+            "Check database and LLM latency panels; scale out if the service is saturated.",
+        ),
+    )
+
+
 def _http(c: RuleContext) -> list[AlertRule]:
     return [
-        _error_rate(c, "warning", "0.05", 7),
-        _error_rate(c, "critical", "0.10", 20),
-        AlertRule(
-            name="HighLatencyP95",
-            pack="http",
-            severity="warning",
-            expr=f"{c.quantile('0.95', 'service', 'http_request_duration_seconds')} > 1",
-            for_minutes=10,
-            summary="{{ $labels.service }}: p95 latency above 1s",
-            description="The 95th percentile of HTTP request duration of {{ $labels.service }} "
-            "has been above 1 second for 10 minutes.",
-            scenario=Scenario(
-                fire=hist(
-                    "http_request_duration_seconds",
-                    {"0.5": 0, "1.0": 0, "2.5": 10, "+Inf": 10},
-                    **_ROUTE,
-                ),
-                quiet=hist(
-                    "http_request_duration_seconds",
-                    {"0.1": 10, "0.5": 10, "1.0": 10, "2.5": 10, "+Inf": 10},
-                    **_ROUTE,
-                ),
-            ),
-            impact="Requests are slow; clients may time out and retry, adding load.",
-            diagnosis=(
-                (
-                    "p95 by route",
-                    c.quantile("0.95", "service, route", "http_request_duration_seconds"),
-                ),
-                ("Requests in progress", c.sel("http_requests_in_progress")),
-                ("Event-loop lag", c.sel("asyncio_event_loop_lag_seconds")),
-            ),
-            resolution=(
-                "Find the slow routes and open their slowest traces.",
-                "Check database and LLM latency panels; scale out if the service is saturated.",
-            ),
-        ),
+        _error_rate(c, "warning"),
+        _error_rate(c, "critical"),
+        _latency(c),
         AlertRule(
             name="ServiceDown",
             pack="http",
@@ -150,9 +174,43 @@ def _http(c: RuleContext) -> list[AlertRule]:
     ]
 
 
+def _process_memory(c: RuleContext) -> AlertRule:
+    limit = c.options.settings.thresholds.process_memory_bytes
+    rss = "process_resident_memory_bytes"
+    mib = fmt(limit / 1024 / 1024)
+    return AlertRule(
+        name="ProcessMemoryHigh",
+        pack="runtime",
+        severity="warning",
+        expr=f"max by (service, instance) ({c.sel(rss)}) > {fmt(limit)}",
+        for_minutes=10,
+        summary=f"{{{{ $labels.service }}}}: {{{{ $labels.instance }}}} uses more than {mib} MiB",
+        description="The resident memory of {{ $labels.instance }} of {{ $labels.service }} "
+        f"has been above {mib} MiB for 10 minutes.",
+        scenario=Scenario(
+            fire=(gauge(rss, fmt(limit * 2), instance="app:8000"),),
+            quiet=(gauge(rss, fmt(limit / 4), instance="app:8000"),),
+            labels={"instance": "app:8000"},
+            true_from=0,
+        ),
+        impact="The process may be killed for memory (OOM) and restart, dropping requests.",
+        diagnosis=(
+            ("Resident memory", c.sel(rss)),
+            ("Requests in progress", c.sel("http_requests_in_progress")),
+        ),
+        resolution=(
+            "Look for caches or buffers growing without bound (a heap profile: tracemalloc, "
+            "memray).",
+            "Raise the memory limit (thresholds.process_memory_bytes and the pod limit) only "
+            "if the growth is expected.",
+        ),
+    )
+
+
 def _runtime(c: RuleContext) -> list[AlertRule]:
     lag = "asyncio_event_loop_lag_seconds"
     return [
+        _process_memory(c),
         AlertRule(
             name="EventLoopLag",
             pack="runtime",
@@ -197,12 +255,14 @@ BUILTIN_PACKS = frozenset(_BY_PACK)
 
 
 def alert_rules(ctx: RuleContext, packs: tuple[str, ...]) -> list[AlertRule]:
-    """Every alert rule for the chosen packs, in pack order; business packs included."""
+    """Every alert rule for the chosen packs, in pack order; pack files and business packs included."""
     rules: list[AlertRule] = []
     for pack in packs:
         builder = _BY_PACK.get(pack)
         if builder is not None:
             rules += builder(ctx)
+        elif (declared := pack_file(pack)) is not None:
+            rules += pack_file_rules(ctx, declared)
         elif pack in PACKS:
             rules += business_rules(ctx, pack, PACKS[pack])
     return rules

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from ._options import HOST_PACK
 from ._rules import AlertRule, RuleContext, Scenario, Series, gauge, hist
+from ._units import fmt
 
 __all__ = ["cache_rules", "circuit_rules", "db_rules", "host_rules", "queue_rules"]
 
@@ -18,20 +19,31 @@ _FS = {**_NODE, "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
 _NOT_VIRTUAL = 'fstype!~"tmpfs|overlay|squashfs"'
 
 
+_MEMORY = Decimal(8_000_000_000)
+_DISK = Decimal(100_000_000_000)
+
+
+def _pct(ratio: Decimal) -> str:
+    return fmt(ratio * 100)
+
+
 def host_rules(c: RuleContext) -> list[AlertRule]:
+    limits = c.options.settings.thresholds
+    mem_t, cpu_t, disk_t = limits.memory_used_ratio, limits.cpu_busy_ratio, limits.disk_free_ratio
     idle = f'rate(node_cpu_seconds_total{{mode="idle"}}[{c.win(5)}])'
     avail = f"node_filesystem_avail_bytes{{{_NOT_VIRTUAL}}}"
     size = f"node_filesystem_size_bytes{{{_NOT_VIRTUAL}}}"
     mem = ("node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes")
+    total = gauge(mem[1], fmt(_MEMORY))
     return [
         _host_rule(
             "HighMemoryUsage",
-            f"(1 - {mem[0]} / {mem[1]}) > 0.9",
+            f"(1 - {mem[0]} / {mem[1]}) > {fmt(mem_t)}",
             10,
-            "{{ $labels.instance }}: memory more than 90% used",
+            f"{{{{ $labels.instance }}}}: memory more than {_pct(mem_t)}% used",
             Scenario(
-                fire=_node(gauge(mem[0], 500_000_000), gauge(mem[1], 8_000_000_000)),
-                quiet=_node(gauge(mem[0], 4_000_000_000), gauge(mem[1], 8_000_000_000)),
+                fire=_node(gauge(mem[0], fmt(_MEMORY * (1 - mem_t) / 2)), total),
+                quiet=_node(gauge(mem[0], fmt(_MEMORY * (1 - mem_t / 2))), total),
                 labels=_NODE,
                 service_label=False,
                 true_from=0,
@@ -40,12 +52,12 @@ def host_rules(c: RuleContext) -> list[AlertRule]:
         ),
         _host_rule(
             "HighCpuUsage",
-            f"1 - avg by (instance) ({idle}) > 0.9",
+            f"1 - avg by (instance) ({idle}) > {fmt(cpu_t)}",
             10,
-            "{{ $labels.instance }}: CPU more than 90% busy",
+            f"{{{{ $labels.instance }}}}: CPU more than {_pct(cpu_t)}% busy",
             Scenario(
-                fire=_node(_cpu_idle("0.05")),
-                quiet=_node(_cpu_idle("0.8")),
+                fire=_node(_cpu_idle(fmt((1 - cpu_t) / 2))),
+                quiet=_node(_cpu_idle(fmt(1 - cpu_t / 2))),
                 labels={"instance": _NODE["instance"]},
                 service_label=False,
             ),
@@ -56,17 +68,76 @@ def host_rules(c: RuleContext) -> list[AlertRule]:
         ),
         _host_rule(
             "LowDiskSpace",
-            f"{avail} / {size} < 0.1",
+            f"{avail} / {size} < {fmt(disk_t)}",
             15,
-            "{{ $labels.instance }}: less than 10% disk left on {{ $labels.mountpoint }}",
+            f"{{{{ $labels.instance }}}}: less than {_pct(disk_t)}% disk left on "
+            "{{ $labels.mountpoint }}",
             Scenario(
-                fire=_fs(5_000_000_000),
-                quiet=_fs(50_000_000_000),
+                fire=_fs(_DISK * disk_t / 2),
+                quiet=_fs(_DISK * (1 + disk_t) / 2),
                 labels=_FS,
                 service_label=False,
                 true_from=0,
             ),
             (("Free share", f"{avail} / {size}"),),
+        ),
+        *_container_rules(c),
+    ]
+
+
+_POD = {"namespace": "prod", "pod": "agent-api-7d9f", "container": "agent-api"}
+_KSM = {"instance": "kube-state-metrics:8080", "job": "kube-state-metrics"}
+_CADVISOR = {"instance": "cadvisor:8080", "job": "cadvisor", "name": "agent-api-1"}
+
+
+def _container_rule(
+    source: str, expr: str, labels: dict[str, str], fire: Series, quiet: Series
+) -> AlertRule:
+    if "pod" in labels:
+        what = "container {{ $labels.container }} of {{ $labels.namespace }}/{{ $labels.pod }}"
+    else:
+        what = "container {{ $labels.name }}"
+    return AlertRule(
+        name="ContainerRestarted",
+        pack=HOST_PACK,
+        severity="warning",
+        expr=expr,
+        for_minutes=0,
+        summary=f"{what} restarted",
+        description=f"The {what} restarted within 15 minutes ({source}).",
+        scenario=Scenario(
+            fire=(fire,), quiet=(quiet,), labels=labels, service_label=False, true_from=1
+        ),
+        impact="Requests in flight were dropped; a crash loop makes the service flap.",
+        diagnosis=(("Restarts and start times", expr.rsplit(" > ", 1)[0]),),
+        resolution=(
+            "Read the previous container's logs (`kubectl logs --previous`, `docker logs`).",
+            "Check the exit reason: OOMKilled (raise the limit or fix the leak), a failed "
+            "liveness probe, or a crash at start.",
+        ),
+        labels={"source": source},
+    )
+
+
+def _container_rules(c: RuleContext) -> list[AlertRule]:
+    restarts = "kube_pod_container_status_restarts_total"
+    started = 'container_start_time_seconds{name!=""}'
+    by_pod = "namespace, pod, container"
+    start = Decimal(1_700_000_000)
+    return [
+        _container_rule(
+            "kube-state-metrics",
+            f"sum by ({by_pod}) (increase({restarts}[{c.win(15)}])) > 0",
+            dict(_POD),
+            Series(restarts, {**_KSM, **_POD}, Decimal(1), service=False),
+            Series(restarts, {**_KSM, **_POD}, Decimal(0), Decimal(3), service=False),
+        ),
+        _container_rule(
+            "cadvisor",
+            f"max by (name) (changes({started}[{c.win(15)}])) > 0",
+            {"name": _CADVISOR["name"]},
+            Series("container_start_time_seconds", _CADVISOR, Decimal(60), start, service=False),
+            Series("container_start_time_seconds", _CADVISOR, Decimal(0), start, service=False),
         ),
     ]
 
@@ -84,12 +155,12 @@ def _cpu_idle(per_second: str) -> Series:
     )
 
 
-def _fs(avail: int) -> tuple[Series, ...]:
+def _fs(avail: Decimal) -> tuple[Series, ...]:
     return tuple(
-        Series(metric, _FS, Decimal(0), Decimal(value), service=False)
+        Series(metric, _FS, Decimal(0), value, service=False)
         for metric, value in (
             ("node_filesystem_avail_bytes", avail),
-            ("node_filesystem_size_bytes", 100_000_000_000),
+            ("node_filesystem_size_bytes", _DISK),
         )
     )
 
@@ -155,6 +226,7 @@ def db_rules(c: RuleContext) -> list[AlertRule]:
     op = {"system": "postgresql", "operation": "SELECT"}
     return [
         _exporter_down("DatabaseConnectionLost", "db", "pg_up", "postgres-exporter", "PostgreSQL"),
+        _deadlocks(c),
         AlertRule(
             name="DbPoolExhaustion",
             pack="db",
@@ -221,6 +293,37 @@ def db_rules(c: RuleContext) -> list[AlertRule]:
             ),
         ),
     ]
+
+
+def _deadlocks(c: RuleContext) -> AlertRule:
+    metric = "pg_stat_database_deadlocks"
+    labels = {"instance": "postgres-exporter:9187", "job": "postgres-exporter", "datname": "app"}
+    increase = f"sum by (instance, datname) (increase({metric}[{c.win(5)}]))"
+    return AlertRule(
+        name="DatabaseDeadlocks",
+        pack="db",
+        severity="warning",
+        expr=f"{increase} > 0",
+        for_minutes=0,
+        summary="PostgreSQL deadlocks in database {{ $labels.datname }}",
+        description="Transactions in {{ $labels.datname }} on {{ $labels.instance }} "
+        "deadlocked within 5 minutes (postgres_exporter); PostgreSQL aborted one of each pair.",
+        scenario=Scenario(
+            fire=(Series(metric, labels, Decimal(2), service=False),),
+            quiet=(Series(metric, labels, Decimal(0), Decimal(4), service=False),),
+            labels={"instance": labels["instance"], "datname": "app"},
+            service_label=False,
+        ),
+        impact="Requests whose transaction was aborted failed or were retried.",
+        diagnosis=(
+            ("Deadlocks by database", increase),
+            ("Service database errors", c.sum_rate("system, error_type", "db_errors_total")),
+        ),
+        resolution=(
+            "Find the statements in PostgreSQL's log (log_lock_waits = on shows the pair).",
+            "Take locks in one order in every transaction; keep transactions short.",
+        ),
+    )
 
 
 def cache_rules(c: RuleContext) -> list[AlertRule]:

@@ -71,7 +71,7 @@ def _observability(options: GenerateOptions) -> dict[str, object]:
             command=[
                 "--config.file=/etc/prometheus/prometheus.yml",
                 "--storage.tsdb.path=/prometheus",
-                "--storage.tsdb.retention.time=15d",
+                f"--storage.tsdb.retention.time={options.settings.retention.prometheus}",
             ],
             volumes=["./prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
             ports=["9090:9090"],
@@ -93,7 +93,12 @@ def _observability(options: GenerateOptions) -> dict[str, object]:
         backend.name: _traces_service(backend),
         "loki": _service(
             "loki",
-            command=["-config.file=/etc/loki/local-config.yaml"],
+            command=[
+                "-config.file=/etc/loki/local-config.yaml",
+                f"-store.retention={options.settings.retention.hours('logs')}h",
+                "-compactor.retention-enabled=true",
+                "-compactor.delete-request-store=filesystem",
+            ],
             volumes=["loki-data:/loki"],
         ),
         "grafana": _service(

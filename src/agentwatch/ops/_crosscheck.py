@@ -1,7 +1,8 @@
 """The catalog cross-check of a generated folder.
 
 Every metric a rule or a dashboard query reads must be a catalog series (histograms as
-``_bucket``/``_sum``/``_count``), a series recorded by the folder's own rules, or a
+``_bucket``/``_sum``/``_count``) or of a pack file the folder carries (``packs/*.yaml``,
+written by generate), a series recorded by the folder's own rules, or a
 standard Prometheus/exporter metric on :data:`STANDARD_METRICS`; label matchers on catalog
 metrics must use the metric's labels (or the target labels). Dashboard uids are unique and
 every dashboard has a ``service`` variable; every alert has a runbook and a unit test.
@@ -16,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .._catalog import MetricSpec
+from .._catalog.packfile import parse_pack_text
 from ._promql import Selector, selectors
 from ._slo import series_spec
 
@@ -46,7 +49,11 @@ STANDARD_METRICS = frozenset(
         "node_filesystem_size_bytes",
         # postgres-exporter, redis-exporter
         "pg_up",
+        "pg_stat_database_deadlocks",
         "redis_up",
+        # kube-state-metrics, cAdvisor
+        "kube_pod_container_status_restarts_total",
+        "container_start_time_seconds",
     }
 )
 TARGET_LABELS = frozenset({"service", "job", "instance", "exported_service"})
@@ -105,15 +112,27 @@ def dashboards(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
     ]
 
 
-def _check_selector(selector: Selector, known: set[str], where: str) -> list[str]:
+def folder_packs(folder: Path) -> dict[str, MetricSpec]:
+    """Series name -> spec for the pack files the folder carries (``packs/*.yaml``)."""
+    specs = {}
+    for path in sorted((folder / "packs").glob("*.yaml")):
+        pack = parse_pack_text(path.read_text(encoding="utf-8"), str(path))
+        for spec in pack.metrics:
+            specs.update(dict.fromkeys(spec.series_names, spec))
+    return specs
+
+
+def _check_selector(
+    selector: Selector, known: set[str], where: str, declared: dict[str, MetricSpec]
+) -> list[str]:
     name = selector.metric
     if name in known or name in STANDARD_METRICS:
         return []
-    spec = series_spec(name)
+    spec = declared.get(name) or series_spec(name)
     if spec is None:
         return [
-            f"{where}: metric {name!r} is not in the catalog, not recorded by the rules "
-            "and not on the standard list"
+            f"{where}: metric {name!r} is not in the catalog or the folder's pack files, "
+            "not recorded by the rules and not on the standard list"
         ]
     allowed = set(spec.labels) | TARGET_LABELS | ({"le"} if name.endswith("_bucket") else set())
     return [
@@ -123,12 +142,14 @@ def _check_selector(selector: Selector, known: set[str], where: str) -> list[str
     ]
 
 
-def _exprs_problems(pairs: Iterator[tuple[str, str]], known: set[str]) -> list[str]:
+def _exprs_problems(
+    pairs: Iterator[tuple[str, str]], known: set[str], declared: dict[str, MetricSpec]
+) -> list[str]:
     problems = []
     for where, expr in pairs:
         try:
             for selector in selectors(expr):
-                problems += _check_selector(selector, known, where)
+                problems += _check_selector(selector, known, where, declared)
         except ValueError as exc:
             problems.append(f"{where}: cannot read expression: {exc}")
     return problems
@@ -137,8 +158,11 @@ def _exprs_problems(pairs: Iterator[tuple[str, str]], known: set[str]) -> list[s
 def cross_check(folder: Path) -> list[str]:
     """Every problem found, as ``file: where: what`` lines (empty when the folder is sound)."""
     known = _recorded(folder) | {"__anonymous__"}
+    declared = folder_packs(folder)
     problems = _exprs_problems(
-        ((f"{file} rule {name}", expr) for file, name, expr in _rule_exprs(folder)), known
+        ((f"{file} rule {name}", expr) for file, name, expr in _rule_exprs(folder)),
+        known,
+        declared,
     )
     uids: dict[str, Path] = {}
     for path, board in dashboards(folder):
@@ -153,7 +177,9 @@ def cross_check(folder: Path) -> list[str]:
         if "service" not in variables:
             problems.append(f"{rel}: dashboard has no 'service' template variable")
         problems += _exprs_problems(
-            ((f"{rel} panel {title!r}", expr) for title, expr in _panel_queries(board)), known
+            ((f"{rel} panel {title!r}", expr) for title, expr in _panel_queries(board)),
+            known,
+            declared,
         )
     for name in _alert_names(folder):
         if not (folder / "runbooks" / f"{name}.md").is_file():

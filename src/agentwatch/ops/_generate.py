@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._catalog.packfile import pack_file
 from .._exceptions import OpsError
 from ._alertmanager import alertmanager_config
 from ._alerts import alert_rules
@@ -21,7 +22,7 @@ from ._compose import compose_file
 from ._grafana import dashboard_files, datasources, providers
 from ._helm import chart_files
 from ._k8s import k8s_files, k8s_values
-from ._options import GenerateOptions, resolve_packs
+from ._options import GenerateOptions, load_pack_files, resolve_packs
 from ._prometheus import prometheus_config
 from ._promtests import unit_test_files
 from ._readme import readme
@@ -50,7 +51,8 @@ class Plan:
 
 def plan(options: GenerateOptions) -> Plan:
     """Render everything in memory (raises ConfigurationError on bad input)."""
-    packs = resolve_packs(options.packs)
+    declared = load_pack_files(options)
+    packs = resolve_packs(options.packs, declared)
     ctx = RuleContext(options)
     slos = slos_for(packs, options.slo_file, options.slos)
     alerts = alert_rules(ctx, packs)
@@ -77,13 +79,18 @@ def plan(options: GenerateOptions) -> Plan:
     files["otel-collector/config.yaml"] = dump(collector_config(backend))
     files["otel-collector/loadbalancer.yaml"] = dump(loadbalancer_config())
     files["docker-compose.yml"] = dump(compose_file(options))
-    files[backend.config_path] = dump(backend.config())
+    files[backend.config_path] = dump(
+        backend.config(f"{options.settings.retention.hours('traces')}h")
+    )
     for name, body in k8s_files(options).items():
         files[f"k8s/{name}"] = dump(body)
     if options.k8s_format == "helm":
         for name, text in chart_files(k8s_values(options)).items():
             files[f"helm/{options.service}/{name}"] = text
     files["README.md"] = readme(options, packs, [spec.name for spec in slos])
+    for pack in packs:
+        if (source := pack_file(pack)) is not None:
+            files[f"packs/{pack}.yaml"] = source.text
     for name, text in runbooks([*alerts, *slo_alerts], options.service).items():
         files[f"runbooks/{name}"] = text
     return Plan(options, packs, slos, (*alerts, *slo_alerts), files)

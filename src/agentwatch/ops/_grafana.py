@@ -11,9 +11,11 @@ import json
 from typing import Any
 
 from .._catalog import PACKS
+from .._catalog.packfile import pack_file
 from ._alerts import BUILTIN_PACKS
 from ._dashboards import Board, Panel, platform_boards
 from ._dashboards_ai import ai_boards, pack_board, slo_board
+from ._packfiles import pack_file_board
 from ._slo import SloSpec
 from ._traces import TRACES_BACKENDS, TracesBackend
 
@@ -42,11 +44,7 @@ def selected_boards(packs: tuple[str, ...], slos: tuple[SloSpec, ...]) -> list[B
     """Boards with only the panels of chosen packs; empty boards dropped."""
     chosen = set(packs) | ({"slo"} if slos else set())
     boards = [*platform_boards(), *ai_boards(), slo_board()]
-    boards += [
-        pack_board(pack, PACKS[pack])
-        for pack in packs
-        if pack in PACKS and pack not in BUILTIN_PACKS
-    ]
+    boards += [_pack_board(pack) for pack in packs if pack in PACKS and pack not in BUILTIN_PACKS]
     out = []
     for board in boards:
         rows = tuple(
@@ -57,6 +55,13 @@ def selected_boards(packs: tuple[str, ...], slos: tuple[SloSpec, ...]) -> list[B
         if rows:
             out.append(Board(board.uid, board.title, board.description, rows))
     return out
+
+
+def _pack_board(pack: str) -> Board:
+    declared = pack_file(pack)
+    if declared is not None and declared.rows:
+        return pack_file_board(declared)
+    return pack_board(pack, PACKS[pack])
 
 
 def _panel(sdk: Any, panel: Panel, panel_id: int) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 from ._collector import STORAGE, collector_config
 from ._compose import IMAGES
 from ._options import GenerateOptions
+from ._thresholds import retention_configmap
 from ._traces import traces_backend
 from ._yaml import dump
 
@@ -245,6 +246,7 @@ def k8s_files(options: GenerateOptions) -> dict[str, dict[str, object]]:
     """``{"deployment.yaml": manifest, ...}`` (and ``kustomization.yaml`` for kustomize)."""
     values = k8s_values(options)
     files = {**service_manifests(values), **collector_manifests(values)}
+    files["retention.yaml"] = retention_configmap(options.service, options.settings)
     if options.k8s_format == "kustomize":
         files["kustomization.yaml"] = _kustomization(values, list(files))
     return files

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._catalog import PACKS
+from .._catalog.packfile import PackFile, load_packs, pack_file, shipped_packs
 from .._exceptions import ConfigurationError
 from .._genai.operation import ERROR, SUCCESS
+from ._thresholds import OpsSettings
 
 if TYPE_CHECKING:
     from ._slo import SloSpec
@@ -33,6 +35,7 @@ __all__ = [
     "GenerateOptions",
     "Profile",
     "ReceiverOptions",
+    "load_pack_files",
     "resolve_packs",
 ]
 
@@ -114,6 +117,8 @@ class ReceiverOptions:
 class GenerateOptions:
     """Everything ``agentwatch ops generate`` needs; every field has a working default.
 
+    ``packs`` names built-in packs and shipped pack files (``rag``, ``business``, ...);
+    ``pack_files`` adds pack files by path (their packs are always chosen).
     SLOs: the defaults of the chosen packs, then ``slo_file``'s, then ``slos`` (same name
     replaces). ``profile`` sets the timings (``TEST_PROFILE`` turns minutes into seconds).
 
@@ -124,6 +129,7 @@ class GenerateOptions:
     service_targets: tuple[str, ...] = ("host.docker.internal:8000",)
     metrics_path: str = "/metrics"
     packs: tuple[str, ...] | None = None
+    pack_files: tuple[Path, ...] = ()
     slo_file: Path | None = None
     slos: tuple[SloSpec, ...] = ()
     cluster: str = "local"
@@ -141,6 +147,7 @@ class GenerateOptions:
     profile: Profile = DEFAULT_PROFILE
     traces_backend: str = "tempo"  # or "jaeger" (see _traces.py)
     k8s_format: str = "kustomize"  # or "helm": the chart beside the plain manifests
+    settings: OpsSettings = field(default_factory=OpsSettings)  # agentwatch-ops.yaml
 
     def __post_init__(self) -> None:
         from ._traces import traces_backend
@@ -158,13 +165,28 @@ class GenerateOptions:
         return self.service_image or f"{self.service}:0.1.0"
 
 
-def resolve_packs(packs: tuple[str, ...] | None) -> tuple[str, ...]:
-    """The packs to generate for, in catalog order; ``None`` means every pack (and host)."""
+def load_pack_files(options: GenerateOptions) -> tuple[PackFile, ...]:
+    """Define the pack files the options name: shipped ones in ``packs``, then ``pack_files``."""
+    shipped = set(shipped_packs())
+    named = [pack for pack in options.packs or () if pack in shipped and pack not in PACKS]
+    return load_packs([*named, *options.pack_files])
+
+
+def resolve_packs(
+    packs: tuple[str, ...] | None, files: tuple[PackFile, ...] = ()
+) -> tuple[str, ...]:
+    """The packs to generate for, in catalog order; ``None`` means every pack (and host).
+
+    Every pack is every built-in and business pack; pack files count only when chosen:
+    ``files`` (given by path, always chosen) or named in ``packs``.
+    """
     known = (*PACKS, HOST_PACK)
     if packs is None:
-        return known
+        mine = {file.pack for file in files}
+        return tuple(p for p in known if pack_file(p) is None or p in mine)
     for pack in packs:
         if pack not in known:
-            raise ConfigurationError("packs", pack, "one of " + ", ".join(sorted(known)))
-    chosen = set(packs) | {"agentwatch"}
+            choices = sorted({*known, *shipped_packs()})
+            raise ConfigurationError("packs", pack, "one of " + ", ".join(choices))
+    chosen = set(packs) | {"agentwatch"} | {file.pack for file in files}
     return tuple(p for p in known if p in chosen)

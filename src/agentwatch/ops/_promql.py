@@ -9,11 +9,11 @@ vector selector (metric name and label matchers), skipping function names, keywo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["Matcher", "Selector", "matches", "parse_selector", "selectors"]
+__all__ = ["Matcher", "Selector", "matches", "parse_selector", "selectors", "with_matcher"]
 
 _TOKEN = re.compile(
     r"""
@@ -161,3 +161,58 @@ def _braces(expr: str, tokens: list[_Token], i: int) -> tuple[str, int]:
         parts.append(text if kind != "ident" else f" {text}")
         i += 1
     return "".join(parts), i + 1
+
+
+def with_matcher(expr: str, matcher: str, window: Callable[[str], str] | None = None) -> str:
+    """``expr`` with ``matcher`` (``service="x"``) first in every vector selector.
+
+    ``window`` rewrites each range (``5m`` of ``[5m]``; subqueries ``[30m:1m]`` are given
+    whole). Used for pack files, whose queries name metrics without the service matcher.
+    """
+    found = [m for m in _TOKEN.finditer(expr) if m.lastgroup != "space"]
+    out: list[str] = []
+    last = 0
+    i = 0
+    while i < len(found):
+        token = found[i]
+        kind, text = token.lastgroup or "other", token.group()
+        following = found[i + 1].group() if i + 1 < len(found) else ""
+        if kind == "ident" and text.lower() in _LABEL_LISTS and following == "(":
+            i = _skip_matches(found, i + 1)
+            continue
+        if kind == "range" and window is not None:
+            out += [expr[last : token.start()], f"[{window(text[1:-1].strip())}]"]
+            last = token.end()
+        is_call = following == "(" or following.lower() in _LABEL_LISTS
+        if kind == "ident" and not is_call and text.lower() not in _KEYWORDS:
+            if following == "{":
+                out += [expr[last : found[i + 1].end()], matcher]
+                last = found[i + 1].end()
+                closing = _closing(found, i + 1)
+                inner = expr[found[i + 1].end() : found[closing].start()].strip()
+                if inner:
+                    out.append(",")
+                i = closing + 1
+                continue
+            out += [expr[last : token.end()], "{", matcher, "}"]
+            last = token.end()
+        i += 1
+    out.append(expr[last:])
+    return "".join(out)
+
+
+def _skip_matches(found: list[re.Match[str]], i: int) -> int:
+    depth = 0
+    while i < len(found):
+        text = found[i].group()
+        depth += (text == "(") - (text == ")")
+        if text == ")" and depth == 0:
+            return i + 1
+        i += 1
+    return i
+
+
+def _closing(found: list[re.Match[str]], i: int) -> int:
+    while i < len(found) and found[i].group() != "}":
+        i += 1
+    return i

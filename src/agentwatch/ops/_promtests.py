@@ -30,8 +30,14 @@ def _trips(rule: AlertRule, pairs: tuple[tuple[str, str], ...]) -> bool:
 
 
 def _expected(
-    c: RuleContext, rule: AlertRule, same_name: list[AlertRule], *, quiet: bool = False
+    c: RuleContext,
+    rule: AlertRule,
+    same_name: list[AlertRule],
+    step: int,
+    *,
+    quiet: bool = False,
 ) -> list[dict[str, Any]]:
+    """The alerts firing at ``step``: tripped rules of the name whose ``for`` has elapsed."""
     scenario = rule.scenario
     base = dict(scenario.labels)
     if scenario.service_label:
@@ -41,6 +47,7 @@ def _expected(
         firing = [r for r in others if _trips(r, scenario.quiet_also)]
     else:
         firing = [rule] + [r for r in others if _trips(r, scenario.also)]
+    firing = [r for r in firing if step >= scenario.true_from + r.for_minutes]
     out = []
     for r in firing:
         labels = {**base, **r.all_labels()}
@@ -60,8 +67,16 @@ def _cases(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[
         "interval": _at(c, 1),
         "input_series": _input(c, scenario.fire, steps),
         "alert_rule_test": [
-            {"eval_time": _at(c, fire_step - 1), **check, "exp_alerts": []},
-            {"eval_time": _at(c, fire_step), **check, "exp_alerts": _expected(c, rule, same_name)},
+            {
+                "eval_time": _at(c, fire_step - 1),
+                **check,
+                "exp_alerts": _expected(c, rule, same_name, fire_step - 1),
+            },
+            {
+                "eval_time": _at(c, fire_step),
+                **check,
+                "exp_alerts": _expected(c, rule, same_name, fire_step),
+            },
         ],
     }
     quiet = {
@@ -72,7 +87,7 @@ def _cases(c: RuleContext, rule: AlertRule, same_name: list[AlertRule]) -> list[
             {
                 "eval_time": _at(c, fire_step),
                 **check,
-                "exp_alerts": _expected(c, rule, same_name, quiet=True),
+                "exp_alerts": _expected(c, rule, same_name, fire_step, quiet=True),
             }
         ],
     }

@@ -28,7 +28,7 @@ import yaml
 from .._catalog import CATALOG, MetricSpec
 from .._exceptions import ConfigurationError
 from ._options import HTTP_SERVER_ERROR, STATUS_ERROR
-from ._promql import Selector, parse_selector
+from ._promql import Matcher, Selector, parse_selector
 from ._units import dec, parse_duration
 
 __all__ = ["DEFAULT_SLOS", "PAGE_BURN", "SloSpec", "load_slo_file", "slos_for"]
@@ -60,7 +60,9 @@ class SloSpec:
         return 1 - self.objective
 
     def selector(self, which: str) -> Selector:
-        return parse_selector(getattr(self, which))
+        """The selector, ``le`` written as prometheus_client exposes it (``120`` -> ``120.0``)."""
+        selector = parse_selector(getattr(self, which))
+        return Selector(selector.metric, tuple(_exposed_le(m) for m in selector.matchers))
 
     def check(self, where: str = "") -> None:
         """Raise ConfigurationError (naming ``where``) for anything generation cannot use."""
@@ -119,7 +121,22 @@ def _check_selector(text: str, field: str, where: str) -> None:
 
 
 def _is_bucket(spec: MetricSpec, value: str) -> bool:
-    return value == "+Inf" or value in {repr(float(b)) for b in spec.buckets}
+    """Whether ``value`` is a bound of the histogram, however written (120, 120.0, 1.2e2)."""
+    if value == "+Inf":
+        return True
+    try:
+        return float(value) in {float(b) for b in spec.buckets}
+    except ValueError:
+        return False
+
+
+def _exposed_le(matcher: Matcher) -> Matcher:
+    if matcher.label != "le" or matcher.op != "=" or matcher.value == "+Inf":
+        return matcher
+    try:
+        return Matcher("le", "=", repr(float(matcher.value)))
+    except ValueError:
+        return matcher
 
 
 def series_spec(series: str) -> MetricSpec | None:

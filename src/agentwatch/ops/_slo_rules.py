@@ -193,7 +193,10 @@ def _alert(
                 f'{{__name__=~"slo:sli_error:ratio_rate.*",slo="{spec.name}"}}',
             ),
             ("Budget remaining", _own(c, spec, "slo:error_budget_remaining:ratio")),
-            ("Bad events", spec.error or spec.good),
+            (
+                "Bad events" if spec.error else "Good events",
+                spec.selector("error" if spec.error else "good").text(),
+            ),
             ("All events", spec.total),
         ),
         resolution=(

@@ -38,10 +38,11 @@ def _otlp_receivers() -> dict[str, object]:
     }
 
 
-def tempo_config() -> dict[str, object]:
-    """Tempo single binary: OTLP in, local blocks on the volume."""
+def tempo_config(retention: str = DEFAULT_TRACE_RETENTION) -> dict[str, object]:
+    """Tempo single binary: OTLP in, local blocks on the volume kept ``retention``."""
     return {
         "server": {"http_listen_port": 3200},
+        "compactor": {"compaction": {"block_retention": retention}},
         "distributor": {"receivers": _otlp_receivers()},
         "storage": {
             "trace": {
@@ -116,7 +117,7 @@ class TracesBackend:
     data_dir: str  # where the volume is mounted in the container
     command: tuple[str, ...]
     ports: tuple[str, ...]
-    config: Callable[[], dict[str, object]]
+    config: Callable[[str], dict[str, object]]  # retention -> config
 
     @property
     def uid(self) -> str:
@@ -152,7 +153,7 @@ TRACES_BACKENDS: dict[str, TracesBackend] = {
         data_dir="/tmp",  # the image's VOLUME, writable by its user 10001
         command=("--config=/etc/jaeger/config.yaml",),
         ports=("16686:16686",),
-        config=jaeger_config,  # span TTL: DEFAULT_TRACE_RETENTION
+        config=jaeger_config,
     ),
 }
 

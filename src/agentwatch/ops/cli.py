@@ -22,6 +22,7 @@ from ._options import (
     GenerateOptions,
     ReceiverOptions,
 )
+from ._thresholds import DEFAULT_SETTINGS_FILE, OpsSettings, load_ops_settings
 from ._traces import TRACES_BACKENDS
 from ._validate import validate
 
@@ -59,6 +60,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Gene
         service_targets=_split(args.target) or ("host.docker.internal:8000",),
         metrics_path=args.metrics_path,
         packs=_split([args.packs]) if args.packs else None,
+        pack_files=tuple(Path(path) for path in args.pack_file or ()),
         slo_file=Path(args.slo_file) if args.slo_file else None,
         cluster=args.cluster,
         hub_targets=() if args.no_hub else (_split(args.hub_target) or ("hub:8787",)),
@@ -73,7 +75,15 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Gene
         profile=PROFILES[args.profile],
         traces_backend=args.traces_backend,
         k8s_format=args.k8s_format,
+        settings=_settings(args.settings),
     )
+
+
+def _settings(path: str | None) -> OpsSettings:
+    """``--settings FILE``, else ./agentwatch-ops.yaml when it exists, else the defaults."""
+    if path is None:
+        path = DEFAULT_SETTINGS_FILE if Path(DEFAULT_SETTINGS_FILE).is_file() else None
+    return load_ops_settings(path) if path else OpsSettings()
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -100,7 +110,19 @@ def _add_generate(ops: Any) -> None:
     p.add_argument("--service", default=defaults.service, help="service name (label service)")
     p.add_argument("--target", action="append", help="service HOST:PORT to scrape (repeat)")
     p.add_argument("--metrics-path", default=defaults.metrics_path)
-    p.add_argument("--packs", help="comma-separated packs the service uses (default: all)")
+    p.add_argument(
+        "--packs",
+        help="comma-separated packs the service uses, built-in or shipped (rag, business, ...; default: all built-in)",
+    )
+    p.add_argument(
+        "--pack-file",
+        action="append",
+        help="YAML pack file: metrics, dashboard, alerts (repeat; its pack is chosen)",
+    )
+    p.add_argument(
+        "--settings",
+        help="ops settings file: alert thresholds, retention (default ./agentwatch-ops.yaml)",
+    )
     p.add_argument("--slo-file", help="YAML file of SLOs (see agentwatch.ops.SloSpec)")
     p.add_argument("--cluster", default=defaults.cluster, help="external label cluster")
     p.add_argument("--hub-target", action="append", help="hub HOST:PORT (default hub:8787)")
