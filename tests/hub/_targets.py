@@ -1,5 +1,10 @@
-"""A local HTTP target for monitors: answers GET with the status and body it is set to,
-and keeps the ``traceparent`` of each request."""
+"""The one local HTTP target of the hub's tests: answers GET with the status and body it is
+set to, counts the requests to each path and keeps the ``traceparent`` of each.
+
+>>> with Target() as web:                  # doctest: +SKIP
+...     web.status = 503                   # the monitors of web.url now fail
+...     web.hits["/a"]                     # checks that reached /a
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import http.server
 import json
 import socket
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,15 +23,19 @@ class Target:
     body: str = "ok"
     content_type: str = "text/plain"
     traceparents: list[str] = field(default_factory=list)
+    hits: Counter[str] = field(default_factory=Counter)  # path -> requests
 
     def __post_init__(self) -> None:
         target = self
+        self._lock = threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                target.traceparents.append(self.headers.get("traceparent", ""))
+                with target._lock:
+                    target.hits[self.path] += 1
+                    target.traceparents.append(self.headers.get("traceparent", ""))
                 payload = target.body.encode()
                 self.send_response(target.status)
                 self.send_header("Content-Type", target.content_type)

@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-from tests.hub._status_support import eventually
+from tests.hub._receivers import eventually
 from tests.hub._support import running_hub
 from tests.hub._traces_support import served_hub
 
@@ -393,4 +393,4 @@ async def test_metrics_count_the_open_incidents_by_impact(tmp_path: Path) -> Non
                 )
             )
 
-        await eventually(counted, what="the open incidents counted")
+        await eventually("the open incidents counted", counted)
