@@ -179,10 +179,16 @@ TRACESTATE_CASES: list[tuple[str, list[str], dict[str, str] | None]] = [
     ("empty header after", ["foo=1", ""], {"foo": "1"}),
     ("empty header before", ["", "foo=1"], {"foo": "1"}),
     ("empty members", ["foo=1,,, ,\t,bar=2"], {"foo": "1", "bar": "2"}),
-    ("duplicate key", ["foo=1,foo=1"], None),
-    ("duplicate key other value", ["foo=1,foo=2"], None),
-    ("duplicate key across headers", ["foo=1", "foo=1"], None),
-    ("duplicate key across headers other value", ["foo=1", "foo=2"], None),
+    # duplicates: inherited, the first (left-most) member wins
+    ("duplicate key", ["foo=1,foo=1"], {"foo": "1"}),
+    ("duplicate key other value", ["foo=1,foo=2"], {"foo": "1"}),
+    ("duplicate key across headers", ["foo=1", "foo=1"], {"foo": "1"}),
+    ("duplicate key across headers other value", ["foo=1", "foo=2"], {"foo": "1"}),
+    (
+        "duplicate key keeps the others",
+        ["foo=1,bar=2,foo=3,baz=4"],
+        {"foo": "1", "bar": "2", "baz": "4"},
+    ),
     ("all key characters", [f"{ALL_KEY}={ALL_VALUE}"], {ALL_KEY: ALL_VALUE}),
     (
         "all key characters, multi-tenant",
@@ -204,21 +210,26 @@ TRACESTATE_CASES: list[tuple[str, list[str], dict[str, str] | None]] = [
     ("space before =", ["foo =1"], None),
     ("uppercase key", ["FOO=1"], None),
     ("dot in key", ["foo.bar=1"], None),
-    ("key starts with digit", ["1foo=1"], None),
+    ("key starts with digit", ["1foo=1"], {"1foo": "1"}),
     ("key starts with _", ["_foo=1"], None),
     ("tenant starts with digit", ["1foo@bar=1"], {"1foo@bar": "1"}),
-    ("empty system", ["foo@=1,bar=2"], None),
+    ("empty system", ["foo@=1,bar=2"], {"foo@": "1", "bar": "2"}),
     ("empty tenant", ["@foo=1,bar=2"], None),
-    ("double @", ["foo@@bar=1,bar=2"], None),
-    ("two @", ["foo@bar@baz=1,bar=2"], None),
-    ("system starts with digit", ["foo@1bar=1"], None),
+    ("double @", ["foo@@bar=1,bar=2"], {"foo@@bar": "1", "bar": "2"}),
+    ("two @", ["foo@bar@baz=1,bar=2"], {"foo@bar@baz": "1", "bar": "2"}),
+    ("system starts with digit", ["foo@1bar=1"], {"foo@1bar": "1"}),
+    ("uppercase system", ["foo@BAR=1"], None),
+    ("dot in system", ["foo@b.r=1"], None),
     ("32 members", [_members(10), _members(10, 11), _members(10, 21), _members(2, 31)], "32"),
     ("33 members", [_members(10), _members(10, 11), _members(10, 21), _members(3, 31)], None),
     ("key of 256", ["foo=1", "z" * 256 + "=1"], {"foo": "1", "z" * 256: "1"}),
     ("key of 257", ["foo=1", "z" * 257 + "=1"], None),
     ("tenant 241, system 14", ["foo=1", "t" * 241 + "@" + "v" * 14 + "=1"], "2"),
-    ("tenant 242", ["foo=1", "t" * 242 + "@v=1"], None),
-    ("system 15", ["foo=1", "t@" + "v" * 15 + "=1"], None),
+    ("tenant 242", ["foo=1", "t" * 242 + "@v=1"], {"foo": "1", "t" * 242 + "@v": "1"}),
+    ("system 15", ["foo=1", "t@" + "v" * 15 + "=1"], {"foo": "1", "t@" + "v" * 15: "1"}),
+    ("key with @ of 257", ["foo=1", "t" * 128 + "@" + "v" * 128 + "=1"], None),
+    ("33 members with duplicates", [_members(32), "bar01=x"], None),
+    ("empty members do not count", [_members(32) + ",,, ,"], "32"),
     ("value with =", ["foo=bar=baz"], None),
     ("empty value", ["foo=,bar=3"], None),
     ("value of 256", ["foo=" + "v" * 256], {"foo": "v" * 256}),
@@ -245,6 +256,75 @@ def test_tracestate(extract, case: str, values: list[str], expected: Any) -> Non
     else:
         assert dict(state.items()) == expected
         assert list(state.keys()) == list(expected)  # order kept
+
+
+def _sized(key: str, size: int) -> str:
+    """A member ``key=vvv…`` of exactly ``size`` characters."""
+    return f"{key}={'v' * (size - len(key) - 1)}"
+
+
+# (case, members, keys kept in order) — the spec's truncation: whole members, those over 128
+# characters first (right-most first), then from the right, until the value fits in 512.
+TRUNCATION_CASES: list[tuple[str, list[str], list[str]]] = [
+    ("512 exactly is kept", [_sized(k, 127) for k in "abcd"], ["a", "b", "c", "d"]),
+    (
+        "513 drops the right-most",
+        [*(_sized(k, 128) for k in "abc"), _sized("d", 126)],
+        ["a", "b", "c"],
+    ),
+    (
+        "a long member goes first, wherever it is",
+        [
+            _sized("a", 100),
+            _sized("big", 129),
+            _sized("b", 100),
+            _sized("c", 100),
+            _sized("d", 100),
+        ],
+        ["a", "b", "c", "d"],
+    ),
+    (
+        "the right-most long member goes first",
+        [_sized("x", 200), _sized("a", 100), _sized("y", 200), _sized("b", 100)],
+        ["x", "a", "b"],
+    ),
+    (
+        "then the other long ones",
+        [_sized("x", 255), _sized("y", 255), _sized("z", 255), _sized("a", 10)],
+        ["x", "a"],
+    ),
+    (
+        "short ones from the right",
+        [_sized(f"k{i:02d}", 40) for i in range(14)],
+        [f"k{i:02d}" for i in range(12)],
+    ),
+    ("one member over 512 leaves nothing", ["z" * 256 + "=" + "v" * 256], []),
+]
+
+
+@pytest.mark.parametrize(("case", "members", "kept"), TRUNCATION_CASES)
+def test_tracestate_over_512_characters_is_truncated_by_whole_members(
+    case: str, members: list[str], kept: list[str]
+) -> None:
+    half = len(members) // 2  # split over two header fields: the combined value counts
+    context = _asgi(
+        [("traceparent", VALID), ("tracestate", ",".join(members[:half]))]
+        + ([("tracestate", " , ".join(members[half:]))] if members[half:] else [])
+    )
+    state = _parent(context).trace_state
+    assert list(state.keys()) == kept, case
+    assert len(state.to_header()) <= 512
+    sent = inject_headers(context=context).get("tracestate", "")
+    assert sent == state.to_header()
+
+
+def test_a_tracestate_built_in_process_is_sent_truncated_to_512() -> None:
+    state = TraceState([(f"k{i:02d}", "v" * 60) for i in range(10)])  # 10 x 64 + 9 = 649
+    span = trace.NonRecordingSpan(
+        SpanContext(int(TID, 16), int(PID, 16), False, TraceFlags(1), state)
+    )
+    sent = inject_headers(context=trace.set_span_in_context(span))["tracestate"]
+    assert sent == ",".join(f"k{i:02d}={'v' * 60}" for i in range(7))  # 7 x 64 + 6 = 454
 
 
 @pytest.mark.parametrize(

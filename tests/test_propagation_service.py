@@ -118,9 +118,10 @@ TRACESTATE: list[tuple[str, list[str], dict[str, str]]] = [
     ),
     ("empty", [""], {}),
     ("empty then value", ["", "foo=1"], {"foo": "1"}),
-    ("duplicated keys", ["foo=1", "foo=2"], {}),
+    ("duplicated keys", ["foo=1", "foo=2"], {"foo": "1"}),
     ("illegal key", ["foo.bar=1"], {}),
-    ("illegal vendor format", ["foo@@bar=1,bar=2"], {}),
+    ("key with two @", ["foo@@bar=1,bar=2"], {"foo@@bar": "1", "bar": "2"}),
+    ("key starting with @", ["@foo=1,bar=2"], {}),
     (
         "32 members",
         [_bars(1, 10), _bars(11, 20), _bars(21, 30), _bars(31, 32)],
@@ -128,7 +129,12 @@ TRACESTATE: list[tuple[str, list[str], dict[str, str]]] = [
     ),
     ("33 members", [_bars(1, 10), _bars(11, 20), _bars(21, 30), _bars(31, 33)], {}),
     ("key 257", ["foo=1", "z" * 257 + "=1"], {}),
-    ("system 15", ["foo=1", "t@" + "v" * 15 + "=1"], {}),
+    ("system 15", ["foo=1", "t@" + "v" * 15 + "=1"], {"foo": "1", "t@" + "v" * 15: "1"}),
+    (
+        "over 512",
+        ["a=" + "v" * 200, "b=" + "v" * 200, "c=" + "v" * 200],
+        {"a": "v" * 200, "b": "v" * 200},
+    ),
     ("value with =", ["foo=bar=baz"], {}),
 ]
 

@@ -43,6 +43,7 @@ from ._w3c import (
     SAMPLED,
     format_baggage,
     format_traceparent,
+    format_tracestate,
     parse_baggage,
     parse_traceparent,
     parse_tracestate,
@@ -220,7 +221,7 @@ class TraceContextPropagator(_HeaderPropagator):
         value = format_traceparent(span_context.trace_id, span_context.span_id, flags)
         headers = [("traceparent", value)]
         if span_context.trace_state:
-            headers.append(("tracestate", span_context.trace_state.to_header()))
+            headers.append(("tracestate", format_tracestate(span_context.trace_state)))
         return headers
 
     def trace_flags(self, span_context: SpanContext, context: Context | None = None) -> int:

@@ -12,15 +12,21 @@ the propagators on them. Decisions the specifications leave open, and how they a
     dropped, so it is never propagated.
 ``tracestate``
     Several header fields are joined with commas (RFC 9110 field order). Empty and
-    whitespace-only members are ignored. Keys follow the ``simple-key`` /
-    ``tenant-id@system-id`` grammar (simple key: a lowercase letter then up to 255 of
-    ``a-z 0-9 _ - * /``; tenant: a letter or digit then up to 240; system: a letter then
-    up to 13) — the grammar of the W3C test suite and of OpenTelemetry's ``TraceState``;
-    Level 2 relaxed it; a tracestate with a key valid only under the relaxed rule is
-    discarded here.
+    whitespace-only members are ignored. Keys follow the current Level 2 grammar: a
+    lowercase letter or a digit, then up to 255 of ``a-z 0-9 _ - * / @`` (so the Level 1
+    ``simple-key`` and ``tenant-id@system-id`` keys, tenant up to 241 and system up to 14,
+    are all valid, and so are the keys Level 2 added, ``1foo``, ``foo@``, ``foo@@bar``; a
+    key may not start with ``@``). This is the grammar of the W3C test suite since 2026
+    (``w3c/trace-context`` ``test/``).
     Values are 1 to 256 printable ASCII characters except ``,`` and ``=``, not ending in a
-    space (trailing optional whitespace is dropped). Any invalid member, a duplicate key,
-    or more than 32 members discards the whole ``tracestate``.
+    space (trailing optional whitespace is dropped). An invalid member, or more than 32
+    members, discards the whole ``tracestate`` (the traceparent is kept). A duplicate key
+    is not an error (the sender broke the rule, the spec lets the receiver drop foreign
+    duplicates): the first, left-most, member wins and the later ones are dropped.
+    Size: the combined value propagated is at most 512 characters (the spec's minimum,
+    commas included), on input and on output. A longer one is truncated by whole members
+    as the spec says: members longer than 128 characters go first, right-most first, then
+    members from the right, until it fits.
 ``baggage``
     Several header fields are joined. Keys are RFC 9110 tokens; values and property
     values are percent-decoded UTF-8 (``+`` is a plus sign, not a space). An invalid
@@ -44,6 +50,7 @@ from .._compat import trace_state_of
 __all__ = [
     "MAX_BAGGAGE_BYTES",
     "MAX_BAGGAGE_MEMBERS",
+    "MAX_TRACESTATE_BYTES",
     "MAX_TRACESTATE_MEMBERS",
     "RANDOM",
     "SAMPLED",
@@ -51,6 +58,7 @@ __all__ = [
     "TraceParent",
     "format_baggage",
     "format_traceparent",
+    "format_tracestate",
     "parse_baggage",
     "parse_traceparent",
     "parse_tracestate",
@@ -59,13 +67,15 @@ __all__ = [
 SAMPLED = 0x01
 RANDOM = 0x02
 MAX_TRACESTATE_MEMBERS = 32
+MAX_TRACESTATE_BYTES = 512
+LONG_TRACESTATE_MEMBER = 128
 MAX_BAGGAGE_MEMBERS = 180
 MAX_BAGGAGE_BYTES = 8192
 EMPTY_TRACE_STATE = TraceState()
 
 _OWS = " \t"
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
-_TS_KEY = r"(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})"
+_TS_KEY = r"[a-z0-9][_0-9a-z\-*/@]{0,255}"
 _TS_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
 _TS_MEMBER = re.compile(f"({_TS_KEY})=({_TS_VALUE})")
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -112,22 +122,59 @@ def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
 
 
 def parse_tracestate(values: Iterable[str]) -> TraceState:
-    """The ``TraceState`` of one or more ``tracestate`` field values (empty if invalid)."""
+    """The ``TraceState`` of one or more ``tracestate`` field values (empty if invalid).
+
+    >>> parse_tracestate(["rojo=1, congo=2", "rojo=3"]).to_header()
+    'rojo=1,congo=2'
+    """
     entries: dict[str, str] = {}
+    count = 0
     for header in values:
         for raw in header.split(","):
             member = raw.strip(_OWS)
             if not member:
                 continue
             match = _TS_MEMBER.fullmatch(member)
-            if match is None:
+            count += 1
+            if match is None or count > MAX_TRACESTATE_MEMBERS:
                 return EMPTY_TRACE_STATE
-            key = match.group(1)
-            if key in entries or len(entries) == MAX_TRACESTATE_MEMBERS:
-                return EMPTY_TRACE_STATE
-            entries[key] = match.group(2)
-    # validated above, by a grammar as strict as TraceState's own
-    return trace_state_of(entries) if entries else EMPTY_TRACE_STATE
+            entries.setdefault(match.group(1), match.group(2))
+    if not entries:
+        return EMPTY_TRACE_STATE
+    if _size(entries) > MAX_TRACESTATE_BYTES:
+        _truncate(entries)
+        if not entries:
+            return EMPTY_TRACE_STATE
+    # validated above, by the Level 2 grammar (a superset of TraceState's own)
+    return trace_state_of(entries)
+
+
+def format_tracestate(entries: Mapping[str, str]) -> str:
+    """A ``tracestate`` value of at most 512 characters, truncated by whole members.
+
+    >>> value = format_tracestate({"a": "x" * 250, "b": "1", "c": "y" * 250, "d": "2"})
+    >>> [member.partition("=")[0] for member in value.split(",")]  # 513: c goes
+    ['a', 'b', 'd']
+    """
+    if _size(entries) <= MAX_TRACESTATE_BYTES:
+        return ",".join(f"{key}={value}" for key, value in entries.items())
+    kept = dict(entries)
+    _truncate(kept)
+    return ",".join(f"{key}={value}" for key, value in kept.items())
+
+
+def _size(entries: Mapping[str, str]) -> int:
+    return sum(len(key) + len(value) + 2 for key, value in entries.items()) - 1
+
+
+def _truncate(entries: dict[str, str]) -> None:
+    """Drop whole members, the spec's way, until the value fits in 512 characters."""
+    size = _size(entries)
+    while size > MAX_TRACESTATE_BYTES:
+        keys = list(entries)
+        long = [key for key in keys if len(key) + len(entries[key]) + 1 > LONG_TRACESTATE_MEMBER]
+        victim = long[-1] if long else keys[-1]
+        size -= len(victim) + len(entries.pop(victim)) + 2
 
 
 class BaggageValue(str):
