@@ -101,6 +101,8 @@ class Store:
         options: dict[str, Any] = {}
         if self.url.startswith("postgresql"):
             options = {"pool_size": 10, "max_overflow": 20}
+        elif self.url.startswith("sqlite"):  # writers queue for the lock rather than fail at 5 s
+            options = {"connect_args": {"timeout": 30}}
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
