@@ -37,8 +37,12 @@ class Received:
         return ExportTraceServiceRequest.FromString(body)
 
     def span_names(self) -> list[str]:
+        return [span.name for span in self.spans()]
+
+    def spans(self) -> list[Any]:
+        """The ``Span`` messages of the request."""
         request = self.request()
-        return [s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+        return [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
 
 
 @dataclass
@@ -48,6 +52,10 @@ class Receiver:
     close_after_answer: bool = False
     received: list[Received] = field(default_factory=list)
     connections: int = 0
+
+    def trace_ids(self) -> list[str]:
+        """The trace id (hex) of every span received, repeats included."""
+        return [span.trace_id.hex() for got in self.received for span in got.spans()]
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -79,11 +87,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @contextmanager
 def otlp_receiver(
-    *answers: Answer, close_after_answer: bool = False, tls: ssl.SSLContext | None = None
+    *answers: Answer,
+    close_after_answer: bool = False,
+    tls: ssl.SSLContext | None = None,
+    port: int = 0,
 ) -> Iterator[Receiver]:
-    """The receiver, answering ``answers`` in turn; HTTPS with ``tls`` (a server context)."""
+    """The receiver, answering ``answers`` in turn; HTTPS with ``tls`` (a server context);
+    on ``port`` (a free one by default)."""
     receiver = Receiver(answers=list(answers), close_after_answer=close_after_answer)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Handler)
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     httpd.daemon_threads = True

@@ -20,6 +20,15 @@ class InternalErrors(list[tuple[str, BaseException]]):
 
 
 @pytest.fixture(autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A user state directory of the test's own: the default export spool of one test
+    (``<state>/agentwatch/<service>/spool``) is never sent by the next."""
+    folder = str(tmp_path_factory.mktemp("state"))
+    monkeypatch.setenv("XDG_STATE_HOME", folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def internal_errors() -> Iterator[InternalErrors]:
     errors = InternalErrors()
 

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import importlib
 import logging
 import os
@@ -79,6 +81,7 @@ class Agentwatch:
         except BaseException:  # a bad setting found late: leave nothing half-registered
             self.shutdown(0.0)
             raise
+        atexit.register(self._at_exit)  # kept spans still go out when nobody calls shutdown()
 
     def _wire(
         self,
@@ -194,6 +197,8 @@ class Agentwatch:
                 self.loop_lag.start()
             elif message_type == "lifespan.shutdown":
                 await self.loop_lag.stop()
+                # every request has ended: send what was kept, spool what does not fit
+                await asyncio.to_thread(self.tracing.drain, self.settings.shutdown_timeout_seconds)
                 if self.settings.multiprocess_dir:
                     _metrics.mark_process_dead(self.settings.multiprocess_dir)
         except Exception as exc:
@@ -215,12 +220,19 @@ class Agentwatch:
                 done = False
         return done
 
-    def shutdown(self, timeout_seconds: float = 10.0) -> None:
-        """Flush and stop: export queue, subsystems, logging, metrics registration."""
+    def shutdown(self, timeout_seconds: float | None = None) -> None:
+        """Flush and stop: export queue, subsystems, logging, metrics registration.
+
+        Kept spans get ``timeout_seconds`` (default ``AGENTWATCH_SHUTDOWN_TIMEOUT``, 5 s) to
+        reach the receiver; what is left goes to the spool, sent by the next process.
+        """
         global _active
         if self.closed:
             return
         self.closed = True
+        atexit.unregister(self._at_exit)
+        if timeout_seconds is None:
+            timeout_seconds = self.settings.shutdown_timeout_seconds
         for callback in reversed(self._shutdown_callbacks):
             try:
                 callback()
@@ -230,6 +242,12 @@ class Agentwatch:
         with _lock:
             if _active is self:
                 _active = None
+
+    def _at_exit(self) -> None:
+        try:
+            self.shutdown()
+        except Exception as exc:  # never raise at interpreter exit
+            report_internal_error("shutdown", exc)
 
     def _stop_parts(self, timeout_seconds: float) -> None:
         """Stop what was wired (all of it, or what a failing init() got to)."""

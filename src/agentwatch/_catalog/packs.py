@@ -54,7 +54,7 @@ BUILTIN_PACKS: dict[str, list[MetricSpec]] = {
             "agentwatch_spans_dropped_total",
             "counter",
             "Spans not exported, by reason (sampled_out, queue_full, export_failed, trace_too_large, "
-            "buffer_full).",
+            "buffer_full, spool_full, spool_torn).",
             ("reason",),
             budget=20,
         ),
@@ -70,6 +70,48 @@ BUILTIN_PACKS: dict[str, list[MetricSpec]] = {
             "counter",
             "Spans handed successfully to the exporter.",
             ("exporter",),
+            budget=10,
+        ),
+        _m(
+            "agentwatch_spool_bytes",
+            "gauge",
+            "Bytes of OTLP batches waiting in the durable spool folder.",
+            unit="bytes",
+            mode="livemax",
+        ),
+        _m(
+            "agentwatch_spool_batches",
+            "gauge",
+            "OTLP batches waiting in the durable spool folder.",
+            mode="livemax",
+        ),
+        _m(
+            "agentwatch_spool_oldest_age_seconds",
+            "gauge",
+            "Age of the oldest batch waiting in the spool (0 when empty).",
+            unit="seconds",
+            mode="livemax",
+        ),
+        _m(
+            "agentwatch_spool_retries_total",
+            "counter",
+            "Attempts to send a spooled batch that failed and will be retried, by signal.",
+            ("signal",),
+            budget=5,
+        ),
+        _m(
+            "agentwatch_spool_delivered_total",
+            "counter",
+            "Spooled batches the receiver accepted, by signal.",
+            ("signal",),
+            budget=5,
+        ),
+        _m(
+            "agentwatch_spool_evicted_total",
+            "counter",
+            "Spooled batches removed unsent, by reason (spool_full, torn, rejected) and kind "
+            "(error, success).",
+            ("reason", "kind"),
             budget=10,
         ),
         _m(

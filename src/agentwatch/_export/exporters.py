@@ -7,6 +7,7 @@ OTLP over HTTP uses agentwatch's own :class:`~agentwatch._export.otlp_http.OtlpH
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -15,11 +16,15 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
 
 from .._exceptions import ConfigurationError
+from .._metrics.registry import Metrics
 from .._settings import Settings
 from ..testing import InMemorySpanExporter
 from .otlp_http import OtlpHttpExporter
+from .spool import Spool, default_spool_folder
 
-__all__ = ["JsonLinesSpanExporter", "build_exporter", "span_to_dict"]
+__all__ = ["JsonLinesSpanExporter", "build_exporter", "build_spool", "span_to_dict"]
+
+_log = logging.getLogger("agentwatch")
 
 
 def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
@@ -142,3 +147,17 @@ def _grpc_exporter(settings: Settings, endpoint: str) -> SpanExporter:
         timeout=settings.otlp_timeout_ms / 1000.0,
         compression=grpc.Compression.Gzip if settings.otlp_compression == "gzip" else None,
     )
+
+
+def build_spool(settings: Settings, metrics: Metrics) -> Spool | None:
+    """The durable spool the settings ask for, or None (``none``, or a folder that cannot
+    be made: then a warning, and export works without it)."""
+    folder = settings.export_spool_dir
+    if folder is not None and folder.lower() == "none":
+        return None
+    path = folder or default_spool_folder(settings.service_name)
+    try:
+        return Spool(path, metrics, max_bytes=settings.export_spool_max_bytes)
+    except OSError as exc:
+        _log.warning("agentwatch: no export spool (AGENTWATCH_EXPORT_SPOOL_DIR=%s): %r", path, exc)
+        return None

@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._state import report_internal_error
+from .delivery import DELIVERED, Outcome
 from .otlp import EncodedSpan, TraceRequestEncoder
 
 __all__ = ["OtlpHttpExporter"]
@@ -80,6 +81,7 @@ class OtlpHttpExporter(SpanExporter):
         self.endpoint = endpoint
         self._host, self._port = url.hostname, url.port
         self._path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        self.signal = url.path or "/"  # the spool's name for where its batches go
         self._ssl = (
             ssl.create_default_context(cafile=certificate_file) if url.scheme == "https" else None
         )
@@ -124,6 +126,34 @@ class OtlpHttpExporter(SpanExporter):
                 return SpanExportResult.FAILURE
             sent = self._deliver(body, len(spans))
         return SpanExportResult.SUCCESS if sent else SpanExportResult.FAILURE
+
+    def frame(self, spans: Sequence[EncodedSpan]) -> bytes:
+        """The request body (uncompressed) of spans :meth:`encode_spans` encoded."""
+        return self._encoder.encode_request(spans)
+
+    def send_body(self, body: bytes) -> Outcome:
+        """One attempt to post a request body (compressed here if configured), no retry:
+        the spool retries. A kept-alive connection the receiver dropped is reopened once."""
+        with self._lock:
+            if self._stopped.is_set():
+                return Outcome(False, retry=True, reason="exporter shut down")
+            try:
+                if self._gzip:
+                    body = zlib.compress(body, _GZIP_LEVEL, wbits=31)
+                status, retry_after, answer = self._post(body, time.monotonic() + self._timeout)
+            except ssl.SSLCertVerificationError as exc:
+                return Outcome(False, reason=repr(exc))
+            except (OSError, http.client.HTTPException) as exc:
+                return Outcome(False, retry=True, reason=repr(exc))
+        if 200 <= status < 300:
+            self._check_partial_success(answer, 0)
+            return DELIVERED
+        reason = f"HTTP {status} {answer[:200]!r}"
+        if status not in _RETRYABLE and status < 500:  # the spool keeps any 5xx for later
+            self._give_up(reason)
+            return Outcome(False, reason=reason)
+        asked = _retry_after_seconds(retry_after)
+        return Outcome(False, retry=True, retry_after=asked, reason=reason)
 
     def shutdown(self) -> None:
         """Stop retrying, close the connection; later exports fail."""

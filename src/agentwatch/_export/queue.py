@@ -10,6 +10,13 @@ interpreter's switch interval, not the batch size, bounds how long encoding keep
 request waiting for the GIL. A full queue drops the newest spans and counts
 them (``agentwatch_spans_dropped_total{reason="queue_full"}``); an exporter failure counts
 ``reason="export_failed"``; a success counts ``agentwatch_spans_exported_total{exporter}``.
+
+With a spool (:mod:`~agentwatch._export.spool`) and an exporter that can send a body once
+(:class:`~agentwatch._export.otlp_http.OtlpHttpExporter`), a batch the receiver did not
+take (down, timeout, 429, 5xx) is written to disk by this thread, split in its error-trace
+and success-trace spans, and sent again later (:mod:`~agentwatch._export.delivery`); while
+the receiver is backing off, batches go straight to the spool. :meth:`ExportQueue.drain`
+and :meth:`ExportQueue.shutdown` flush until their deadline and spool what is left.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import threading
 import time
 from collections import deque
+from typing import Any
 
 from opentelemetry.context import attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan
@@ -25,11 +33,21 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._compat import SUPPRESS_INSTRUMENTATION_KEY
 from .._metrics.registry import Metrics
+from .._state import report_internal_error
+from .delivery import Outcome, Redelivery
 from .spans import is_lean
+from .spool import Batch, Spool
 
 __all__ = ["ExportQueue"]
 
 _log = logging.getLogger("agentwatch")
+_ERROR_TRACES_REMEMBERED = 16384  # per generation; two generations are looked up
+_RESCAN_SECONDS = 30.0  # look for batches other processes left in a shared spool
+
+
+def can_spool(exporter: Any) -> bool:
+    """Whether ``exporter`` can encode, frame and send a body once (what the spool needs)."""
+    return all(hasattr(exporter, name) for name in ("signal", "encode_spans", "frame", "send_body"))
 
 
 class ExportQueue:
@@ -43,6 +61,7 @@ class ExportQueue:
         max_size: int = 8192,
         batch_size: int = 512,
         interval_seconds: float = 1.0,
+        spool: Spool | None = None,
     ) -> None:
         self.exporter = exporter
         self._name = type(exporter).__name__
@@ -58,6 +77,13 @@ class ExportQueue:
         self._dropped = metrics["agentwatch_spans_dropped_total"]
         self._exported = metrics["agentwatch_spans_exported_total"].labels(self._name)
         self._last_failure_log = 0.0
+        self._errors_now: dict[int, bool] = {}  # trace ids of kept error traces
+        self._errors_before: dict[int, bool] = {}
+        self.redelivery: Redelivery | None = None
+        if spool is not None and can_spool(exporter):
+            self.redelivery = Redelivery(spool, metrics)
+            self.redelivery.add_sender(exporter.signal, self._send_spooled)  # type: ignore[attr-defined]
+        self._spool_scanned = 0.0  # when the spool was last found empty (monotonic)
         self._thread = threading.Thread(target=self._run, name="agentwatch-export", daemon=True)
         self._thread.start()
 
@@ -70,6 +96,12 @@ class ExportQueue:
             self._put_when_full(spans)
         if len(queue) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
+
+    def put_error_trace(self, spans: list[ReadableSpan]) -> None:
+        """Queue the spans of an error trace (spooled, they are evicted last)."""
+        if spans:
+            self._errors_now[spans[0].context.trace_id] = True  # type: ignore[union-attr]
+        self.put_many(spans)
 
     def _put_when_full(self, spans: list[ReadableSpan]) -> None:
         with self._cond:
@@ -100,8 +132,13 @@ class ExportQueue:
         while True:
             batch = self._take_batch()
             if batch:
-                self._send(batch)
+                if self.redelivery is not None:
+                    self._send_or_spool(batch)
+                else:
+                    self._send(batch)
                 time.sleep(0)  # let request threads have the GIL between batches
+            if self.redelivery is not None and not self._stopping:
+                self._redeliver()
             with self._cond:
                 self._in_flight = 0
                 self._cond.notify_all()
@@ -123,6 +160,84 @@ class ExportQueue:
         else:
             self._dropped.labels("export_failed").inc(len(batch))
             self._log_failure("exporter returned FAILURE")
+
+    def _send_or_spool(self, batch: list[ReadableSpan]) -> None:
+        """Send once; what the receiver does not take goes to the spool."""
+        redelivery = self.redelivery
+        assert redelivery is not None
+        exporter: Any = self.exporter
+        try:
+            token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
+            try:
+                encoded = exporter.encode_spans(batch)
+                if not redelivery.backing_off():
+                    outcome = exporter.send_body(exporter.frame(encoded))
+                    redelivery.record(outcome)
+                    if self._sent(outcome, len(batch)):
+                        return
+            finally:
+                detach(token)
+            self.spool_spans(batch, encoded)
+        except Exception as exc:  # an encoder bug, or the spool's disk
+            report_internal_error("export_queue", exc)
+            self._dropped.labels("export_failed").inc(len(batch))
+
+    def _sent(self, outcome: Outcome, count: int) -> bool:
+        """True when the batch is settled (delivered, or refused for good)."""
+        if outcome.delivered:
+            self._exported.inc(count)
+            return True
+        if not outcome.retry:
+            self._dropped.labels("export_failed").inc(count)
+            self._log_failure(outcome.reason)
+            return True
+        return False
+
+    def spool_spans(self, spans: list[Any], encoded: list[Any] | None = None) -> None:
+        """Write spans to the spool: one batch of error-trace spans, one of the others."""
+        redelivery = self.redelivery
+        assert redelivery is not None
+        exporter: Any = self.exporter
+        if encoded is None:
+            encoded = exporter.encode_spans(spans)
+        errors: list[Any] = []
+        others: list[Any] = []
+        now, before = self._errors_now, self._errors_before
+        for span, message in zip(spans, encoded, strict=True):
+            trace_id = span.context.trace_id
+            (errors if trace_id in now or trace_id in before else others).append(message)
+        for is_error, part in ((True, errors), (False, others)):
+            if part:
+                body = exporter.frame(part)
+                redelivery.spool.put(Batch(exporter.signal, body, is_error, len(part)))
+        self._spool_scanned = 0.0
+        if len(now) > _ERROR_TRACES_REMEMBERED:
+            self._errors_before, self._errors_now = now, {}
+
+    def _send_spooled(self, body: bytes) -> Outcome:
+        token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            outcome: Outcome = self.exporter.send_body(body)  # type: ignore[attr-defined]
+        finally:
+            detach(token)
+        return outcome
+
+    def _redeliver(self) -> None:
+        """Send spooled batches when due (the spool is looked at again every 30 s once
+        found empty: other processes sharing it may leave some)."""
+        redelivery = self.redelivery
+        assert redelivery is not None
+        now = time.monotonic()
+        if self._spool_scanned and now - self._spool_scanned < _RESCAN_SECONDS:
+            return
+        if redelivery.backing_off():
+            return
+        try:
+            redelivery.run_due(self._interval)
+            if not redelivery.backing_off() and not redelivery.spool.batches:
+                self._spool_scanned = now
+        except Exception as exc:
+            report_internal_error("export_spool", exc)
 
     def _export(self, batch: list[ReadableSpan]) -> SpanExportResult:
         if not getattr(self.exporter, "accepts_lean_spans", False):
@@ -155,12 +270,42 @@ class ExportQueue:
                 self._flushers -= 1
         return True
 
+    def drain(self, timeout_seconds: float = 5.0) -> bool:
+        """Flush until the deadline, then spool what is still queued; True when nothing
+        queued was left behind (sent or spooled)."""
+        if self.flush(timeout_seconds):
+            return True
+        return self._spill()
+
+    def _spill(self) -> bool:
+        """Move every queued span to the spool (on the calling thread: shutdown only)."""
+        if self.redelivery is None:
+            return not self._queue
+        with self._cond:
+            spans = list(self._queue)
+            self._queue.clear()
+        if spans:
+            try:
+                self.spool_spans(spans)
+            except Exception as exc:
+                report_internal_error("export_spool", exc)
+                self._dropped.labels("export_failed").inc(len(spans))
+                return False
+        return True
+
     def shutdown(self, timeout_seconds: float = 10.0) -> None:
+        """Flush until the deadline, stop the thread, spool what is left, close."""
+        deadline = time.monotonic() + timeout_seconds
         self.flush(timeout_seconds)
         with self._cond:
             self._stopping = True
         self._wake.set()
-        self._thread.join(timeout_seconds)
+        self._thread.join(max(deadline - time.monotonic(), 0.0))
+        if self._queue:
+            if self.redelivery is not None:
+                self._spill()
+            else:
+                self._dropped.labels("shutdown").inc(len(self._queue))
         try:
             self.exporter.shutdown()
         except Exception:

@@ -49,6 +49,9 @@ class Settings:
     export_queue_size: int
     export_batch_size: int
     export_interval_seconds: float
+    export_spool_dir: str | None
+    export_spool_max_bytes: int
+    shutdown_timeout_seconds: float
     existing_tracer_provider: str
     metrics_path: str
     metrics_bearer_token: str | None

@@ -202,6 +202,37 @@ OPTIONS: tuple[Option, ...] = (
         "a positive number of seconds",
     ),
     option(
+        "export_spool_dir",
+        parse_optional_text,
+        None,
+        ("AGENTWATCH_EXPORT_SPOOL_DIR",),
+        "Folder of the durable spool: OTLP batches that could not be sent (receiver down, "
+        "timeout, 429, 5xx) wait there, on disk, and are retried with backoff. Default: "
+        "agentwatch/<service>/spool in the user's state directory ($XDG_STATE_HOME or "
+        "~/.local/state); none turns the spool off. Worker processes of one service may "
+        "share it.",
+        "a folder path, or none",
+    ),
+    option(
+        "export_spool_max_bytes",
+        parse_positive_int,
+        256 * 1024 * 1024,
+        ("AGENTWATCH_EXPORT_SPOOL_MAX_BYTES",),
+        "Largest size of the spool folder; beyond it the oldest batches of successful "
+        "traces are evicted first, then the oldest of error traces, counted in "
+        'agentwatch_spans_dropped_total{reason="spool_full"}.',
+        "a positive number of bytes",
+    ),
+    option(
+        "shutdown_timeout_seconds",
+        parse_non_negative_float,
+        5.0,
+        ("AGENTWATCH_SHUTDOWN_TIMEOUT",),
+        "How long shutdown (ASGI lifespan shutdown, shutdown(), interpreter exit) waits "
+        "for kept spans to be sent; what is left goes to the spool.",
+        "a number of seconds >= 0",
+    ),
+    option(
         "existing_tracer_provider",
         one_of("reuse", "refuse"),
         "reuse",

@@ -21,8 +21,8 @@ from opentelemetry.sdk.version import __version__ as otel_sdk_version
 
 from .._compat import remove_span_processor
 from .._exceptions import ConfigurationError
-from .._export.exporters import build_exporter
-from .._export.queue import ExportQueue
+from .._export.exporters import build_exporter, build_spool
+from .._export.queue import ExportQueue, can_spool
 from .._metrics.registry import Metrics
 from .._settings import Settings
 from .sampling import ErrorPriorityProcessor, HeadSampler
@@ -42,6 +42,10 @@ class Tracing:
 
     def force_flush(self, timeout_seconds: float = 10.0) -> bool:
         return self.queue.flush(timeout_seconds) if self.queue else True
+
+    def drain(self, timeout_seconds: float = 5.0) -> bool:
+        """Flush until the deadline, then spool what is left (the queue keeps running)."""
+        return self.queue.drain(timeout_seconds) if self.queue else True
 
     def shutdown(self, timeout_seconds: float = 10.0) -> None:
         if self.processor is not None:
@@ -129,10 +133,12 @@ def setup_tracing(
         max_size=settings.export_queue_size,
         batch_size=settings.export_batch_size,
         interval_seconds=settings.export_interval_seconds,
+        spool=build_spool(settings, metrics) if can_spool(exporter) else None,
     )
     processor = ErrorPriorityProcessor(
         queue.put_many,
         metrics,
+        error_sink=queue.put_error_trace,
         ratio=settings.success_sample_ratio,
         slow_threshold_seconds=settings.slow_threshold_seconds,
         max_spans_per_trace=settings.max_spans_per_trace,

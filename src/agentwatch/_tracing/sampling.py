@@ -43,6 +43,7 @@ __all__ = ["RANDOM_MASK", "ErrorPriorityProcessor", "HeadSampler", "keeps_succes
 _RANDOM_BITS = 56
 RANDOM_MASK = (1 << _RANDOM_BITS) - 1
 Sink = Callable[[list[ReadableSpan]], None]
+_ERROR_REASONS = frozenset({"error", "early_error", "late_error"})
 
 
 def rejection_threshold(ratio: float) -> int:
@@ -115,6 +116,7 @@ class ErrorPriorityProcessor(SpanProcessor):
         sink: Sink,
         metrics: Metrics,
         *,
+        error_sink: Sink | None = None,
         ratio: float = 0.10,
         slow_threshold_seconds: float = 2.0,
         max_spans_per_trace: int = 512,
@@ -122,6 +124,7 @@ class ErrorPriorityProcessor(SpanProcessor):
         remembered_decisions: int = 8192,
     ) -> None:
         self._sink = sink
+        self._error_sink = sink if error_sink is None else error_sink  # kept error traces
         self._threshold = rejection_threshold(ratio)
         self._slow_ns = int(slow_threshold_seconds * 1e9)
         self._max_spans = max_spans_per_trace
@@ -164,7 +167,10 @@ class ErrorPriorityProcessor(SpanProcessor):
             self._ratio_drops.inc()
         else:
             self._sampled.tallied("keep", reason).inc()
-            self._sink([span])
+            if error:
+                self._error_sink([span])
+            else:
+                self._sink([span])
 
     def on_end(self, span: ReadableSpan) -> None:
         if not self._active:
@@ -254,7 +260,10 @@ class ErrorPriorityProcessor(SpanProcessor):
             return
         if decision == "keep":
             self._sampled.labels("keep", reason).inc()
-            self._sink(spans)
+            if reason in _ERROR_REASONS:
+                self._error_sink(spans)
+            else:
+                self._sink(spans)
         elif reason == "ratio":
             self._sampled.labels("drop", reason).inc()
         else:  # an early decision under memory pressure lost these spans
