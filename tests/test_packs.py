@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from tests._apps import init_for_test
 import agentwatch
 from agentwatch import ConfigurationError
 from agentwatch._catalog import CATALOG
-from agentwatch._catalog.packfile import load_packs, parse_pack_text, shipped_packs
+from agentwatch._catalog.packfile import PackFile, load_packs, parse_pack_text, shipped_packs
 from agentwatch._cli import main
 from agentwatch.ops import GenerateOptions, generate, validate
 
@@ -128,11 +129,50 @@ def test_unknown_pack_names_list_the_shipped_ones() -> None:
 
 
 def test_every_shipped_pack_parses_with_a_dashboard_and_alerts() -> None:
-    assert {"rag"} <= set(shipped_packs())
+    assert set(shipped_packs()) == set(SHIPPED)
     for name in shipped_packs():
         path = Path(agentwatch.__file__).parent / "_catalog" / "shipped" / f"{name}.yaml"
         pack = parse_pack_text(path.read_text(), str(path))
         assert pack.pack == name and pack.rows and pack.alerts, name
+
+
+SHIPPED = ("api_keys", "business", "compliance", "llm_quality", "rag")
+PERSONAL_LABELS = {"customer", "customer_id", "phone", "email", "user", "user_id", "key"}
+
+
+def _shipped(name: str) -> PackFile:
+    path = Path(agentwatch.__file__).parent / "_catalog" / "shipped" / f"{name}.yaml"
+    return parse_pack_text(path.read_text(), str(path))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_pack_labels_are_bounded_and_budgeted(name: str) -> None:
+    pack = _shipped(name)
+    for spec in pack.metrics:
+        assert not PERSONAL_LABELS & set(spec.labels), (spec.name, spec.labels)
+        declared = pack.label_values[spec.name]
+        assert set(declared) == set(spec.labels), f"{spec.name}: values for every label"
+        assert spec.budget >= math.prod(len(v) for v in declared.values()), spec.name
+
+
+def test_contact_attempts_per_customer_is_one_histogram_without_a_customer_series() -> None:
+    pack = _shipped("compliance")
+    attempts = [spec for spec in pack.metrics if "per_customer" in spec.name]
+    assert [(s.name, s.kind, s.labels) for s in attempts] == [
+        ("compliance_contact_attempts_per_customer", "histogram", ("channel",))
+    ]
+
+
+def test_per_agent_and_per_key_labels_carry_a_budget() -> None:
+    budgets = {
+        spec.name: spec.budget
+        for name in ("business", "api_keys")
+        for spec in _shipped(name).metrics
+        if {"agent_id", "key_id"} & set(spec.labels)
+    }
+    assert budgets["business_agent_tasks_total"] == 600
+    assert budgets["api_key_requests_total"] == 1500
+    assert len(budgets) == 6
 
 
 def test_init_registers_shipped_and_file_packs(pack_path: Path) -> None:

@@ -90,6 +90,25 @@ def test_every_panel_of_the_pack_dashboard_returns_live_data(stack: PackStack, p
     assert [t for t, expr in queries if not _has_data(stack.prometheus, expr)] == []
 
 
+# with the module's folder (tempo, kustomize): each backend and each format with every pack
+# file (test_ops_k8s crosses all four with the built-in packs)
+@pytest.mark.parametrize(("backend", "k8s_format"), [("jaeger", "kustomize"), ("tempo", "helm")])
+def test_ops_validate_is_clean_with_every_pack_for_each_backend_and_format(
+    tmp_path: Path, backend: str, k8s_format: str
+) -> None:
+    options = GenerateOptions(
+        packs=("http", *shipped_packs()),
+        traces_backend=backend,
+        k8s_format=k8s_format,
+    )
+    generate(tmp_path / "out", options)
+    report = validate(tmp_path / "out")
+    assert report.problems == []
+    boards = {path.stem for path in (tmp_path / "out/grafana/dashboards").glob("*.json")}
+    assert {f"aw-pack-{name}" for name in shipped_packs()} <= boards
+    assert "kubernetes schemas" in report.checks
+
+
 def test_the_folder_with_every_shipped_pack_validates(stack: PackStack) -> None:
     report = validate(stack.folder)
     assert report.problems == []
