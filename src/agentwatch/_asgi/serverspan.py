@@ -400,6 +400,7 @@ class LeanServerSpans:
             (random.getrandbits(64) or 1) if self._random_ids else self._ids.generate_span_id()
         )
         context = _span_context(trace_id, span_id, flags, state)
+        self.processor.open_root(trace_id)
         return ServerSpan(method, context, parent, request, self)
 
     def _trace_id(self) -> int:

@@ -16,6 +16,26 @@ agentwatch with the same ratio makes the same choice, so kept successful traces 
 whole. :class:`HeadSampler` sets the W3C ``sampled`` flag from the same rule, so
 downstream services that honour the flag agree too.
 
+The unit of the decision is the trace, not the request. A trace may span several requests
+of this service: a later request joining it through ``traceparent`` (a client continuing
+an agent run, a job calling back), or the service calling itself. agentwatch keeps such a
+trace whole in one process by two rules:
+
+4. *Kept-trace memory.* Once a trace is kept here, every later span and every later
+   request of it is kept too (reason ``joined``), server span and children together;
+   a drop is never remembered over a keep. An error in a later request of a dropped trace
+   keeps that whole request (its server span with its children, never a child alone).
+5. *One decision for nested requests.* A local root that ends while another local root of
+   the same trace is still open in this process (the service called itself) does not
+   decide: its spans stay buffered and the outermost request decides for all of them.
+
+The incoming ``sampled`` flag does not force a keep: it is the caller's head decision, made
+before any error is known, and an untrusted caller could set it on every request to
+defeat the budget. Between agentwatch services the ratio rule already agrees with it (same
+trace id, same ratio). Across worker processes of one service the memory is not shared:
+a joined request landing on another worker is decided by rules 1-3 alone, so its own
+errors keep it whole, and a success is kept by the ratio it shares with the first request.
+
 Memory is bounded. A trace past ``max_spans_per_trace`` spans, or the oldest trace when
 ``max_pending_traces`` are waiting, is decided early: kept when it already has an error or
 passes rule 3, else its buffered spans are dropped and counted in
@@ -132,6 +152,7 @@ class ErrorPriorityProcessor(SpanProcessor):
         self._remembered = remembered_decisions
         self._pending: dict[int, _TraceBuffer] = {}
         self._decided: OrderedDict[int, bool] = OrderedDict()
+        self._open: dict[int, int] = {}  # local roots started here and not ended, per trace
         self._lock = threading.Lock()
         self._active = True
         self._sampled = metrics["agentwatch_traces_sampled_total"]
@@ -139,7 +160,30 @@ class ErrorPriorityProcessor(SpanProcessor):
         self._ratio_drops = self._sampled.tallied("drop", "ratio")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
+        parent = span.parent
+        if parent is None or parent.is_remote:
+            self.open_root(span.context.trace_id)
+
+    def open_root(self, trace_id: int) -> None:
+        """A local root of ``trace_id`` starts (an SDK root span, or a lean ``ServerSpan``).
+
+        Counted while it runs, so that a nested root of the same trace leaves the decision
+        to it (rule 5). Bounded like the buffers: past ``max_pending_traces`` open traces
+        the oldest is forgotten (a root that never ends leaks no memory).
+        """
+        with self._lock:
+            open_roots = self._open
+            open_roots[trace_id] = open_roots.get(trace_id, 0) + 1
+            if len(open_roots) > self._max_pending:
+                del open_roots[next(iter(open_roots))]
+
+    def _close_root(self, trace_id: int) -> bool:
+        """Under the lock: a local root ends; True when another of its trace is still open."""
+        count = self._open.pop(trace_id, 1) - 1
+        if count > 0:
+            self._open[trace_id] = count
+            return True
+        return False
 
     def on_end_server(self, span: Any, error: bool) -> None:
         """The request path's end of an agentwatch ``ServerSpan`` (a local root); ``error``
@@ -156,13 +200,20 @@ class ErrorPriorityProcessor(SpanProcessor):
         else:
             reason = "ratio" if (trace_id & RANDOM_MASK) >= self._threshold else ""
         with self._lock:  # a child ending on another thread now must see the decision
-            buffered = trace_id in self._pending or not self._active
-            if not buffered:
-                self._decided[trace_id] = bool(reason)
-                if len(self._decided) > self._remembered:
-                    self._decided.popitem(last=False)
+            if not self._active:
+                return
+            if trace_id in self._pending or self._open.get(trace_id, 1) > 1:
+                outcome = self._add(trace_id, span, error, True)
+                buffered = True
+            else:
+                self._open.pop(trace_id, None)
+                if not reason and self._decided.get(trace_id):
+                    reason = "joined"
+                self._remember(trace_id, bool(reason))
+                buffered = False
         if buffered:
-            self.on_end(span)
+            if outcome is not None:
+                self._settle(*outcome)
         elif not reason:
             self._ratio_drops.inc()
         else:
@@ -187,11 +238,16 @@ class ErrorPriorityProcessor(SpanProcessor):
     def _add(
         self, trace_id: int, span: ReadableSpan, error: bool, is_root: bool
     ) -> tuple[list[ReadableSpan], str, str] | None:
+        if is_root and self._close_root(trace_id):
+            is_root = False  # a nested local root: buffered, the outer one decides (rule 5)
         buffer = self._pending.get(trace_id)
         if buffer is None:
             late = self._decided.get(trace_id)
-            if late is not None and not is_root:  # a span ending after its root was decided
+            if late is not None and not is_root and trace_id not in self._open:
+                # a span ending after its root was decided, no request of its trace open
                 keep = late or error
+                if keep and not late:
+                    self._remember(trace_id, True)
                 return (
                     [span],
                     "keep" if keep else "drop",
@@ -220,6 +276,8 @@ class ErrorPriorityProcessor(SpanProcessor):
             reason = "slow"
         elif (trace_id & RANDOM_MASK) >= self._threshold:
             reason = "ratio"
+        elif self._decided.get(trace_id):
+            reason = "joined"  # an earlier request of this trace was kept here (rule 4)
         else:
             self._remember(trace_id, False)
             return buffer.spans, "drop", "ratio"
@@ -233,8 +291,10 @@ class ErrorPriorityProcessor(SpanProcessor):
         if keep_buffer:  # the trace goes on: start a fresh buffer, remember errors seen
             self._pending[trace_id] = fresh = _TraceBuffer()
             fresh.error = buffer.error
-        if buffer.error or (trace_id & RANDOM_MASK) >= self._threshold:
-            return spans, "keep", "early_error" if buffer.error else "early_ratio"
+        if buffer.error:
+            return spans, "keep", "early_error"
+        if (trace_id & RANDOM_MASK) >= self._threshold or self._decided.get(trace_id):
+            return spans, "keep", "early_ratio"
         return spans, "drop", why
 
     def _evict_oldest(self) -> tuple[list[ReadableSpan], str, str] | None:
@@ -249,9 +309,16 @@ class ErrorPriorityProcessor(SpanProcessor):
         return spans, decision, reason
 
     def _remember(self, trace_id: int, keep: bool) -> None:
-        self._decided[trace_id] = keep
-        if len(self._decided) > self._remembered:
-            self._decided.popitem(last=False)
+        """Record a decision; a keep is never overwritten by a drop (rule 4)."""
+        decided = self._decided
+        previous = decided.get(trace_id)
+        if previous is not None:
+            decided[trace_id] = keep or previous
+            decided.move_to_end(trace_id)
+            return
+        decided[trace_id] = keep
+        if len(decided) > self._remembered:
+            decided.popitem(last=False)
 
     def _settle(self, spans: list[ReadableSpan], decision: str, reason: str) -> None:
         if reason == "late":  # follows its trace's decision, already counted
