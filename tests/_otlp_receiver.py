@@ -13,6 +13,7 @@ import http.server
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Received:
     path: str
     headers: dict[str, str]  # names lowercased
     body: bytes
+    at: float = 0.0  # time.monotonic() when it arrived
 
     def request(self) -> ExportTraceServiceRequest:
         """The body decoded (gunzipped first when it says so)."""
@@ -70,7 +72,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         receiver: Receiver = self.server.receiver
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {k.lower(): v for k, v in self.headers.items()}
-        receiver.received.append(Received(self.path, headers, body))
+        receiver.received.append(Received(self.path, headers, body, time.monotonic()))
         status, extra, answer = receiver.answers.pop(0) if receiver.answers else (200, {}, b"")
         self.send_response(status)
         self.send_header("content-type", "application/x-protobuf")

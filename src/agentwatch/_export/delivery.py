@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._metrics.registry import Metrics
-from .spool import Batch, Spool, signal_label
+from .spool import Spool, signal_label
 
 __all__ = ["Outcome", "Redelivery", "Sender"]
 
@@ -73,10 +73,8 @@ class Redelivery:
     def backing_off(self) -> bool:
         return time.monotonic() < self._next_attempt
 
-    def seconds_until_due(self) -> float | None:
-        """Seconds until the next pass is due (0: now), None when the spool is empty."""
-        if not self.spool.batches:
-            return None
+    def retry_in(self) -> float:
+        """Seconds until the receiver is tried again (0: now)."""
         return max(self._next_attempt - time.monotonic(), 0.0)
 
     def record(self, outcome: Outcome) -> None:
@@ -93,9 +91,6 @@ class Redelivery:
         self._failures += 1
         self._next_attempt = time.monotonic() + delay
         self._warn(outcome, delay)
-
-    def spool_batch(self, batch: Batch) -> bool:
-        return self.spool.put(batch)
 
     def run_due(self, budget_seconds: float) -> int:
         """Send spooled batches while due and within ``budget_seconds``; the number sent."""
