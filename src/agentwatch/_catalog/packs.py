@@ -449,7 +449,49 @@ BUILTIN_PACKS: dict[str, list[MetricSpec]] = {
             ("route",),
             budget=200,
         ),
-        _m("authz_denials_total", "counter", "Authorisation denials, by resource.", ("resource",)),
+        _m(
+            "authz_denials_total",
+            "counter",
+            "Authorisation denials (permission violations), by resource.",
+            ("resource",),
+        ),
+        _m(
+            "auth_account_lockouts_total",
+            "counter",
+            "Accounts locked, by reason (failed_logins, suspicious, admin).",
+            ("reason",),
+            budget=10,
+        ),
+        _m(
+            "auth_token_refreshes_total",
+            "counter",
+            "Access-token refreshes, by result (success, failure, expired, reused).",
+            ("result",),
+            budget=10,
+        ),
+        _m(
+            "auth_sessions_active",
+            "gauge",
+            "Signed-in sessions now (a count from the session store: worker processes agree).",
+            budget=1,
+            mode="livemax",
+        ),
+        _m(
+            "security_blocked_requests_total",
+            "counter",
+            "Requests refused before the handler, by reason (ip_blocklist, waf, invalid_token, "
+            "origin, payload_too_large, ...).",
+            ("reason",),
+            budget=30,
+        ),
+        _m(
+            "security_suspicious_activity_total",
+            "counter",
+            "Suspicious activity detected, by type (credential_stuffing, token_reuse, "
+            "impossible_travel, prompt_injection, enumeration, ...).",
+            ("type",),
+            budget=30,
+        ),
     ],
     "health": [
         _m(

@@ -15,8 +15,9 @@ from .._catalog import PACKS, get_spec
 from .._catalog.packfile import pack_file
 from .._exceptions import ConfigurationError
 from ._alerts_agents import agent_rules, llm_rules, tool_rules, workflow_rules
-from ._alerts_guard import agentwatch_rules, business_rules, health_rules, security_rules
+from ._alerts_guard import agentwatch_rules, business_rules, health_rules
 from ._alerts_infra import cache_rules, circuit_rules, db_rules, host_rules, queue_rules
+from ._alerts_security import security_rules
 from ._options import HOST_PACK, HTTP_SERVER_ERROR
 from ._packfiles import pack_file_rules
 from ._rules import AlertRule, RuleContext, Scenario, counter, gauge, hist

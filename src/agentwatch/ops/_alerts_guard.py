@@ -1,4 +1,4 @@
-"""Alert rules for security, health, agentwatch itself, and business packs.
+"""Alert rules for health, agentwatch itself, and business packs (security: ``_alerts_security``).
 
 A business pack (``define_pack``) gets one rule per counter that has a ``status`` label:
 the share of ``status="error"`` over 10 minutes above 10%.
@@ -6,95 +6,11 @@ the share of ``status="error"`` over 10 minutes above 10%.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .._catalog import MetricSpec
 from ._options import STATUS_ERROR, STATUS_SUCCESS
-from ._rules import AlertRule, RuleContext, Scenario, Series, counter, gauge
+from ._rules import AlertRule, RuleContext, Scenario, counter, gauge
 
-__all__ = ["agentwatch_rules", "business_rules", "health_rules", "security_rules"]
-
-
-def _count_rule(
-    c: RuleContext,
-    name: str,
-    metric: str,
-    matcher: tuple[str, ...],
-    threshold: int,
-    minutes: int,
-    summary: str,
-    fire: Series,
-    quiet: tuple[Series, ...],
-) -> AlertRule:
-    total = c.sum_rate("service", metric, *matcher, minutes=minutes, fn="increase")
-    return AlertRule(
-        name=name,
-        pack="security",
-        severity="warning",
-        expr=f"{total} > {threshold}",
-        for_minutes=1,
-        summary=f"{{{{ $labels.service }}}}: {summary}",
-        description=f"{{{{ $labels.service }}}}: {summary} (more than {threshold} in "
-        f"{minutes} minutes).",
-        scenario=Scenario(fire=(fire, *quiet[1:]), quiet=quiet),
-        impact="An attacker may be probing the service, or a client is misbehaving.",
-        diagnosis=(
-            (f"Count over {minutes}m", total),
-            (
-                "Login attempts by result",
-                c.sum_rate("result", "auth_login_attempts_total", minutes=minutes, fn="increase"),
-            ),
-        ),
-        resolution=(
-            "Find the source addresses in the access logs; block or throttle them.",
-            "Check that rate limits and account lockout are on.",
-        ),
-    )
-
-
-def security_rules(c: RuleContext) -> list[AlertRule]:
-    logins, limits, denials = (
-        "auth_login_attempts_total",
-        "rate_limit_hits_total",
-        "authz_denials_total",
-    )
-    locked = c.sum_rate("service", logins, 'result="locked"', minutes=10, fn="increase")
-    suspicious = _count_rule(
-        c,
-        "SuspiciousActivity",
-        denials,
-        (),
-        20,
-        10,
-        "many authorisation denials or lockouts",
-        counter(denials, 30, resource="admin"),
-        (counter(denials, 1, resource="admin"), counter(logins, 0, result="locked")),
-    )
-    return [
-        _count_rule(
-            c,
-            "BruteForceLogin",
-            logins,
-            ('result="failure"',),
-            20,
-            5,
-            "many failed logins",
-            counter(logins, 30, result="failure"),
-            (counter(logins, 2, result="failure"), counter(logins, 50, result="success")),
-        ),
-        _count_rule(
-            c,
-            "RateLimitViolations",
-            limits,
-            (),
-            100,
-            5,
-            "many rate-limited requests",
-            counter(limits, 150, route="/api/chat"),
-            (counter(limits, 5, route="/api/chat"),),
-        ),
-        replace(suspicious, expr=f"{suspicious.expr} or {locked} > 0"),
-    ]
+__all__ = ["agentwatch_rules", "business_rules", "health_rules"]
 
 
 def health_rules(c: RuleContext) -> list[AlertRule]:

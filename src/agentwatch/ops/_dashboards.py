@@ -273,7 +273,7 @@ def _security() -> Board:
     return Board(
         "aw-security",
         "Security",
-        "Logins, rate limits and authorisation denials.",
+        "Logins, rate limits, permission violations, lockouts, sessions and threats.",
         (
             (
                 "Security",
@@ -291,9 +291,52 @@ def _security() -> Board:
                         unit="reqps",
                     ),
                     p(
-                        "Authorisation denials by resource",
+                        "Permission violations (authorisation denials) by resource",
                         "security",
                         (rate("authz_denials_total", "resource"), "{{resource}}"),
+                        unit="ops",
+                    ),
+                ),
+            ),
+            (
+                "Accounts and sessions",
+                (
+                    p(
+                        "Sessions active",
+                        "security",
+                        (f"max({s('auth_sessions_active')})", "sessions"),
+                        kind="stat",
+                        width=6,
+                    ),
+                    p(
+                        "Account lockouts by reason",
+                        "security",
+                        (rate("auth_account_lockouts_total", "reason"), "{{reason}}"),
+                        unit="ops",
+                        width=9,
+                    ),
+                    p(
+                        "Token refreshes by result",
+                        "security",
+                        (rate("auth_token_refreshes_total", "result"), "{{result}}"),
+                        unit="ops",
+                        width=9,
+                    ),
+                ),
+            ),
+            (
+                "Threats",
+                (
+                    p(
+                        "Blocked requests by reason",
+                        "security",
+                        (rate("security_blocked_requests_total", "reason"), "{{reason}}"),
+                        unit="reqps",
+                    ),
+                    p(
+                        "Suspicious activity by type",
+                        "security",
+                        (rate("security_suspicious_activity_total", "type"), "{{type}}"),
                         unit="ops",
                     ),
                 ),
