@@ -16,7 +16,7 @@ from agentwatch.demo.hubconfig import HubPlan, hub_config
 from agentwatch.demo.incident import IncidentShape, Timeline
 from agentwatch.demo.llm_server import SimConfig, create_llm_app
 from agentwatch.demo.serving import BackgroundServer
-from agentwatch.demo.slack import SlackStandIn, render_message
+from agentwatch.demo.slack import SlackStandIn, render_message, shorten_links
 from agentwatch.demo.watch import AlertState, Snapshot, changes
 from agentwatch.hub.config import root
 from agentwatch.hub.configfile import parse_config
@@ -76,12 +76,20 @@ def test_slack_stand_in_speaks_the_incoming_webhook_protocol() -> None:
     assert received == [render_message(BLOCKS), "plain x (http://x)"]
     assert received[0].splitlines() == [
         "FIRING: LLMPROVIDERDOWN",
-        "*agent-demo*: provider failing",
-        "*Severity*",
-        "critical",
+        "agent-demo: provider failing",
+        "Severity: critical",
         "trace ab (http://hub/traces/ab)",
         "[Runbook] http://rb",
     ]
+
+
+def test_the_terminal_shows_long_links_cut_after_their_path() -> None:
+    dashboard = "http://127.0.0.1:9090/graph?" + "g0.expr=" + "x" * 200
+    text = f"[Runbook] http://hub/runbooks/A  [Dashboard] {dashboard}"
+    assert shorten_links(text) == (
+        "[Runbook] http://hub/runbooks/A  [Dashboard] http://127.0.0.1:9090/graph?…"
+    )
+    assert shorten_links("see http://h/" + "p" * 100).endswith("…")
 
 
 def test_the_incident_fails_the_openai_api_and_not_the_fallback() -> None:
@@ -203,3 +211,36 @@ def test_changes_tell_the_story() -> None:
         "hub monitor api-health: degraded -> up",
         "Prometheus: LLMProviderDown (critical) resolved",
     ]
+
+
+def test_the_hubs_grafana_webhook_is_what_the_notifier_reads() -> None:
+    from agentwatch.demo.notifier import notices_of, shape_of
+    from agentwatch.hub.alerts.channels.webhook import grafana_body
+    from agentwatch.hub.alerts.message import AlertView, Notification
+
+    alert = AlertView(
+        fingerprint="f1",
+        status="firing",
+        labels={"alertname": "LLMProviderDown", "severity": "critical", "service": "agent-demo"},
+        annotations={"summary": "openai failing", "runbook_url": "http://hub/runbooks/x"},
+        starts_at=1_700_000_000.0,
+        links={"dashboard": "http://prom/graph", "runbook": "http://hub/runbooks/x"},
+    )
+    notification = Notification(
+        key="k",
+        channel="notifier",
+        status="firing",
+        group_fingerprint="g",
+        group_labels={"alertname": "LLMProviderDown"},
+        alerts=(alert,),
+        created_at=1_700_000_001.0,
+        hub_url="http://hub",
+    )
+    body = grafana_body(notification)
+    assert (body["version"], body["orgId"], body["state"]) == ("1", 1, "alerting")
+    assert body["alerts"][0]["dashboardURL"] == "http://prom/graph"
+    assert "Runbook: http://hub/runbooks/x" in body["message"]
+    assert shape_of(body) == "grafana"
+    assert notices_of(body)[0].text() == (
+        "[firing] LLMProviderDown (critical) on agent-demo: openai failing"
+    )

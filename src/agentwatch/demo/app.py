@@ -38,7 +38,7 @@ from agentwatch.health import HTTPCheck, QueueDepthCheck, SQLAlchemyCheck
 from .cache import open_cache
 from .jobs import JobQueue
 from .llm import LLMClient
-from .notifier import add_notifier_route
+from .notifier import add_notifier_route, signed_by
 from .store import Store
 from .workflows import WORKFLOWS, WorkflowEngine
 
@@ -47,7 +47,8 @@ __all__ = ["DemoConfig", "create_app"]
 
 @dataclass
 class DemoConfig:
-    """How the demo service is wired; :meth:`from_env` reads DATABASE_URL and REDIS_URL."""
+    """How the demo service is wired; :meth:`from_env` reads DATABASE_URL, REDIS_URL and
+    DEMO_NOTIFIER_SECRET_FILE (the secret the hub signs its notifier webhooks with)."""
 
     llm_url: str
     database_url: str | None = None
@@ -58,6 +59,7 @@ class DemoConfig:
     workers: int = 64
     tool_failure_rate: float = 0.03
     seed: int | None = None
+    notifier_secret_file: str | None = None
     init_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +68,7 @@ class DemoConfig:
             llm_url,
             database_url=environ.get("DATABASE_URL") or None,
             redis_url=environ.get("REDIS_URL") or None,
+            notifier_secret_file=environ.get("DEMO_NOTIFIER_SECRET_FILE") or None,
             **options,
         )
 
@@ -240,5 +243,5 @@ def create_app(config: DemoConfig) -> FastAPI:
     app.state.agentwatch = handle
     app.state.service = service
     _routes(app, service)
-    add_notifier_route(app, service.submit_webhook_run, verify=None)
+    add_notifier_route(app, service.submit_webhook_run, signed_by(config.notifier_secret_file))
     return app

@@ -193,6 +193,7 @@ class DemoRun:
         try:
             await asyncio.to_thread(self.stack.start, self.stop.is_set)
             if not self.stop.is_set():
+                self.view.story(self.stack.timeline.starts, self.stack.timeline.ends)
                 self._ready()
                 await asyncio.gather(self._traffic(), self._watch(), self._until_done())
                 await self._summary()

@@ -9,7 +9,8 @@ a hub with any of its parts:
   service uses them; Prometheus and Alertmanager when they run);
 - ``status_pages``: ``public``, the service and its LLM provider;
 - ``intake`` and ``notifications``: Alertmanager's bearer token; critical alerts to the
-  Slack stand-in and, signed, to the demo's notifier workflow; warnings to Slack;
+  Slack stand-in and, signed and in the shape of Grafana's webhook contact point, to the
+  demo's notifier workflow; warnings to Slack;
 - ``traces``: the local trace store the service exports to.
 
 Secrets (intake token, webhook signing secret) are files in the demo's ``secrets/``.
@@ -121,6 +122,7 @@ def _notifications(plan: HubPlan) -> dict[str, Any]:
                 "name": "notifier",
                 "type": "webhook",
                 "url": plan.service_url + NOTIFIER_PATH,
+                "format": "grafana",  # the notifier is written for Grafana's contact point
                 "secret_file": str(hook_secret),
             },
         ],

@@ -17,7 +17,9 @@ deterministic failures.
 A scripted incident (:class:`~agentwatch.demo.incident.Timeline` in ``SimConfig.incident``)
 makes the OpenAI API fail for its duration (fast 500s, and slow answers that end in a 504
 gateway timeout), and ``/v1/models`` answer 503;
-the Anthropic API (the demo's fallback) keeps working.
+the Anthropic API (the demo's fallback) keeps working. ``POST /demo/clock`` with
+``{"started_at": <unix time>}`` sets when the incident's timeline starts (the demo sets
+it once every process answers, so a slow start does not eat into the story).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -87,9 +89,11 @@ class _Simulator:
         self.random = random.Random(config.seed)
         self.requests = 0
 
+        self.incident = config.incident
+
     def incident_shape(self) -> IncidentShape | None:
         """The shape of the scripted incident while it is on, else None."""
-        incident = self.config.incident
+        incident = self.incident
         return incident.shape if incident is not None and incident.active() else None
 
     def in_incident(self) -> bool:
@@ -367,8 +371,19 @@ def create_llm_app(config: SimConfig | None = None) -> Starlette:
             {"object": "list", "data": [{"id": name, "object": "model"} for name in names]}
         )
 
+    async def clock(request: Request) -> Response:
+        if sim.incident is None:
+            return JSONResponse({"error": {"message": "no scripted incident"}}, status_code=404)
+        try:
+            started_at = float((await request.json())["started_at"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": {"message": "started_at: a Unix time"}}, status_code=400)
+        sim.incident = replace(sim.incident, started_at=started_at)
+        return JSONResponse({"starts": sim.incident.starts, "ends": sim.incident.ends})
+
     app = Starlette(
         routes=[
+            Route("/demo/clock", clock, methods=["POST"]),
             Route("/v1/chat/completions", openai_api.chat, methods=["POST"]),
             Route("/v1/embeddings", openai_api.embeddings, methods=["POST"]),
             Route("/v1/messages", anthropic_api.messages, methods=["POST"]),

@@ -11,19 +11,26 @@ alert object (``labels``, ``annotations``, ``status``). With a signing secret
 (``DEMO_NOTIFIER_SECRET_FILE``), a request whose signature does not verify gets 401. A
 repeat of a request with the same ``X-Agentwatch-Idempotency-Key`` (a sender retrying a
 delivery it could not record) answers 200 with the runs of the first and starts none.
+
+``GET /webhooks/alerts`` lists the last deliveries it accepted, newest last: when, the
+body's shape (``grafana``, ``alertmanager`` or ``agentwatch``, see :func:`shape_of`),
+each alert's name and status, and the runs started — what the demo's test reads.
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-__all__ = ["AlertNotice", "add_notifier_route", "notices_of"]
+__all__ = ["AlertNotice", "Delivery", "add_notifier_route", "notices_of", "shape_of", "signed_by"]
 
 WORKFLOW = "alert_notifier"
 IDEMPOTENCY_HEADER = "X-Agentwatch-Idempotency-Key"
@@ -73,6 +80,26 @@ def notices_of(payload: Any) -> list[AlertNotice]:
     return notices
 
 
+def shape_of(payload: Mapping[str, Any]) -> str:
+    """Which sender's format a webhook body has: Grafana's contact point (``orgId``,
+    ``state``), Alertmanager's version 4, or the hub's own (``agentwatch``)."""
+    if "orgId" in payload or "state" in payload:
+        return "grafana"
+    if payload.get("version") == "4":
+        return "alertmanager"
+    return "agentwatch" if "hubURL" in payload else "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One accepted webhook request, as ``GET /webhooks/alerts`` lists it."""
+
+    received_at: float
+    shape: str
+    alerts: list[dict[str, str]]
+    runs: list[str]
+
+
 class RecentKeys:
     """The runs started for the last ``size`` idempotency keys."""
 
@@ -90,9 +117,29 @@ class RecentKeys:
                 self._runs.popitem(last=False)
 
 
+def signed_by(secret_file: str | None) -> Verify | None:
+    """A check of the hub's ``X-Agentwatch-Signature`` with the secret in ``secret_file``
+    (None: no file, no check)."""
+    if secret_file is None:
+        return None
+    from agentwatch.hub.alerts.signature import SIGNATURE_HEADER, verify_signature
+
+    secret = Path(secret_file).read_text(encoding="utf-8").strip()
+
+    def verify(headers: Mapping[str, str], body: bytes) -> bool:
+        return verify_signature(secret, headers.get(SIGNATURE_HEADER), body)
+
+    return verify
+
+
 def add_notifier_route(app: FastAPI, submit: Submit, verify: Verify | None) -> None:
     """Mount ``POST /webhooks/alerts`` on the demo service."""
     seen = RecentKeys()
+    deliveries: deque[Delivery] = deque(maxlen=500)
+
+    @app.get("/webhooks/alerts")
+    async def alert_deliveries() -> dict[str, Any]:
+        return {"workflow": WORKFLOW, "deliveries": [asdict(d) for d in deliveries]}
 
     @app.post("/webhooks/alerts", status_code=202)
     async def alert_webhook(request: Request) -> Any:
@@ -104,9 +151,12 @@ def add_notifier_route(app: FastAPI, submit: Submit, verify: Verify | None) -> N
         if repeated is not None:
             return JSONResponse({"workflow": WORKFLOW, "runs": repeated, "repeat": True})
         try:
-            notices = notices_of(json.loads(body or b"null"))
+            payload = json.loads(body or b"null")
+            notices = notices_of(payload)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
         runs = [await submit(WORKFLOW, notice.text()) for notice in notices]
         seen.add(key, runs)
+        alerts = [{"name": n.name, "status": n.status, "severity": n.severity} for n in notices]
+        deliveries.append(Delivery(time.time(), shape_of(payload), alerts, runs))
         return {"workflow": WORKFLOW, "runs": runs}

@@ -8,7 +8,9 @@ fires real alerts within seconds: :data:`STORY_PROFILE` divides every rule windo
 
 One change to the generated Alertmanager configuration: in the demo the hub delivers every
 notification (Slack stand-in, notifier workflow), so Alertmanager routes every alert to
-the hub's intake only, instead of also to Slack, e-mail and PagerDuty directly.
+the hub's intake only, instead of also to Slack, e-mail and PagerDuty directly, and sends
+the intake's bearer token (``secrets/intake_token``, the file the hub's ``intake.token_file``
+names).
 """
 
 from __future__ import annotations
@@ -95,19 +97,34 @@ def options(targets: OpsTargets, profile: Profile, secrets_dir: Path) -> Generat
     )
 
 
-def _hub_only(config: dict[str, Any]) -> dict[str, Any]:
-    """Alertmanager config routing every alert to the hub receiver alone."""
-    receivers = [r for r in config["receivers"] if r.get("name") == HUB_RECEIVER]
+def _with_token(receiver: dict[str, Any], token_file: Path) -> dict[str, Any]:
+    """The hub receiver's webhooks sending ``Authorization: Bearer <token_file>``."""
+    auth = {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}}
+    hooks = [{**hook, "http_config": auth} for hook in receiver.get("webhook_configs", [])]
+    return {**receiver, "webhook_configs": hooks}
+
+
+def _hub_only(config: dict[str, Any], token_file: Path) -> dict[str, Any]:
+    """Alertmanager config routing every alert to the hub receiver alone, with its token."""
+    receivers = [
+        _with_token(r, token_file) for r in config["receivers"] if r.get("name") == HUB_RECEIVER
+    ]
     route = {k: v for k, v in config["route"].items() if k != "routes"}
     route["receiver"] = HUB_RECEIVER
     settings = {k: v for k, v in config.get("global", {}).items() if k == "resolve_timeout"}
     return {**config, "global": settings, "route": route, "receivers": receivers}
 
 
-def write_ops(folder: Path, targets: OpsTargets, profile: Profile, secrets_dir: Path) -> Path:
-    """Generate the operations folder into ``folder``; returns the Alertmanager file."""
+def write_ops(
+    folder: Path, targets: OpsTargets, profile: Profile, secrets_dir: Path, token_file: Path
+) -> Path:
+    """Generate the operations folder into ``folder``; returns the Alertmanager file.
+
+    ``token_file`` holds the hub intake's bearer token Alertmanager sends."""
     generate(folder, options(targets, profile, secrets_dir))
     path = folder / "alertmanager" / "alertmanager.yml"
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    path.write_text(yaml.safe_dump(_hub_only(config), sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(_hub_only(config, token_file), sort_keys=False), encoding="utf-8"
+    )
     return path

@@ -87,6 +87,7 @@ def closing(layout: Layout) -> str:
             *kept,
             "Open it again:",
             f"  agentwatch hub serve --config {layout.hub_yaml} --database {layout.hub_database}",
-            "  (its monitors will then find the demo's service gone: run `make demo` for a new run)",
+            "  (the demo paused its monitors as it stopped: its service is gone;"
+            " run `make demo` for a new run)",
         ]
     )

@@ -79,7 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--error-rate", type=float, default=0.01)
     llm.add_argument("--rate-limit-rate", type=float, default=0.03)
     llm.add_argument("--slow-rate", type=float, default=0.01)
-    llm.add_argument("--started-at", type=float, default=None, help="Unix time of the start")
+    llm.add_argument(
+        "--started-at",
+        type=float,
+        default=None,
+        help="Unix time of the start ('inf': until POST /demo/clock says)",
+    )
     llm.add_argument("--incident-at", type=float, default=60.0, help="seconds after the start")
     llm.add_argument("--incident-seconds", type=float, default=120.0)
     llm.set_defaults(func=_llm_provider)

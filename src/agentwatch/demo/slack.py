@@ -24,11 +24,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["SlackMessage", "SlackStandIn", "render_message"]
+__all__ = ["SlackMessage", "SlackStandIn", "render_message", "shorten_links"]
 
 WEBHOOK_PATH = "/services/T0DEMO/B0DEMO/demo"
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
+_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
+_URL = re.compile(r"https?://[^\s)]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,28 @@ class SlackMessage:
 
 
 def _mrkdwn(text: str) -> str:
-    """Slack's ``<url|label>`` links as ``label (url)``; the rest as it is."""
-    return _BARE_LINK.sub(r"\1", _LINK.sub(r"\2 (\1)", text))
+    """Slack's ``<url|label>`` links as ``label (url)``, ``*bold*`` as plain words."""
+    return _BOLD.sub(r"\1", _BARE_LINK.sub(r"\1", _LINK.sub(r"\2 (\1)", text)))
+
+
+def _field(obj: Any) -> str:
+    """A section field, ``*Severity*\\ncritical``, as ``Severity: critical``."""
+    label, _, value = _text_of(obj).partition("\n")
+    return f"{label}: {value}" if value else label
+
+
+def shorten_links(text: str, width: int = 72) -> str:
+    """Each URL longer than ``width`` cut after its path (``http://h/graph?…``): for
+    the terminal, where a dashboard URL holding four queries would fill the screen."""
+
+    def cut(match: re.Match[str]) -> str:
+        url = match.group(0)
+        if len(url) <= width:
+            return url
+        head = url.split("?", 1)[0]
+        return head + "?…" if len(head) < len(url) else url[:width] + "…"
+
+    return _URL.sub(cut, text)
 
 
 def _text_of(obj: Any) -> str:
@@ -72,7 +94,8 @@ def _block(block: dict[str, Any]) -> list[str]:
     if kind == "actions":
         return ["  ".join(_element(e) for e in block.get("elements", []))]
     lines = [_text_of(block["text"])] if block.get("text") else []
-    lines += [_text_of(field) for field in block.get("fields", [])]
+    if block.get("fields"):
+        lines.append("  ".join(_field(field) for field in block["fields"]))
     if isinstance(block.get("accessory"), dict):
         lines.append(_element(block["accessory"]))
     return lines

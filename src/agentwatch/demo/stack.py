@@ -4,7 +4,8 @@
 operations folder of ``agentwatch ops generate`` in a demo profile, the hub's
 ``hub.yaml``), and runs, each on 127.0.0.1: the simulated LLM provider, the hub
 (``agentwatch hub serve``), real Prometheus and Alertmanager when installed, and the demo
-agent service under uvicorn. :meth:`DemoStack.stop` stops the service first (it finishes
+agent service under uvicorn (the hub, Prometheus and Alertmanager once the service
+answers). :meth:`DemoStack.stop` stops the service first (it finishes
 its requests and flushes its traces to the hub), then the provider, Prometheus and
 Alertmanager, then the hub.
 
@@ -27,6 +28,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from agentwatch import ConfigurationError
 from agentwatch.ops import Profile
@@ -181,6 +185,7 @@ class DemoStack:
         self.slack_url = slack_url
         self.with_prometheus = options.binaries.complete
         self.hub_sections: frozenset[str] = frozenset()
+        self.hub_config: Mapping[str, Any] = {}
         self.children: dict[str, Child] = {}
 
     def url(self, port: int) -> str:
@@ -213,7 +218,9 @@ class DemoStack:
             targets = OpsTargets(
                 *(f"127.0.0.1:{port}" for port in (p.service, p.hub, p.prometheus, p.alertmanager))
             )
-            write_ops(self.layout.ops, targets, self.options.profile, self.layout.secrets)
+            write_ops(
+                self.layout.ops, targets, self.options.profile, self.layout.secrets, intake_token
+            )
         plan = HubPlan(
             hub_port=p.hub,
             database_url=self.layout.hub_database,
@@ -228,8 +235,8 @@ class DemoStack:
             alertmanager_url=self.url(p.alertmanager) if self.with_prometheus else None,
             redis_url=self.options.environ.get("REDIS_URL") or None,
         )
-        config = write_hub_config(self.layout.hub_yaml, plan, intake_token)
-        self.hub_sections = frozenset(config)
+        self.hub_config = write_hub_config(self.layout.hub_yaml, plan, intake_token)
+        self.hub_sections = frozenset(self.hub_config)
 
     def _child(self, name: str, argv: list[str], ready_path: str, port: int) -> Child:
         env = _child_environ(self.options.environ)
@@ -243,7 +250,7 @@ class DemoStack:
     def _llm(self) -> Child:
         t, p = self.timeline, self.ports
         argv = self._python("-m", "agentwatch.demo.serve", "llm-provider", "--port", str(p.llm))
-        argv += ["--started-at", repr(t.started_at), "--incident-at", repr(t.incident_at)]
+        argv += ["--started-at", "inf", "--incident-at", repr(t.incident_at)]  # see _start_clock
         argv += ["--incident-seconds", repr(t.incident_seconds)]
         if self.options.seed is not None:
             argv += ["--seed", str(self.options.seed)]
@@ -267,10 +274,14 @@ class DemoStack:
         return child
 
     def _service_environ(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if "notifications" in self.hub_sections:  # the secret the hub signs webhooks with
+            env["DEMO_NOTIFIER_SECRET_FILE"] = str(self.layout.secrets / "notifier_webhook_secret")
         if "traces" in self.hub_sections:
-            return {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{self.url(self.ports.hub)}/v1/traces"}
+            traces_url = f"{self.url(self.ports.hub)}/v1/traces"
+            return {**env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_url}
         traces = str(self.layout.root / "traces.jsonl")
-        return {"AGENTWATCH_TRACES_EXPORTER": "file", "AGENTWATCH_TRACES_FILE": traces}
+        return {**env, "AGENTWATCH_TRACES_EXPORTER": "file", "AGENTWATCH_TRACES_FILE": traces}
 
     def _prometheus(self) -> Child:
         assert self.options.binaries.prometheus is not None
@@ -281,6 +292,7 @@ class DemoStack:
             f"--storage.tsdb.path={self.layout.root / 'prometheus'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--storage.tsdb.retention.time=2d",
+            f"--web.external-url={self.url(port)}",  # the alerts' links (generatorURL)
         ]
         return self._child("prometheus", argv, "/-/ready", port)
 
@@ -298,29 +310,59 @@ class DemoStack:
 
     def start(self, abort: Callable[[], bool] = lambda: False, ready_seconds: float = 60.0) -> None:
         """Write the configuration, start every process, return when all answer (or as
-        soon as ``abort()`` is true: Ctrl-C while starting)."""
+        soon as ``abort()`` is true: Ctrl-C while starting).
+
+        The provider and the service start first; the hub, Prometheus and Alertmanager
+        once the service answers, so their first look finds it up and no alert fires for
+        a service still starting."""
         self._write_config()
-        first = [self._hub(), self._llm()]
+        waves = [[self._llm, self._service], [self._hub]]
         if self.with_prometheus:
-            first += [self._prometheus(), self._alertmanager()]
-        for child in first:
-            child.start()
+            waves[1] += [self._prometheus, self._alertmanager]
+        for wave in waves:
+            if abort():
+                return
+            children = [make() for make in wave]
+            for child in children:
+                child.start()
+            self.write_state()
+            for child in children:
+                child.wait_ready(ready_seconds, abort)
+        if not abort():
+            self._start_clock()
+
+    def _start_clock(self) -> None:
+        """The story starts now, every process answering: the provider's incident is
+        ``incident_at`` seconds from here."""
+        self.started_at = time.time()
+        self.timeline = self.options.timeline.starting(self.started_at)
+        answer = httpx.post(
+            self.url(self.ports.llm) + "/demo/clock",
+            json={"started_at": self.started_at},
+            timeout=5.0,
+        )
+        answer.raise_for_status()
         self.write_state()
-        for child in first[:2]:
-            child.wait_ready(ready_seconds, abort)
-        if abort():
-            return
-        service = self._service()
-        service.start()
-        self.write_state()
-        for child in (service, *first[2:]):
-            child.wait_ready(ready_seconds, abort)
 
     def stop(self) -> None:
-        """Stop the service (it flushes to the hub), then the rest, then the hub."""
+        """Pause the hub's monitors (a service going away on purpose is no outage to
+        announce), stop the service (it flushes to the hub), then the rest, then the hub."""
+        self._pause_monitors()
         order = (("service",), ("llm-provider", "prometheus", "alertmanager"), ("hub",))
         for names in order:
             stop_all([self.children[name] for name in names if name in self.children])
+
+    def _pause_monitors(self) -> None:
+        hub = self.children.get("hub")
+        if hub is None or not hub.running() or "monitors" not in self.hub_sections:
+            return
+        names = [m["name"] for m in self.hub_config.get("monitors", [])]
+        try:
+            with httpx.Client(base_url=self.url(self.ports.hub), timeout=3.0) as client:
+                for name in names:
+                    client.post(f"/api/v1/monitors/{name}/pause")
+        except httpx.HTTPError:
+            pass  # the hub is going away anyway
 
     def write_state(self) -> None:
         """``demo.json``: the URLs, the ports and the process ids (for tests and scripts)."""

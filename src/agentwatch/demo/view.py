@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Protocol, TextIO
 
-from .slack import SlackMessage
+from .slack import SlackMessage, shorten_links
 from .watch import AlertState, Snapshot
 
 __all__ = ["PlainView", "RichView", "View", "make_view", "status_line"]
@@ -22,6 +22,7 @@ class View(Protocol):
     """Where the demo shows what happens."""
 
     def start(self) -> None: ...
+    def story(self, starts: float, ends: float) -> None: ...
     def show(self, snapshot: Snapshot, elapsed: float) -> None: ...
     def event(self, elapsed: float, text: str) -> None: ...
     def slack(self, elapsed: float, message: SlackMessage) -> None: ...
@@ -97,8 +98,11 @@ class PlainView:
     def event(self, elapsed: float, text: str) -> None:
         self._line(f"{_clock(elapsed)} {text}")
 
+    def story(self, starts: float, ends: float) -> None:
+        pass
+
     def slack(self, elapsed: float, message: SlackMessage) -> None:
-        body = "\n".join(f"    {line}" for line in message.text.splitlines())
+        body = "\n".join(f"    {line}" for line in shorten_links(message.text).splitlines())
         self._line(f"{_clock(elapsed)} Slack stand-in got a message:\n{body}")
 
     def say(self, text: str) -> None:
@@ -119,6 +123,10 @@ class RichView:
         self.starts, self.ends = starts, ends
         self.live = Live(console=self.console, refresh_per_second=2, transient=False)
         self._saved_tty: list[Any] | None = None
+
+    def story(self, starts: float, ends: float) -> None:
+        """When the incident starts and ends (Unix times), once the story's clock runs."""
+        self.starts, self.ends = starts, ends
 
     def start(self) -> None:
         self._quiet_ctrl_c()
@@ -191,7 +199,8 @@ class RichView:
         from rich.text import Text
 
         title = f"{_clock(elapsed)} Slack stand-in: new message"
-        self.console.print(Panel(Text(message.text), title=title, border_style="magenta"))
+        text = Text(shorten_links(message.text))
+        self.console.print(Panel(text, title=title, border_style="magenta"))
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False, markup=False)

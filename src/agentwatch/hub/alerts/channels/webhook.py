@@ -7,7 +7,10 @@ between sending and recording can cause. With a secret, ``X-Agentwatch-Signature
 t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`` (see :mod:`agentwatch.hub.alerts.signature`).
 
 ``format: agentwatch`` (default) sends the hub's own shape; ``format: alertmanager`` sends
-Alertmanager's webhook version 4, for receivers written for Alertmanager.
+Alertmanager's webhook version 4, for receivers written for Alertmanager; ``format:
+grafana`` sends the body of Grafana's webhook contact point (version 1: Alertmanager's
+fields plus ``orgId``, ``title``, ``state`` and ``message``), for receivers written for
+Grafana alerting.
 """
 
 from __future__ import annotations
@@ -21,14 +24,22 @@ from typing import Any
 import httpx
 
 from ...config import Node, Secret
-from ..message import AlertView, Notification, iso
+from ..message import AlertView, Notification, iso, link_labels
 from ..signature import SIGNATURE_HEADER, signature_header
 from .base import ChannelConfig, post
 
-__all__ = ["WebhookChannel", "WebhookOptions", "alertmanager_body", "body", "parse"]
+__all__ = [
+    "WebhookChannel",
+    "WebhookOptions",
+    "alertmanager_body",
+    "body",
+    "grafana_body",
+    "parse",
+]
 
 KEYS = ("url", "url_file", "secret", "secret_file", "headers", "format", "timeout")
 IDEMPOTENCY_HEADER = "X-Agentwatch-Idempotency-Key"
+FORMATS = ("agentwatch", "alertmanager", "grafana")
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,7 @@ def parse(node: Node) -> WebhookOptions:
         url=node.secret("url", required=True),
         secret=node.secret("secret"),
         headers=node.str_map("headers"),
-        format=node.choice("format", ("agentwatch", "alertmanager"), "agentwatch"),
+        format=node.choice("format", FORMATS, "agentwatch"),
         timeout=node.duration("timeout", 10.0, minimum=0.1),
     )
 
@@ -120,6 +131,42 @@ def alertmanager_body(notification: Notification) -> dict[str, Any]:
     }
 
 
+def _grafana_message(notification: Notification) -> str:
+    lines = [notification.title]
+    for alert in notification.alerts:
+        lines.append(f"- {alert.status}: {alert.summary}")
+        lines += [f"  {words}: {url}" for words, url in link_labels(alert.links)]
+    return "\n".join(lines)
+
+
+def grafana_body(notification: Notification) -> dict[str, Any]:
+    """Grafana's webhook contact point body, version 1 (``format: grafana``)."""
+    shape = alertmanager_body(notification)
+    for item, alert in zip(shape["alerts"], notification.alerts, strict=True):
+        item |= {
+            "silenceURL": "",
+            "dashboardURL": alert.links.get("dashboard", ""),
+            "panelURL": "",
+            "values": None,
+            "valueString": "",
+        }
+    return {
+        **shape,
+        "version": "1",
+        "orgId": 1,
+        "title": notification.title,
+        "state": "alerting" if notification.firing else "ok",
+        "message": _grafana_message(notification),
+    }
+
+
+SHAPES: dict[str, Callable[[Notification], dict[str, Any]]] = {
+    "agentwatch": body,
+    "alertmanager": alertmanager_body,
+    "grafana": grafana_body,
+}
+
+
 class WebhookChannel:
     def __init__(
         self,
@@ -134,7 +181,7 @@ class WebhookChannel:
 
     async def send(self, notification: Notification) -> None:
         assert self.options.url is not None
-        shape = alertmanager_body if self.options.format == "alertmanager" else body
+        shape = SHAPES[self.options.format]
         raw = json.dumps(shape(notification), separators=(",", ":")).encode()
         headers = {
             **self.options.headers,
