@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from agentwatch import AgentwatchError
 __all__ = ["main"]
 
 WINDOW = (1280, 900)
+_INCIDENT_ERRORS = re.compile(r"Error code: 50[04]")  # the OpenAI client's words for them
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -104,13 +106,21 @@ def _shoot(browser: Any, url: str, path: Path) -> None:
 
 
 def _incident_ready(client: httpx.Client, hub: str) -> str | None:
-    """The id of an error trace once the status page shows an incident, else None."""
+    """The id of the incident's richest error trace (a workflow whose OpenAI call failed
+    with the incident's 500 or 504 and fell back to the second provider) once the status
+    page shows the incident open and the service reported the degraded health, else None."""
     page = client.get(f"{hub}/api/v1/status/public").json()
-    if not page.get("incidents"):
+    if not page["incidents"]["active"]:
         return None
-    traces = client.get(f"{hub}/api/v1/traces", params={"status": "error", "limit": 1}).json()
-    items = traces.get("traces", [])
-    return str(items[0]["trace_id"]) if items else None
+    monitors = client.get(f"{hub}/api/v1/monitors").json()
+    states = {m["name"]: m["status"] for m in monitors["monitors"]}
+    if states.get("api-health") != "degraded":
+        return None
+    params: dict[str, str | int] = {"status": "error", "limit": 200, "service": "agent-demo"}
+    items = client.get(f"{hub}/api/v1/traces", params=params).json().get("traces", [])
+    failed_llm = [t for t in items if _INCIDENT_ERRORS.search(str(t.get("error_message")))]
+    best = max(failed_llm, key=lambda t: t["span_count"], default=None)
+    return None if best is None or best["span_count"] < 8 else str(best["trace_id"])
 
 
 def take(out: Path, work: Path) -> list[Path]:
