@@ -7,6 +7,8 @@
 - ``instrument_sqlalchemy=True``: a span per statement and the db pack for every engine;
 - ``instrument_redis=True``: the cache pack for every redis client, and spans from
   ``opentelemetry-instrumentation-redis`` when installed;
+- ``instrument_qdrant=True``: a span per qdrant-client call and the rag pack's
+  vector-store metrics (``init()`` registers the rag pack);
 
 Each is undone (or idled) by ``handle.shutdown()``.
 """
@@ -38,3 +40,8 @@ def attach(handle: Any) -> None:
         from .redis import instrument_redis
 
         handle.add_shutdown_callback(instrument_redis(handle.tracer_provider))
+    if settings.instrument_qdrant:
+        require("qdrant_client", "qdrant", "instrument_qdrant")
+        from .qdrant import instrument_qdrant
+
+        handle.add_shutdown_callback(instrument_qdrant())
