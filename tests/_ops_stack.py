@@ -127,7 +127,10 @@ class Webhook:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                received.append({"path": self.path, **json.loads(body)})
+                authorization = self.headers.get("Authorization")
+                received.append(
+                    {"path": self.path, "authorization": authorization, **json.loads(body)}
+                )
                 self.send_response(200)
                 self.end_headers()
 
@@ -136,7 +139,7 @@ class Webhook:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self._server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}/api/alerts/alertmanager"
+        self.url = f"http://127.0.0.1:{self.port}/api/v1/alerts/alertmanager"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

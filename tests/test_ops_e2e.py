@@ -4,7 +4,8 @@ An instrumented service (every catalog metric) is scraped by a real ``prometheus
 the generated prometheus.yml and rules (test profile: minutes become seconds); every panel
 query of every generated dashboard must return data. Then the service starts failing and
 the generated HighErrorRate alert must reach a local webhook through a real Alertmanager
-with the generated routes: receiver ``hub``, the service and cluster labels, the runbook.
+with the generated routes: receiver ``hub-critical`` with the intake token as bearer, the
+service and cluster labels, the runbook.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from tests._ops_stack import (
     wait_for,
 )
 
-from agentwatch.ops import GenerateOptions, generate
+from agentwatch.ops import GenerateOptions, ReceiverOptions, generate
 from agentwatch.ops._options import TEST_PROFILE
 
 SERVICE, CLUSTER = "e2e-api", "e2e"
 RUNBOOKS = "http://127.0.0.1:8787/runbooks/"
+INTAKE_TOKEN = "e2e-intake-token"
 
 
 @dataclass
@@ -48,6 +50,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("ops-e2e")
     service, webhook = Service(), Webhook()
     prom_port, am_port = free_port(), free_port()
+    (root / "secrets").mkdir()
+    (root / "secrets/hub_intake_token").write_text(INTAKE_TOKEN + "\n")
     options = GenerateOptions(
         service=SERVICE,
         service_targets=(f"127.0.0.1:{service.port}",),
@@ -58,6 +62,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         alert_webhook_url=webhook.url,
         runbook_url_base=RUNBOOKS,
         profile=TEST_PROFILE,
+        receivers=ReceiverOptions(secrets_dir=str(root / "secrets")),
     )
     folder = root / "deploy"
     generate(folder, options)
@@ -144,8 +149,9 @@ def test_provoked_error_rate_alert_reaches_the_hub_webhook_through_alertmanager(
     finally:
         stack.service.errors.clear()
     payload, alert = got["payload"], got["alert"]
-    assert payload["receiver"] == "hub"
-    assert payload["path"] == "/api/alerts/alertmanager"
+    assert payload["receiver"] == "hub-critical"
+    assert payload["path"] == "/api/v1/alerts/alertmanager"
+    assert payload["authorization"] == f"Bearer {INTAKE_TOKEN}"  # the token file's content
     assert payload["groupLabels"] == {
         "alertname": "HighErrorRate",
         "cluster": CLUSTER,

@@ -204,9 +204,12 @@ def test_dashboards_have_stable_unique_uids_a_service_variable_and_current_schem
 
 def test_secrets_are_file_references_and_images_are_pinned(default_folder: Path) -> None:
     am = (default_folder / "alertmanager/alertmanager.yml").read_text()
-    for key in ("smtp_auth_password_file", "slack_api_url_file", "routing_key_file"):
-        assert key in am
-    assert "api_url:" not in am and "routing_key:" not in am and "auth_password:" not in am
+    assert "credentials_file: /etc/alertmanager/secrets/hub_intake_token" in am
+    assert "credentials:" not in am and "api_url" not in am and "routing_key" not in am
+    hub = (default_folder / "hub/hub.yaml").read_text()
+    for key in ("routing_key_file", "url_file", "password_file", "dsn_file", "token_file"):
+        assert f"{key}: /run/secrets/" in hub, key
+    assert "routing_key:" not in hub and "password:" not in hub and "token:" not in hub
     compose = _yaml(default_folder / "docker-compose.yml")
     for name, service in compose["services"].items():
         image = service["image"]

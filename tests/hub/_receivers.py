@@ -204,11 +204,17 @@ class SmtpReceiver:
                 )
                 return "250 OK"
 
+        with socket.socket() as probe:  # aiosmtpd connects to its port once started: not 0
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
         self._controller = Controller(
-            Handler(), hostname="127.0.0.1", port=0, tls_context=context, require_starttls=True
+            Handler(),
+            hostname="127.0.0.1",
+            port=self.port,
+            tls_context=context,
+            require_starttls=True,
         )
         self._controller.start()
-        self.port = int(self._controller.server.sockets[0].getsockname()[1])
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[Any]:
         deadline = time.monotonic() + timeout

@@ -25,11 +25,20 @@ import yaml
 
 from agentwatch.ops import TEST_PROFILE, GenerateOptions, Profile, ReceiverOptions, generate
 
-__all__ = ["DEMO_PACKS", "SERVICE", "SHORT_PROFILE", "STORY_PROFILE", "OpsTargets", "write_ops"]
+__all__ = [
+    "DEMO_PACKS",
+    "INTAKE_TOKEN_FILE",
+    "SERVICE",
+    "SHORT_PROFILE",
+    "STORY_PROFILE",
+    "OpsTargets",
+    "write_ops",
+]
 
 SERVICE = "agent-demo"
 SLO_FILE = Path(__file__).with_name("slos.yaml")
 HUB_RECEIVER = "hub"
+INTAKE_TOKEN_FILE = "hub_intake_token"  # Alertmanager's bearer token, in the secrets folder
 # the packs the demo service records into (no host exporters run in the demo)
 DEMO_PACKS = ("http", "runtime", "llm", "agent", "workflow", "tool", "db", "queue", "health")
 

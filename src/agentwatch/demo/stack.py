@@ -37,7 +37,7 @@ from agentwatch.ops import Profile
 
 from .hubconfig import HubPlan, write_hub_config, write_secret
 from .incident import Timeline, TimelinePlan
-from .opsconfig import OpsTargets, write_ops
+from .opsconfig import INTAKE_TOKEN_FILE, OpsTargets, write_ops
 from .processes import Child, free_port, port_is_free, stop_all
 
 __all__ = ["MARKER", "Binaries", "DemoStack", "DemoUrls", "Layout", "Ports", "StackOptions"]
@@ -213,7 +213,8 @@ class DemoStack:
 
     def _write_config(self) -> None:
         p = self.ports
-        intake_token = write_secret(self.layout.secrets, "intake_token")
+        # the name the generated Alertmanager config reads from its secrets folder
+        intake_token = write_secret(self.layout.secrets, INTAKE_TOKEN_FILE)
         if self.with_prometheus:
             targets = OpsTargets(
                 *(f"127.0.0.1:{port}" for port in (p.service, p.hub, p.prometheus, p.alertmanager))

@@ -14,7 +14,13 @@ import signal
 import sys
 from typing import Any
 
-from .configfile import DEFAULT_PORT, HubConfig, load_config, refuse_open_without_token
+from .configfile import (
+    DEFAULT_PORT,
+    HubConfig,
+    check_config,
+    load_config,
+    refuse_open_without_token,
+)
 
 __all__ = ["register"]
 
@@ -66,8 +72,7 @@ def config_from_args(args: argparse.Namespace) -> HubConfig:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    refuse_open_without_token(config)
+    config = check_config(args.config)
     summary = ", ".join(f"{name}: ok" for name in config.parts) or "no parts"
     print(f"{args.config}: valid ({summary})")
     return 0

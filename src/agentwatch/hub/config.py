@@ -150,6 +150,7 @@ class _Reading:
     base_dir: Path
     environ: Mapping[str, str]
     problems: list[Problem] = field(default_factory=list)
+    read_secrets: bool = True  # False: a *_file only has to be named (``ops validate``)
 
 
 _MISSING: Any = object()
@@ -389,6 +390,8 @@ class Node:
         path = Path(name)
         if not path.is_absolute():
             path = self._reading.base_dir / path
+        if not self._reading.read_secrets:
+            return Secret("unread", f"file {path} (not read)")
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -433,13 +436,21 @@ def root(
     file: str = "",
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    read_secrets: bool = True,
 ) -> Node:
-    """A root Node over already-parsed data (the API uses it for request bodies)."""
-    reading = _Reading(file, base_dir or Path.cwd(), os.environ if environ is None else environ)
+    """A root Node over already-parsed data (the API uses it for request bodies).
+
+    ``read_secrets=False`` checks a file written for another machine: a ``*_file`` key must
+    name a file, which is not opened (its Secret holds a placeholder).
+    """
+    env = os.environ if environ is None else environ
+    reading = _Reading(file, base_dir or Path.cwd(), env, read_secrets=read_secrets)
     return Node(data, "", reading)
 
 
-def load_yaml(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Node:
+def load_yaml(
+    path: str | Path, *, environ: Mapping[str, str] | None = None, read_secrets: bool = True
+) -> Node:
     """Parse a YAML file into a root Node; unreadable or malformed files raise at once."""
     path = Path(path)
     try:
@@ -463,4 +474,10 @@ def load_yaml(path: str | Path, *, environ: Mapping[str, str] | None = None) -> 
         raise HubConfigError(
             [Problem(str(path), "", f"{_kind(data)}: expected a mapping at the top")]
         )
-    return root(data, file=str(path), base_dir=path.parent.resolve(), environ=environ)
+    return root(
+        data,
+        file=str(path),
+        base_dir=path.parent.resolve(),
+        environ=environ,
+        read_secrets=read_secrets,
+    )

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_PORT",
     "HubConfig",
     "ServerConfig",
+    "check_config",
     "is_loopback",
     "load_config",
     "parse_config",
@@ -105,11 +106,33 @@ def parse_config(node: Node, specs: list[PartSpec] | None = None) -> HubConfig:
     )
 
 
-def load_config(path: str | Path | None, *, environ: Mapping[str, str] | None = None) -> HubConfig:
-    """Read and check ``path`` (None: an empty config: no monitors, defaults everywhere)."""
+def load_config(
+    path: str | Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    read_secrets: bool = True,
+) -> HubConfig:
+    """Read and check ``path`` (None: an empty config: no monitors, defaults everywhere).
+
+    ``read_secrets=False``: secret files are named but not opened (a file for another host).
+    """
     if path is None:
         return parse_config(root({}, environ=environ))
-    return parse_config(load_yaml(path, environ=environ))
+    return parse_config(load_yaml(path, environ=environ, read_secrets=read_secrets))
+
+
+def check_config(
+    path: str | Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    read_secrets: bool = True,
+    **server: Any,
+) -> HubConfig:
+    """What ``agentwatch hub check`` does: parse ``path``, then refuse an open hub without a
+    token; raises HubConfigError listing every problem. ``server`` overrides server fields."""
+    config = load_config(path, environ=environ, read_secrets=read_secrets).with_server(**server)
+    refuse_open_without_token(config)
+    return config
 
 
 def refuse_open_without_token(config: HubConfig) -> None:

@@ -1,25 +1,28 @@
-"""alertmanager/alertmanager.yml: routes by severity, inhibitions, receivers.
+"""alertmanager/alertmanager.yml: every alert to the hub's intake, routed by severity.
 
-Every alert reaches the hub's alert intake (webhook receiver ``hub``, ``continue: true``);
-critical alerts also go to Slack, e-mail and PagerDuty, warnings to Slack; info alerts go
-to the webhook only. Critical inhibits warning for the same alert, service and SLO; a
-page-level SLO alert inhibits the ticket-level one for the same SLO and service.
+Alertmanager groups, inhibits and posts; the hub delivers (``_routing.py`` holds the one
+severity table both use). Each severity of the table has its own route and receiver
+(``hub-critical``, ``hub-warning``; ``hub`` for the rest), every receiver a webhook to the
+hub's ``/api/v1/alerts/alertmanager`` with the intake token as bearer
+(``http_config.authorization.credentials_file``). Critical inhibits warning for the same
+alert, service and SLO; a page-level SLO alert inhibits the ticket-level one.
 
-Secrets are file references (``*_file``) under ``ReceiverOptions.secrets_dir``; the
-deployment mounts them (compose secrets, Kubernetes secrets). No secret is written here.
+The token file is under ``ReceiverOptions.secrets_dir``; no secret is written here.
 """
 
 from __future__ import annotations
 
 from ._options import GenerateOptions
+from ._routing import INHIBIT_RULES, SECRET_FILES, SEVERITY_ROUTES, receiver_name
 
-__all__ = ["HUB_RECEIVER", "alertmanager_config"]
+__all__ = ["HUB_RECEIVER", "alertmanager_config", "intake_token_file"]
 
-HUB_RECEIVER = "hub"
+HUB_RECEIVER = receiver_name(None)
 
 
-def _secret(options: GenerateOptions, name: str) -> str:
-    return f"{options.receivers.secrets_dir.rstrip('/')}/{name}"
+def intake_token_file(options: GenerateOptions) -> str:
+    """Where Alertmanager reads the hub's intake token."""
+    return f"{options.receivers.secrets_dir.rstrip('/')}/{SECRET_FILES['intake_token']}"
 
 
 def _route(options: GenerateOptions) -> dict[str, object]:
@@ -31,70 +34,42 @@ def _route(options: GenerateOptions) -> dict[str, object]:
         "group_interval": profile.group_interval,
         "repeat_interval": profile.repeat_interval,
         "routes": [
-            {"receiver": HUB_RECEIVER, "continue": True},
-            {"receiver": "critical", "matchers": ['severity="critical"']},
-            {"receiver": "warning", "matchers": ['severity="warning"']},
+            {"receiver": receiver_name(row.severity), "matchers": [f'severity="{row.severity}"']}
+            for row in SEVERITY_ROUTES
         ],
     }
 
 
-def _slack(channel: str) -> dict[str, object]:
+def _hub_receiver(name: str, options: GenerateOptions) -> dict[str, object]:
     return {
-        "channel": channel,
-        "send_resolved": True,
-        "title": "{{ .Status | toUpper }} {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})",
-        "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.runbook_url }}\n{{ end }}",
+        "name": name,
+        "webhook_configs": [
+            {
+                "url": options.alertmanager_webhook_url,
+                "send_resolved": True,
+                "http_config": {
+                    "authorization": {
+                        "type": "Bearer",
+                        "credentials_file": intake_token_file(options),
+                    }
+                },
+            }
+        ],
     }
-
-
-def _receivers(options: GenerateOptions) -> list[dict[str, object]]:
-    r = options.receivers
-    return [
-        {
-            "name": HUB_RECEIVER,
-            "webhook_configs": [{"url": options.alert_webhook_url, "send_resolved": True}],
-        },
-        {
-            "name": "critical",
-            "slack_configs": [_slack(r.slack_channel_critical)],
-            "email_configs": [{"to": r.email_to, "send_resolved": True}],
-            "pagerduty_configs": [
-                {
-                    "routing_key_file": _secret(options, "pagerduty_routing_key"),
-                    "severity": "critical",
-                    "description": "{{ .CommonAnnotations.summary }}",
-                    "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}],
-                }
-            ],
-        },
-        {"name": "warning", "slack_configs": [_slack(r.slack_channel_warning)]},
-    ]
 
 
 def alertmanager_config(options: GenerateOptions) -> dict[str, object]:
-    r = options.receivers
+    names = [HUB_RECEIVER, *(receiver_name(row.severity) for row in SEVERITY_ROUTES)]
     return {
-        "global": {
-            "resolve_timeout": "5m",
-            "smtp_smarthost": r.smtp_smarthost,
-            "smtp_from": r.smtp_from,
-            "smtp_auth_username": r.smtp_username,
-            "smtp_auth_password_file": _secret(options, "smtp_password"),
-            "smtp_require_tls": True,
-            "slack_api_url_file": _secret(options, "slack_webhook_url"),
-        },
+        "global": {"resolve_timeout": "5m"},
         "route": _route(options),
         "inhibit_rules": [
             {
-                "source_matchers": ['severity="critical"'],
-                "target_matchers": ['severity="warning"'],
-                "equal": ["alertname", "service", "slo"],
-            },
-            {
-                "source_matchers": ['urgency="page"'],
-                "target_matchers": ['urgency="ticket"'],
-                "equal": ["slo", "service"],
-            },
+                "source_matchers": [f'{rule.source[0]}="{rule.source[1]}"'],
+                "target_matchers": [f'{rule.target[0]}="{rule.target[1]}"'],
+                "equal": list(rule.equal),
+            }
+            for rule in INHIBIT_RULES
         ],
-        "receivers": _receivers(options),
+        "receivers": [_hub_receiver(name, options) for name in names],
     }

@@ -1,13 +1,17 @@
 """docker-compose.yml for the whole stack (traces in Tempo or Jaeger: ``_traces.py``).
 
-Images are pinned. No default password anywhere: Grafana's admin password and every
-Alertmanager secret are Compose secrets read from ``./secrets/<name>`` files the operator
-creates (see the folder's README); exporter credentials come from the environment.
+Images are pinned. No default password anywhere: Grafana's admin password, the hub's
+tokens and every notification secret are Compose secrets read from ``./secrets/<name>``
+files the operator creates (see the folder's README); exporter credentials come from the
+environment. The hub runs ``hub/hub.yaml`` and is the only one that notifies people:
+Alertmanager gets the intake token alone, Grafana the HMAC secret of its contact point.
 """
 
 from __future__ import annotations
 
+from ._hubfile import HUB_PORT
 from ._options import GenerateOptions
+from ._routing import SECRET_FILES
 from ._traces import TracesBackend, tempo_config, traces_backend
 
 __all__ = ["IMAGES", "SECRETS", "compose_file", "tempo_config"]
@@ -19,21 +23,16 @@ IMAGES = {
     "tempo": "grafana/tempo:2.5.0",
     "jaeger": "jaegertracing/jaeger:2.20.0",
     "loki": "grafana/loki:3.1.0",
-    "grafana": "grafana/grafana:11.6.0",
+    "grafana": "grafana/grafana:12.1.0",  # 12: webhook contact points sign with HMAC
     "node-exporter": "prom/node-exporter:v1.8.2",
     "cadvisor": "gcr.io/cadvisor/cadvisor:v0.49.1",
     "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
     "redis-exporter": "oliver006/redis_exporter:v1.62.0",
     "hub": "python:3.11.9-slim",
 }
-SECRETS = (
-    "grafana_admin_password",
-    "slack_webhook_url",
-    "pagerduty_routing_key",
-    "smtp_password",
-    "postgres_password",
-)
-_AM_SECRETS = ("slack_webhook_url", "pagerduty_routing_key", "smtp_password")
+_HUB_SECRETS = tuple(SECRET_FILES.values())  # the hub reads every one of them
+SECRETS = ("grafana_admin_password", *_HUB_SECRETS, "postgres_password")
+_AM_SECRETS = (SECRET_FILES["intake_token"],)
 
 
 def _service(name: str, **body: object) -> dict[str, object]:
@@ -108,7 +107,7 @@ def _observability(options: GenerateOptions) -> dict[str, object]:
                 "GF_AUTH_ANONYMOUS_ENABLED": "false",
                 "GF_USERS_ALLOW_SIGN_UP": "false",
             },
-            secrets=["grafana_admin_password"],
+            secrets=["grafana_admin_password", *_mounted(options, (SECRET_FILES["grafana_hmac"],))],
             volumes=[
                 "./grafana/provisioning:/etc/grafana/provisioning:ro",
                 "./grafana/dashboards:/etc/grafana/dashboards:ro",
@@ -118,6 +117,32 @@ def _observability(options: GenerateOptions) -> dict[str, object]:
             depends_on=["prometheus", backend.name, "loki"],
         ),
     }
+
+
+def _mounted(options: GenerateOptions, names: tuple[str, ...]) -> list[object]:
+    """Compose secrets at ``secrets_mount`` (Compose's own place is /run/secrets)."""
+    mount = options.secrets_mount.rstrip("/")
+    if mount == "/run/secrets":
+        return list(names)
+    return [{"source": name, "target": f"{mount}/{name}"} for name in names]
+
+
+def _hub(options: GenerateOptions) -> dict[str, object]:
+    return _service(
+        "hub",
+        command=[
+            "sh",
+            "-c",
+            "pip install --no-cache-dir 'agentwatch[hub]==0.1.0' && "
+            "exec agentwatch hub serve --config /etc/agentwatch/hub.yaml "
+            f"--host 0.0.0.0 --port {HUB_PORT}",
+        ],
+        volumes=["hub-data:/data", "./hub:/etc/agentwatch:ro", "./runbooks:/runbooks:ro"],
+        environment={"XDG_STATE_HOME": "/data"},  # SQLite at /data/agentwatch/hub/hub.db
+        secrets=_mounted(options, _HUB_SECRETS),
+        ports=[f"{HUB_PORT}:{HUB_PORT}"],
+        extra_hosts=["host.docker.internal:host-gateway"],
+    )
 
 
 def _exporters() -> dict[str, object]:
@@ -151,18 +176,6 @@ def _exporters() -> dict[str, object]:
         "redis-exporter": _service(
             "redis-exporter", environment={"REDIS_ADDR": "${REDIS_ADDR:?redis://host:6379}"}
         ),
-        "hub": _service(
-            "hub",
-            command=[
-                "sh",
-                "-c",
-                "pip install --no-cache-dir 'agentwatch[hub]==0.1.0' && "
-                "exec agentwatch hub --host 0.0.0.0 --port 8787",
-            ],
-            volumes=["hub-data:/data", "./runbooks:/runbooks:ro"],
-            environment={"AGENTWATCH_HUB_DATA": "/data"},
-            ports=["8787:8787"],
-        ),
     }
 
 
@@ -178,7 +191,7 @@ def compose_file(options: GenerateOptions) -> dict[str, object]:
     )
     return {
         "name": f"{options.service}-observability",
-        "services": {**_observability(options), **_exporters()},
+        "services": {**_observability(options), **_exporters(), "hub": _hub(options)},
         "volumes": {name: {} for name in volumes},
         "secrets": {name: {"file": f"./secrets/{name}"} for name in SECRETS},
     }

@@ -20,7 +20,9 @@ from ._alerts import alert_rules
 from ._collector import collector_config, loadbalancer_config
 from ._compose import compose_file
 from ._grafana import dashboard_files, datasources, providers
+from ._grafana_alerting import ALERTING_FILE, contact_points
 from ._helm import chart_files
+from ._hubfile import hub_file
 from ._k8s import k8s_files, k8s_values
 from ._options import GenerateOptions, load_pack_files, resolve_packs
 from ._prometheus import prometheus_config
@@ -76,6 +78,8 @@ def plan(options: GenerateOptions) -> Plan:
         )
     )
     files["grafana/provisioning/dashboards/dashboards.yml"] = dump(providers())
+    files[ALERTING_FILE] = dump(contact_points(options))
+    files["hub/hub.yaml"] = dump(hub_file(options))
     files["otel-collector/config.yaml"] = dump(collector_config(backend))
     files["otel-collector/loadbalancer.yaml"] = dump(loadbalancer_config())
     files["docker-compose.yml"] = dump(compose_file(options))

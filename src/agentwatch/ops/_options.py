@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_INFRA_TARGETS",
     "DEFAULT_PROFILE",
+    "DEPENDENCIES",
     "HOST_PACK",
     "K8S_FORMATS",
     "STATUS_ERROR",
@@ -85,21 +86,24 @@ TEST_PROFILE = Profile(
 )
 PROFILES = {p.name: p for p in (DEFAULT_PROFILE, TEST_PROFILE)}
 K8S_FORMATS = ("kustomize", "helm")
+DEPENDENCIES = ("postgres", "redis")  # what the hub's generated monitors can watch
 
 
 @dataclass(frozen=True)
 class ReceiverOptions:
-    """Alertmanager receivers. Secrets are only ever file paths; no secret is written.
+    """Who is told: the hub's e-mail channel, and where Alertmanager reads its secret.
 
-    Read from the environment by :meth:`from_env` (``AGENTWATCH_ALERT_*``).
+    Slack and PagerDuty need no option here: their webhook URL and routing key are secret
+    files (``slack_webhook_url``, ``pagerduty_routing_key``) and an incoming webhook names
+    its own channel. ``smtp_username`` empty: no SMTP login. ``secrets_dir`` is where
+    Alertmanager reads the hub's intake token. Read from the environment by
+    :meth:`from_env` (``AGENTWATCH_ALERT_*``).
     """
 
-    slack_channel_critical: str = "#alerts-critical"
-    slack_channel_warning: str = "#alerts"
     email_to: str = "oncall@example.com"
     smtp_smarthost: str = "smtp.example.com:587"
-    smtp_from: str = "alertmanager@example.com"
-    smtp_username: str = "alertmanager"
+    smtp_from: str = "agentwatch@example.com"
+    smtp_username: str = "agentwatch"
     secrets_dir: str = "/etc/alertmanager/secrets"
 
     @classmethod
@@ -116,6 +120,11 @@ class ReceiverOptions:
 @dataclass(frozen=True)
 class GenerateOptions:
     """Everything ``agentwatch ops generate`` needs; every field has a working default.
+
+    The hub: Alertmanager and Grafana post to ``hub_url`` (``alert_webhook_url`` overrides
+    Alertmanager's URL); notifications link to ``hub_public_url``; the hub and Grafana read
+    their secrets from files in ``secrets_mount``; the hub monitors the service's health
+    endpoints and ``dependencies`` (``postgres``, ``redis``).
 
     ``packs`` names built-in packs and shipped pack files (``rag``, ``business``, ...);
     ``pack_files`` adds pack files by path (their packs are always chosen).
@@ -138,7 +147,11 @@ class GenerateOptions:
         default_factory=lambda: dict(DEFAULT_INFRA_TARGETS)
     )
     alertmanager_targets: tuple[str, ...] = ("alertmanager:9093",)
-    alert_webhook_url: str = "http://127.0.0.1:8787/api/alerts/alertmanager"
+    hub_url: str = "http://hub:8787"  # as Alertmanager and Grafana reach the hub
+    hub_public_url: str = "http://127.0.0.1:8787"  # as people reach it (links in messages)
+    alert_webhook_url: str = ""  # "": hub_url + /api/v1/alerts/alertmanager
+    secrets_mount: str = "/run/secrets"  # where the hub and Grafana read secret files
+    dependencies: tuple[str, ...] = ("postgres", "redis")  # the hub's monitors of them
     runbook_url_base: str = "http://127.0.0.1:8787/runbooks/"
     dashboard_url: str = ""  # the dashboard_url annotation of every alert, when given
     llm_cost_per_hour_usd: Decimal = Decimal(50)
@@ -159,6 +172,19 @@ class GenerateOptions:
             raise ConfigurationError("service", self.service, "letters, digits, '-', '_', '.'")
         if not self.service_targets:
             raise ConfigurationError("service_targets", self.service_targets, "host:port targets")
+        for name in self.dependencies:
+            if name not in DEPENDENCIES:
+                raise ConfigurationError("dependencies", name, " or ".join(DEPENDENCIES))
+
+    @property
+    def alertmanager_webhook_url(self) -> str:
+        """Where Alertmanager posts: the hub's Alertmanager intake."""
+        return self.alert_webhook_url or f"{self.hub_url.rstrip('/')}/api/v1/alerts/alertmanager"
+
+    @property
+    def grafana_webhook_url(self) -> str:
+        """Where Grafana's contact point posts: the hub's Grafana intake."""
+        return f"{self.hub_url.rstrip('/')}/api/v1/alerts/grafana"
 
     @property
     def image(self) -> str:

@@ -33,8 +33,9 @@ amtool, catalog cross-check).
 | `prometheus/rules/alerts.yml` | alert rules for the packs in use |
 | `prometheus/rules/slo.yml` | SLO recording rules and multiwindow, multi-burn-rate alerts |
 | `prometheus/tests/` | a `promtool test rules` file per alert |
-| `alertmanager/alertmanager.yml` | routes by severity, inhibitions, receivers (secrets by file) |
-| `grafana/` | provisioning (Prometheus, {traces.title}, Loki) and dashboards |
+| `alertmanager/alertmanager.yml` | routes by severity and inhibitions; every receiver posts to the hub with its intake token (by file) |
+| `hub/hub.yaml` | the hub: alert intake, notifications (critical → PagerDuty, Slack, e-mail; warning → Slack), monitors of the service's health and its dependencies, the public status page |
+| `grafana/` | provisioning (Prometheus, {traces.title}, Loki, the hub as HMAC-signed contact point) and dashboards |
 | `otel-collector/` | sampling Collector (`config.yaml`) and trace-id load balancer (`loadbalancer.yaml`) |
 | `docker-compose.yml`, `{traces_dir}/` | the whole stack, pinned images; traces in {traces.title} (OTLP) |
 | `k8s/` | the service's Deployment (probes on `/health/live` and `/health/ready`), Service and PodDisruptionBudget, and the in-cluster Collector{kustomize} |
@@ -46,8 +47,10 @@ No password has a default. Create these files (one secret per file, no newline n
 
 {secrets}
 
-and export `POSTGRES_URI`, `POSTGRES_USER` and `REDIS_ADDR` for the exporters. Alertmanager
-posts every alert to `{options.alert_webhook_url}`; inside Compose the hub is
-`http://hub:8787`, so generate with `--alert-webhook-url http://hub:8787/api/alerts/alertmanager`
-when Alertmanager runs in Compose. Then `docker compose up -d`.
+(`hub_intake_token` is shared by Alertmanager and the hub, `grafana_hmac_secret` by Grafana
+and the hub; `postgres_dsn` and `redis_url` are what the hub's monitors connect to) and
+export `POSTGRES_URI`, `POSTGRES_USER` and `REDIS_ADDR` for the exporters. Alertmanager
+posts every alert to `{options.alertmanager_webhook_url}` and Grafana to
+`{options.grafana_webhook_url}`; the hub alone notifies people. Then `docker compose up -d`
+and check the hub's file with `agentwatch hub check --config hub/hub.yaml`.
 """

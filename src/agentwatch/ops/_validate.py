@@ -4,8 +4,11 @@ Runs ``promtool check config``, ``promtool check rules``, ``promtool test rules`
 ``amtool check-config``, parses every YAML and JSON file, and runs the catalog cross-check
 and the stack cross-check (the files agree with each other: ``_stackcheck.py``), and checks
 every Kubernetes manifest, plain or rendered from the Helm chart, against the Kubernetes
-schemas (``_k8s_validate.py``). All
-failures are collected and raised together as :class:`ValidationFailedError`.
+schemas (``_k8s_validate.py``). The alert wiring: ``hub/hub.yaml`` through the hub's own
+config check (``agentwatch hub check``, secret files named, not read), Grafana's contact
+point provisioning (``_grafana_alerting.py``), and Alertmanager's receivers posting to the
+hub's intake with the token file it reads (``_hubcheck.py``). All failures are collected
+and raised together as :class:`ValidationFailedError`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import yaml
 
 from .._exceptions import ValidationFailedError
 from ._crosscheck import cross_check
+from ._grafana_alerting import alerting_problems
+from ._hubcheck import hub_file_problems, wiring_problems
 from ._k8s_validate import kubernetes_problems
 from ._stackcheck import stack_problems
 
@@ -101,6 +106,13 @@ def validate(folder: str | os.PathLike[str]) -> ValidationReport:
         root,
     )
     _parse_all(report)
+    for check, found in (
+        ("hub check hub/hub.yaml", hub_file_problems(root)),
+        ("grafana contact point", alerting_problems(root)),
+        ("alertmanager to hub wiring", wiring_problems(root)),
+    ):
+        report.checks[check] = "ok" if not found else f"{len(found)} problems"
+        report.problems += found
     problems = cross_check(root)
     report.checks["catalog cross-check"] = "ok" if not problems else f"{len(problems)} problems"
     report.problems += problems

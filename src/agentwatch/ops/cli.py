@@ -66,7 +66,11 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Gene
         hub_targets=() if args.no_hub else (_split(args.hub_target) or ("hub:8787",)),
         infra_targets=_infra(args),
         alertmanager_targets=_split(args.alertmanager) or ("alertmanager:9093",),
+        hub_url=args.hub_url,
+        hub_public_url=args.hub_public_url,
         alert_webhook_url=args.alert_webhook_url,
+        secrets_mount=args.secrets_mount,
+        dependencies=_dependencies(args.dependency),
         runbook_url_base=args.runbook_url_base,
         dashboard_url=args.dashboard_url,
         llm_cost_per_hour_usd=cost,
@@ -77,6 +81,13 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Gene
         k8s_format=args.k8s_format,
         settings=_settings(args.settings),
     )
+
+
+def _dependencies(values: list[str] | None) -> tuple[str, ...]:
+    """``--dependency postgres,redis`` (the default), ``--dependency none`` for none."""
+    if values is None:
+        return GenerateOptions().dependencies
+    return tuple(name for name in _split(values) if name != "none")
 
 
 def _settings(path: str | None) -> OpsSettings:
@@ -130,7 +141,31 @@ def _add_generate(ops: Any) -> None:
     p.add_argument("--infra-target", action="append", help="JOB=HOST:PORT (replaces defaults)")
     p.add_argument("--no-infra", action="store_true", help="no exporter/collector jobs")
     p.add_argument("--alertmanager", action="append", help="Alertmanager HOST:PORT")
-    p.add_argument("--alert-webhook-url", default=defaults.alert_webhook_url)
+    p.add_argument(
+        "--hub-url",
+        default=defaults.hub_url,
+        help="the hub as Alertmanager and Grafana reach it (their webhooks post there)",
+    )
+    p.add_argument(
+        "--hub-public-url",
+        default=defaults.hub_public_url,
+        help="the hub as people reach it (links in notifications)",
+    )
+    p.add_argument(
+        "--alert-webhook-url",
+        default=defaults.alert_webhook_url,
+        help="Alertmanager's webhook URL (default: HUB_URL/api/v1/alerts/alertmanager)",
+    )
+    p.add_argument(
+        "--secrets-mount",
+        default=defaults.secrets_mount,
+        help="folder where the hub and Grafana read their secret files",
+    )
+    p.add_argument(
+        "--dependency",
+        action="append",
+        help="what the hub monitors beside the service: postgres, redis (default both; none)",
+    )
     p.add_argument("--runbook-url-base", default=defaults.runbook_url_base)
     p.add_argument(
         "--dashboard-url", default="", help="dashboard_url annotation of every alert (none)"
