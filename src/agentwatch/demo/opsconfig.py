@@ -6,11 +6,10 @@ fires real alerts within seconds: :data:`STORY_PROFILE` divides every rule windo
 ``for:`` by 10 (``for: 5m`` becomes ``30s``), :data:`SHORT_PROFILE` (ops' test profile) by
 60.
 
-One change to the generated Alertmanager configuration: in the demo the hub delivers every
-notification (Slack stand-in, notifier workflow), so Alertmanager routes every alert to
-the hub's intake only, instead of also to Slack, e-mail and PagerDuty directly, and sends
-the intake's bearer token (``secrets/intake_token``, the file the hub's ``intake.token_file``
-names).
+The generated Alertmanager configuration already posts every alert to the hub's intake
+alone, with the bearer token read from ``secrets/hub_intake_token`` (the file the hub's
+``intake.token_file`` names); the demo keeps one route and one receiver (``hub``) and
+names the token file explicitly.
 """
 
 from __future__ import annotations
