@@ -214,3 +214,10 @@ def test_ops_generate_pack_file_writes_board_rules_tests_runbooks_and_validates(
     assert "catalog cross-check: ok" in capsys.readouterr().out
     report = validate(out)
     assert report.problems == []
+
+
+def test_the_operations_doc_lists_every_shipped_pack_with_its_alerts() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    for name in shipped_packs():
+        (row,) = [line for line in doc.splitlines() if line.startswith(f"| `{name}` |")]
+        assert [a.name for a in _shipped(name).alerts if f"`{a.name}`" not in row] == [], name
