@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -33,10 +34,16 @@ class Received:
 
     def request(self) -> ExportTraceServiceRequest:
         """The body decoded (gunzipped first when it says so)."""
-        body = self.body
+        return ExportTraceServiceRequest.FromString(self.plain_body())
+
+    def logs_request(self) -> ExportLogsServiceRequest:
+        """The body decoded as a logs request (a POST to /v1/logs)."""
+        return ExportLogsServiceRequest.FromString(self.plain_body())
+
+    def plain_body(self) -> bytes:
         if self.headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
-        return ExportTraceServiceRequest.FromString(body)
+            return gzip.decompress(self.body)
+        return self.body
 
     def span_names(self) -> list[str]:
         return [span.name for span in self.spans()]

@@ -29,6 +29,7 @@ from ._asgi.serverspan import ServerSpanFactory
 from ._catalog.packfile import catalog_specs, load_packs
 from ._exceptions import ConfigurationError
 from ._logs.formatter import LogSetup
+from ._logs.otlp import LogExport
 from ._metrics import registry as _metrics
 from ._metrics.exposition import MetricsEndpoint
 from ._metrics.registry import Metrics
@@ -37,7 +38,7 @@ from ._metrics.window import RequestWindow
 from ._redact import Redactor
 from ._settings import Settings, load_settings
 from ._state import Telemetry, activate, deactivate, report_internal_error
-from ._tracing.provider import Tracing, setup_tracing
+from ._tracing.provider import Tracing, build_resource, setup_tracing
 from .propagation._propagators import scan_asgi_headers
 
 __all__ = ["Agentwatch", "init"]
@@ -114,6 +115,11 @@ class Agentwatch:
             settings.service_name, self.redactor, settings.log_level, settings.log_format
         )
         self.logs.apply()
+        resource = getattr(self.tracing.provider, "resource", None) or build_resource(settings)
+        queue = self.tracing.queue
+        spool = queue.redelivery.spool if queue and queue.redelivery else None
+        self.log_export = LogExport(settings, self.metrics, self.redactor, resource, spool)
+        self.log_export.apply()
         activate(self.telemetry)
         self._attach_subsystems()
 
@@ -194,11 +200,12 @@ class Agentwatch:
         try:
             if message_type == "lifespan.startup":
                 self.logs.apply()  # the server may have configured its loggers after init()
+                self.log_export.apply()
                 self.loop_lag.start()
             elif message_type == "lifespan.shutdown":
                 await self.loop_lag.stop()
                 # every request has ended: send what was kept, spool what does not fit
-                await asyncio.to_thread(self.tracing.drain, self.settings.shutdown_timeout_seconds)
+                await asyncio.to_thread(self._drain, self.settings.shutdown_timeout_seconds)
                 if self.settings.multiprocess_dir:
                     _metrics.mark_process_dead(self.settings.multiprocess_dir)
         except Exception as exc:
@@ -209,9 +216,11 @@ class Agentwatch:
         self._flush_callbacks.append(callback)
 
     def force_flush(self, timeout_seconds: float = 10.0) -> bool:
-        """Hand every kept span and queued error to its exporter; True when done in time."""
+        """Hand every kept span, log record and queued error to its exporter; True when done
+        in time."""
         deadline = time.monotonic() + timeout_seconds
         done = self.tracing.force_flush(timeout_seconds)
+        done = self.log_export.flush(max(0.0, deadline - time.monotonic())) and done
         for callback in self._flush_callbacks:
             try:
                 done = callback(max(0.0, deadline - time.monotonic())) and done
@@ -243,6 +252,12 @@ class Agentwatch:
             if _active is self:
                 _active = None
 
+    def _drain(self, timeout_seconds: float) -> None:
+        """Kept spans, then log records, sent within ``timeout_seconds``; the rest spooled."""
+        deadline = time.monotonic() + timeout_seconds
+        self.tracing.drain(timeout_seconds)
+        self.log_export.drain(max(0.0, deadline - time.monotonic()))
+
     def _at_exit(self) -> None:
         try:
             self.shutdown()
@@ -251,8 +266,11 @@ class Agentwatch:
 
     def _stop_parts(self, timeout_seconds: float) -> None:
         """Stop what was wired (all of it, or what a failing init() got to)."""
+        deadline = time.monotonic() + timeout_seconds
         if hasattr(self, "tracing"):
             self.tracing.shutdown(timeout_seconds)
+        if hasattr(self, "log_export"):
+            self.log_export.shutdown(max(0.0, deadline - time.monotonic()))
         if hasattr(self, "logs"):
             self.logs.undo()
         self.metrics.unregister()

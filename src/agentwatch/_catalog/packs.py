@@ -115,6 +115,20 @@ BUILTIN_PACKS: dict[str, list[MetricSpec]] = {
             budget=10,
         ),
         _m(
+            "agentwatch_logs_dropped_total",
+            "counter",
+            "Log records not exported over OTLP, by reason (queue_full, export_failed).",
+            ("reason",),
+            budget=20,
+        ),
+        _m(
+            "agentwatch_logs_exported_total",
+            "counter",
+            "Log records handed successfully to the OTLP log exporter.",
+            ("exporter",),
+            budget=10,
+        ),
+        _m(
             "agentwatch_internal_errors_total",
             "counter",
             "Errors agentwatch caught inside itself instead of raising into the application.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -20,9 +20,16 @@ from .._metrics.registry import Metrics
 from .._settings import Settings
 from ..testing import InMemorySpanExporter
 from .otlp_http import OtlpHttpExporter
+from .otlp_logs import LogRecordData, OtlpHttpLogExporter
 from .spool import Spool, default_spool_folder
 
-__all__ = ["JsonLinesSpanExporter", "build_exporter", "build_spool", "span_to_dict"]
+__all__ = [
+    "JsonLinesSpanExporter",
+    "build_exporter",
+    "build_log_exporter",
+    "build_spool",
+    "span_to_dict",
+]
 
 _log = logging.getLogger("agentwatch")
 
@@ -161,3 +168,66 @@ def build_spool(settings: Settings, metrics: Metrics) -> Spool | None:
     except OSError as exc:
         _log.warning("agentwatch: no export spool (AGENTWATCH_EXPORT_SPOOL_DIR=%s): %r", path, exc)
         return None
+
+
+def _otlp_logs_endpoint(settings: Settings) -> tuple[str, str]:
+    """The logs endpoint and the setting it came from: as given, or the traces endpoint's
+    base with /v1/logs."""
+    if settings.otlp_logs_endpoint:
+        return settings.otlp_logs_endpoint, "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+    if settings.otlp_protocol == "grpc":
+        raise ConfigurationError(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "grpc",
+            "http/protobuf when logs_exporter=otlp, or an OTLP/HTTP "
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (logs are sent over HTTP only)",
+        )
+    if settings.otlp_endpoint:
+        base, source = settings.otlp_endpoint.rstrip("/"), "OTEL_EXPORTER_OTLP_ENDPOINT"
+    elif settings.otlp_traces_endpoint:
+        base, source = (
+            settings.otlp_traces_endpoint.rstrip("/"),
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        )
+    else:
+        raise ConfigurationError(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            None,
+            "a URL (or OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) when logs_exporter=otlp",
+        )
+    return base.removesuffix("/v1/traces") + "/v1/logs", source
+
+
+def build_log_exporter(
+    settings: Settings, resource: Any, prepare: Callable[[Any], LogRecordData]
+) -> OtlpHttpLogExporter | None:
+    """The OTLP/HTTP log exporter ``logs_exporter=otlp`` asks for, or None. The logs
+    settings left unset take the traces exporter's (headers, compression, timeout, CA)."""
+    if settings.logs_exporter != "otlp" or settings.sdk_disabled:
+        return None
+    endpoint, source = _otlp_logs_endpoint(settings)
+    timeout_ms = settings.otlp_logs_timeout_ms or settings.otlp_timeout_ms
+    certificate = settings.otlp_logs_certificate or settings.otlp_certificate
+    try:
+        return OtlpHttpLogExporter(
+            endpoint,
+            resource=resource,
+            prepare=prepare,
+            headers=(
+                settings.otlp_headers
+                if settings.otlp_logs_headers is None
+                else settings.otlp_logs_headers
+            ),
+            timeout=timeout_ms / 1000.0,
+            compression=settings.otlp_logs_compression or settings.otlp_compression,
+            certificate_file=certificate,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(source, endpoint, "an http:// or https:// URL") from exc
+    except OSError as exc:  # the CA file cannot be read
+        key = (
+            "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE"
+            if settings.otlp_logs_certificate
+            else "OTEL_EXPORTER_OTLP_CERTIFICATE"
+        )
+        raise ConfigurationError(key, certificate, "a readable PEM file") from exc

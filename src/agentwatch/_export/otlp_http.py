@@ -62,6 +62,7 @@ class OtlpHttpExporter(SpanExporter):
     """
 
     accepts_lean_spans = True
+    items = "spans"  # what the warnings call what is sent
 
     def __init__(
         self,
@@ -118,7 +119,7 @@ class OtlpHttpExporter(SpanExporter):
             return SpanExportResult.SUCCESS
         with self._lock:
             try:
-                body = self._encoder.encode_request(spans)
+                body = self.frame(spans)
                 if self._gzip:
                     body = zlib.compress(body, _GZIP_LEVEL, wbits=31)  # gzip container
             except Exception as exc:
@@ -254,9 +255,10 @@ class OtlpHttpExporter(SpanExporter):
         if rejected or message:
             self._warn(
                 "partial",
-                "agentwatch: the OTLP receiver rejected %d of %d spans: %s",
+                "agentwatch: the OTLP receiver rejected %d of %d %s: %s",
                 rejected,
                 count,
+                self.items,
                 message or "(no message)",
             )
 

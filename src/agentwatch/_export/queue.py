@@ -17,6 +17,10 @@ take (down, timeout, 429, 5xx) is written to disk by this thread, split in its e
 and success-trace spans, and sent again later (:mod:`~agentwatch._export.delivery`); while
 the receiver is backing off, batches go straight to the spool. :meth:`ExportQueue.drain`
 and :meth:`ExportQueue.shutdown` flush until their deadline and spool what is left.
+
+Log records take a queue of their own (``signal="log"``), counted in
+``agentwatch_logs_dropped_total`` and ``agentwatch_logs_exported_total``, spooled the same
+way: a record logged at ERROR or above goes into the error batches.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ __all__ = ["ExportQueue"]
 _log = logging.getLogger("agentwatch")
 _ERROR_TRACES_REMEMBERED = 16384  # per generation; two generations are looked up
 _RESCAN_SECONDS = 30.0  # look for batches other processes left in a shared spool
+_COUNTERS = {  # signal: (dropped, exported)
+    "span": ("agentwatch_spans_dropped_total", "agentwatch_spans_exported_total"),
+    "log": ("agentwatch_logs_dropped_total", "agentwatch_logs_exported_total"),
+}
 
 
 def can_spool(exporter: Any) -> bool:
@@ -51,7 +59,11 @@ def can_spool(exporter: Any) -> bool:
 
 
 class ExportQueue:
-    """Bounded span queue with a daemon export thread."""
+    """Bounded span queue with a daemon export thread.
+
+    ``signal="log"`` carries log records instead: any ``exporter`` whose ``export(batch)``
+    returns a ``SpanExportResult`` fits, and the records are counted in the log counters.
+    """
 
     def __init__(
         self,
@@ -62,10 +74,11 @@ class ExportQueue:
         batch_size: int = 512,
         interval_seconds: float = 1.0,
         spool: Spool | None = None,
+        signal: str = "span",
     ) -> None:
         self.exporter = exporter
         self._name = type(exporter).__name__
-        self._queue: deque[ReadableSpan] = deque()
+        self._queue: deque[Any] = deque()
         self._max_size = max_size
         self._batch_size = batch_size
         self._interval = interval_seconds
@@ -74,8 +87,10 @@ class ExportQueue:
         self._in_flight = 0
         self._stopping = False
         self._flushers = 0
-        self._dropped = metrics["agentwatch_spans_dropped_total"]
-        self._exported = metrics["agentwatch_spans_exported_total"].labels(self._name)
+        self._signal = signal
+        dropped, exported = _COUNTERS[signal]
+        self._dropped = metrics[dropped]
+        self._exported = metrics[exported].labels(self._name)
         self._last_failure_log = 0.0
         self._errors_now: dict[int, bool] = {}  # trace ids of kept error traces
         self._errors_before: dict[int, bool] = {}
@@ -84,7 +99,8 @@ class ExportQueue:
             self.redelivery = Redelivery(spool, metrics)
             self.redelivery.add_sender(exporter.signal, self._send_spooled)  # type: ignore[attr-defined]
         self._spool_scanned = 0.0  # when the spool was last found empty (monotonic)
-        self._thread = threading.Thread(target=self._run, name="agentwatch-export", daemon=True)
+        name = "agentwatch-export" if signal == "span" else f"agentwatch-export-{signal}s"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def put_many(self, spans: list[ReadableSpan]) -> None:
@@ -204,8 +220,12 @@ class ExportQueue:
         others: list[Any] = []
         now, before = self._errors_now, self._errors_before
         for span, message in zip(spans, encoded, strict=True):
-            trace_id = span.context.trace_id
-            (errors if trace_id in now or trace_id in before else others).append(message)
+            context = getattr(span, "context", None)
+            if context is None:  # a log record: its level decides
+                is_error = getattr(span, "levelno", 0) >= logging.ERROR
+            else:
+                is_error = context.trace_id in now or context.trace_id in before
+            (errors if is_error else others).append(message)
         for is_error, part in ((True, errors), (False, others)):
             if part:
                 body = exporter.frame(part)
@@ -248,7 +268,7 @@ class ExportQueue:
         now = time.monotonic()
         if now - self._last_failure_log > 30.0:  # at most one line per 30 s
             self._last_failure_log = now
-            _log.warning("agentwatch: span export to %s failed: %s", self._name, detail)
+            _log.warning("agentwatch: %s export to %s failed: %s", self._signal, self._name, detail)
 
     @property
     def size(self) -> int:

@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .._metrics.registry import Metrics
 
@@ -117,6 +117,7 @@ class Spool:
         self.max_bytes = max_bytes
         self._sequence = 0
         self._dropped = metrics["agentwatch_spans_dropped_total"]
+        self._dropped_logs = metrics["agentwatch_logs_dropped_total"]
         self._evicted = metrics["agentwatch_spool_evicted_total"]
         self._bytes = metrics["agentwatch_spool_bytes"].labels()
         self._batches = metrics["agentwatch_spool_batches"].labels()
@@ -131,13 +132,13 @@ class Spool:
         counted either way)."""
         size = _HEAD + len(batch.signal.encode()) + len(batch.body)
         if not self._make_room(size, batch.error):
-            self._drop(batch.count, batch.error, "spool_full", "spool_full")
+            self._drop(batch.count, batch.error, "spool_full", "spool_full", batch.signal)
             return False
         try:
             self._write(batch)
         except OSError as exc:
             _log.warning("agentwatch: cannot write to the spool %s: %r", self.folder, exc)
-            self._dropped.labels("export_failed").inc(batch.count)
+            self._counter(batch.signal).labels("export_failed").inc(batch.count)
             return False
         finally:
             self.refresh_gauges()
@@ -188,20 +189,27 @@ class Spool:
         claim = self._claim_entry(entry)
         if claim is None:
             return False  # another process is sending it, or it is gone already
-        self._drop(claim.batch.count, claim.batch.error, "spool_full", "spool_full")
+        batch = claim.batch
+        self._drop(batch.count, batch.error, "spool_full", "spool_full", batch.signal)
         claim.path.unlink(missing_ok=True)
         claim.release()
         return True
 
-    def _drop(self, count: int, error: bool, evicted: str, dropped: str) -> None:
-        """Count a batch removed unsent (``evicted`` reason) and its spans (``dropped``)."""
+    def _drop(self, count: int, error: bool, evicted: str, dropped: str, signal: str = "") -> None:
+        """Count a batch removed unsent (``evicted`` reason) and its spans or log records
+        (``dropped``)."""
         self._evicted.labels(evicted, "error" if error else "success").inc()
         if count:
-            self._dropped.labels(dropped).inc(count)
+            self._counter(signal).labels(dropped).inc(count)
+
+    def _counter(self, signal: str) -> Any:
+        """Where the items of a ``signal``'s batch are counted when dropped."""
+        return self._dropped_logs if signal_label(signal) == "logs" else self._dropped
 
     def reject(self, claim: Claim) -> None:
         """The receiver refused the claimed batch for good (a 4xx other than 429): drop it."""
-        self._drop(claim.batch.count, claim.batch.error, "rejected", "export_failed")
+        batch = claim.batch
+        self._drop(batch.count, batch.error, "rejected", "export_failed", batch.signal)
         claim.done()
 
     # reading

@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from opentelemetry import trace
@@ -22,7 +22,7 @@ from opentelemetry import trace
 from .._redact import Redactor
 from .._sentry.stacktrace import format_exception
 
-__all__ = ["JsonFormatter", "LogSetup"]
+__all__ = ["JsonFormatter", "LogSetup", "exception_text", "extra_fields", "record_context"]
 
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -57,30 +57,47 @@ class JsonFormatter(logging.Formatter):
         }
         if self.service:
             payload["service"] = self.service
-        context = trace.get_current_span().get_span_context()
-        if not context.is_valid and record.exc_info and record.exc_info[1] is not None:
-            context = getattr(record.exc_info[1], "__agentwatch_span_context__", context)
+        context = record_context(record)
         if context.is_valid:
             payload["trace_id"] = format(context.trace_id, "032x")
             payload["span_id"] = format(context.span_id, "016x")
         if record.exc_info and record.exc_info[0] is not None:
-            payload["exception"] = self._exception(record.exc_info)
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_FIELDS and not key.startswith("_") and key not in payload:
+            kind, message, stack = exception_text(record.exc_info)
+            payload["exception"] = {
+                "type": kind,
+                "message": redact(message),
+                "stacktrace": redact(stack),
+            }
+        for key, value in extra_fields(record):
+            if key not in payload:
                 payload[key] = self.redactor.redact_value(value, key)
         return json.dumps(payload, default=str, ensure_ascii=False)
 
-    def _exception(self, exc_info: Any) -> dict[str, str]:
-        kind, value, tb = exc_info
-        return {
-            "type": kind.__qualname__,
-            "message": self.redactor.redact(str(value)),
-            "stacktrace": self.redactor.redact(
-                format_exception(value)
-                if value is not None
-                else "".join(traceback.format_exception(kind, value, tb))
-            ),
-        }
+
+def record_context(record: logging.LogRecord) -> trace.SpanContext:
+    """The span a record belongs to: the current one, else the one its exception left."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid and record.exc_info and record.exc_info[1] is not None:
+        context = getattr(record.exc_info[1], "__agentwatch_span_context__", context)
+    return context
+
+
+def exception_text(exc_info: Any) -> tuple[str, str, str]:
+    """Type name, message and stack trace of a record's ``exc_info``, not yet redacted."""
+    kind, value, tb = exc_info
+    stack = (
+        format_exception(value)
+        if value is not None
+        else "".join(traceback.format_exception(kind, value, tb))
+    )
+    return kind.__qualname__, str(value), stack
+
+
+def extra_fields(record: logging.LogRecord) -> Iterator[tuple[str, Any]]:
+    """The ``extra`` fields of a record (not yet redacted: ``Redactor.redact_value``)."""
+    for key, value in record.__dict__.items():
+        if key not in _RECORD_FIELDS and not key.startswith("_"):
+            yield key, value
 
 
 class LogSetup:

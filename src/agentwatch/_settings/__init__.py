@@ -8,7 +8,7 @@ what would be accepted.
 
 Owns: ``values.py`` (the parsers and the row type), ``options.py`` (the table, the
 documentation of every environment variable; ``docs/configuration.md`` is generated from
-it), ``loader.py`` (:class:`Settings` and :func:`load_settings`).
+it; ``logs_options.py`` holds its OTLP logs rows), ``loader.py`` (:class:`Settings` and :func:`load_settings`).
 May import: ``agentwatch._exceptions`` only (every other part imports settings).
 """
 

@@ -42,6 +42,13 @@ class Settings:
     otlp_compression: str
     otlp_timeout_ms: int
     otlp_certificate: str | None
+    logs_exporter: str
+    otlp_logs_endpoint: str | None
+    otlp_logs_headers: dict[str, str] | None
+    otlp_logs_compression: str | None
+    otlp_logs_timeout_ms: int | None
+    otlp_logs_certificate: str | None
+    logs_queue_size: int
     success_sample_ratio: float
     slow_threshold_seconds: float
     max_spans_per_trace: int

@@ -8,6 +8,7 @@ documentation of every environment variable; ``docs/configuration.md`` is genera
 
 from __future__ import annotations
 
+from .logs_options import OTLP_LOGS_OPTIONS
 from .values import (
     Option,
     one_of,
@@ -145,6 +146,7 @@ OPTIONS: tuple[Option, ...] = (
         "default: the system's.",
         "a path",
     ),
+    *OTLP_LOGS_OPTIONS,
     option(
         "success_sample_ratio",
         parse_ratio,

@@ -4,8 +4,10 @@
 (keep error traces, slow traces, and a probabilistic share of the rest — the same slow
 threshold and ratio as the SDK's defaults), exports traces to Tempo or Jaeger (OTLP), metrics to a
 Prometheus endpoint and logs to Loki (OTLP), each with a persistent sending queue on
-``file_storage`` and retries. ``loadbalancer.yaml`` is the first tier for fleets: it routes
-every span of a trace to the same sampling Collector (``routing_key: traceID``).
+``file_storage`` and retries; its logs pipeline receives the SDK's OTLP log records
+(``logs_exporter=otlp``) on the same OTLP receiver. ``loadbalancer.yaml`` is the first tier
+for fleets: it routes every span of a trace to the same sampling Collector
+(``routing_key: traceID``), and log records on to the sampling Collectors as well.
 """
 
 from __future__ import annotations
@@ -138,7 +140,12 @@ def loadbalancer_config(sampling_host: str = "otel-collector") -> dict[str, obje
                     "receivers": ["otlp"],
                     "processors": ["memory_limiter"],
                     "exporters": ["loadbalancing"],
-                }
+                },
+                "logs": {  # the SDK's OTLP logs (logs_exporter=otlp), on to a sampling Collector
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter"],
+                    "exporters": ["loadbalancing"],
+                },
             },
         },
     }
