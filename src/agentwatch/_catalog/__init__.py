@@ -9,7 +9,8 @@ generated. A service adds its own business pack with :func:`define_pack`::
     ])
 
 Owns: ``spec.py`` (:class:`MetricSpec`, the registry of packs, the generated reference) and
-``packs.py`` (the built-in packs, as data, defined here at import), ``packfile.py`` (YAML
+``packs.py`` (the built-in packs, as data, defined here at import; ``own.py`` holds
+agentwatch's own), ``packfile.py`` (YAML
 pack files: metrics, dashboard and alerts; ``load_packs``) and ``shipped/`` (the pack files
 agentwatch ships: rag, business, compliance, api_keys, llm_quality).
 May import: ``agentwatch._exceptions`` only.

@@ -25,6 +25,7 @@ __all__ = [
     "MetricSpec",
     "define_pack",
     "get_spec",
+    "metric",
     "packs_from_yaml",
     "render_reference",
 ]
@@ -78,6 +79,23 @@ class MetricSpec:
 
 PACKS: dict[str, tuple[MetricSpec, ...]] = {}
 CATALOG: dict[str, MetricSpec] = {}
+
+
+def metric(
+    name: str,
+    kind: Kind,
+    help: str,
+    labels: Iterable[str] = (),
+    *,
+    unit: str = "",
+    buckets: tuple[float, ...] = (),
+    budget: int = 100,
+    mode: str = "livesum",
+) -> MetricSpec:
+    """A :class:`MetricSpec` written the short way the built-in packs are."""
+    return MetricSpec(
+        name, kind, help, tuple(labels), unit, buckets, budget, multiprocess_mode=mode
+    )
 
 
 def define_pack(pack: str, specs: Iterable[MetricSpec]) -> tuple[MetricSpec, ...]:
