@@ -8,8 +8,8 @@
 Command line: ``agentwatch ops generate --out deploy`` and ``agentwatch ops validate deploy``.
 
 Owns every generator and validator of the operations folder and the ``ops`` command. May
-import the catalog, the settings table and ``_genai`` (its status values), never the
-request path.
+import the catalog, the settings table and ``_genai`` (its status values), and the hub's
+config check (``ops validate`` runs it on ``hub/hub.yaml``), never the request path.
 """
 
 from __future__ import annotations
