@@ -41,11 +41,15 @@ def _prometheus_firing(demo: DemoProcess, name: str) -> bool:
     )
 
 
-def _slack_titles(demo: DemoProcess, name: str) -> list[str]:
-    """The titles of the Slack stand-in's messages about alert ``name``, in order."""
+def _slack_messages(demo: DemoProcess, name: str) -> list[dict[str, Any]]:
+    """The Slack stand-in's messages about alert ``name``, in order."""
     messages = demo.json(demo.url("slack"))["messages"]
-    titles = [str(m["payload"].get("text", "")) for m in messages]
-    return [t for t in titles if re.match(rf"\[(FIRING:\d+|RESOLVED)\] {name} ", t)]
+    pattern = rf"\[(FIRING:\d+|RESOLVED)\] {name} "
+    return [m for m in messages if re.match(pattern, str(m["payload"].get("text", "")))]
+
+
+def _slack_titles(demo: DemoProcess, name: str) -> list[str]:
+    return [str(m["payload"]["text"]) for m in _slack_messages(demo, name)]
 
 
 def _status_shows(demo: DemoProcess, title: str) -> bool:
@@ -94,11 +98,19 @@ def test_an_incident_goes_from_the_first_error_to_slack_and_back(tmp_path: Path)
         )
         assert fired[0]["labels"]["severity"] == "critical"
         assert fired[0]["labels"]["service"] == "agent-demo"
-        demo.wait_for(
+        firing = demo.wait_for(
             f"{INCIDENT_ALERT} firing in the Slack stand-in",
-            lambda: _slack_titles(demo, INCIDENT_ALERT),
+            lambda: _slack_messages(demo, INCIDENT_ALERT),
             30,
         )
+        hub = demo.url("hub")
+        for link in (
+            f"[Runbook] {hub}/runbooks/{INCIDENT_ALERT}",
+            f"[Dashboard] {demo.url('prometheus')}/graph?",
+            f"[Status page] {hub}/status/public",
+            f"[Error traces] {hub}/traces?service=agent-demo&status=error",
+        ):
+            assert link in firing[0]["text"], firing[0]["text"]
         demo.wait_for(
             "the incident on the public status page",
             lambda: _status_shows(demo, "llm-provider is down"),

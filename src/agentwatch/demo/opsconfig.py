@@ -100,6 +100,8 @@ def options(targets: OpsTargets, profile: Profile, secrets_dir: Path) -> Generat
         alert_webhook_url=f"{targets.hub_url}/api/v1/alerts/alertmanager",
         runbook_url_base=f"{targets.hub_url}/runbooks/",
         dashboard_url=dashboard_url(targets.prometheus),
+        status_page_url=f"{targets.hub_url}/status/public",
+        traces_url=f"{targets.hub_url}/traces?service={SERVICE}&status=error",
         receivers=ReceiverOptions(secrets_dir=str(secrets_dir)),
         profile=profile,
     )

@@ -154,6 +154,8 @@ class GenerateOptions:
     dependencies: tuple[str, ...] = ("postgres", "redis")  # the hub's monitors of them
     runbook_url_base: str = "http://127.0.0.1:8787/runbooks/"
     dashboard_url: str = ""  # the dashboard_url annotation of every alert, when given
+    status_page_url: str = ""  # likewise status_page_url (the hub links the status page)
+    traces_url: str = ""  # likewise traces_url (the hub links the service's error traces)
     llm_cost_per_hour_usd: Decimal = Decimal(50)
     service_image: str = ""
     receivers: ReceiverOptions = field(default_factory=ReceiverOptions)

@@ -166,7 +166,8 @@ def render_annotations(
 
 
 def rule_annotations(rule: AlertRule, options: GenerateOptions) -> dict[str, str]:
-    """summary, description, runbook_url, and dashboard_url when the options give one."""
+    """summary, description, runbook_url, and dashboard_url, status_page_url and
+    traces_url when the options give them (the hub shows each as a link)."""
     for text in (rule.summary, rule.description):
         if "{{" in LABEL_REF.sub("", text):
             raise ValueError(f"{rule.name}: only {{{{ $labels.x }}}} templates are allowed")
@@ -175,8 +176,13 @@ def rule_annotations(rule: AlertRule, options: GenerateOptions) -> dict[str, str
         "description": rule.description,
         "runbook_url": f"{options.runbook_url_base}{rule.name}",
     }
-    if options.dashboard_url:
-        annotations["dashboard_url"] = options.dashboard_url
+    for key, value in (
+        ("dashboard_url", options.dashboard_url),
+        ("status_page_url", options.status_page_url),
+        ("traces_url", options.traces_url),
+    ):
+        if value:
+            annotations[key] = value
     return annotations
 
 

@@ -88,8 +88,9 @@ def _links(alert: AlertRecord, hub_url: str) -> dict[str, str]:
         "dashboard": notes.get("dashboard_url")
         or notes.get("dashboard")
         or alert.links.get("dashboard", ""),
-        "status_page": alert.links.get("status_page", ""),
+        "status_page": notes.get("status_page_url") or alert.links.get("status_page", ""),
         "trace": f"{hub_url}/traces/{alert.trace_id}" if alert.trace_id else "",
+        "traces": notes.get("traces_url") or "",
         "alert": f"{hub_url}/alerts/{alert.fingerprint}",
         "source": alert.generator_url,
     }

@@ -4,7 +4,9 @@ A notification is rendered into the row when it is enqueued (what was true then)
 each channel turns it into its own format when it sends. A responder gets, per alert:
 status, severity, service, summary, description, and the links that exist: runbook,
 dashboard, status page, the trace of a failed probe or an exemplar
-(``{public_url}/traces/{trace_id}``), the alert in the hub, and its source.
+(``{public_url}/traces/{trace_id}``), the service's error traces (a ``traces_url``
+annotation), the alert in the hub, and its source. Annotations ``runbook_url``,
+``dashboard_url``, ``status_page_url`` and ``traces_url`` become links.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ STATUS_WORDS = {
     SUMMARY: "SUMMARY",
 }
 # link name -> the words shown on a button or before a URL, in the order they are shown
-LINK_ORDER = ("runbook", "dashboard", "status_page", "trace", "alert", "source")
+LINK_ORDER = ("runbook", "dashboard", "status_page", "trace", "traces", "alert", "source")
 _LINK_WORDS = {
     "runbook": "Runbook",
     "dashboard": "Dashboard",
     "status_page": "Status page",
     "trace": "Trace",
+    "traces": "Error traces",
     "alert": "Alert in the hub",
     "source": "Source",
 }
