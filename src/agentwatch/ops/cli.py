@@ -1,6 +1,6 @@
 """``agentwatch ops generate --out DIR`` and ``agentwatch ops validate DIR``.
 
-Receivers come from the environment (``AGENTWATCH_ALERT_SLACK_CHANNEL_CRITICAL``,
+The hub's e-mail channel comes from the environment (``AGENTWATCH_ALERT_SMTP_FROM``,
 ``AGENTWATCH_ALERT_EMAIL_TO``, ``AGENTWATCH_ALERT_SMTP_SMARTHOST``, ... see
 :class:`ReceiverOptions`); secrets are never taken as arguments or written to files.
 """
