@@ -1,6 +1,6 @@
 """init(instrument_qdrant=True): real qdrant-client calls against a local fake Qdrant over HTTP
 record the rag pack's vector-store metrics and a client span each, the HTTP request carrying
-that span's trace context."""
+that span's trace context; the Qdrant health check reads the same fake."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client import CollectorRegistry
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http import models as rest
 from qdrant_client.http.exceptions import UnexpectedResponse
@@ -18,6 +19,8 @@ from tests._fake_qdrant import FakeQdrant, fake_qdrant
 
 import agentwatch
 from agentwatch._integrations.qdrant import result_count
+from agentwatch._metrics.registry import Metrics
+from agentwatch.health import HealthRegistry, VectorStoreCheck
 
 COSINE = models.VectorParams(size=3, distance=models.Distance.COSINE)
 
@@ -171,3 +174,23 @@ def _point(i: int) -> rest.ScoredPoint:
 )
 def test_result_count_reads_every_search_answer_shape(result: Any, count: int) -> None:
     assert result_count(result) == count
+
+
+async def test_the_qdrant_health_check_reads_the_fake_collection_the_client_filled(
+    qdrant: FakeQdrant,
+) -> None:
+    client = QdrantClient(url=qdrant.url, check_compatibility=False)
+    _fill(client)
+    health = HealthRegistry(metrics=Metrics(CollectorRegistry()), cache_ttl=0.0)
+    health.register("vectors", VectorStoreCheck.qdrant(qdrant.url, collection="docs"))
+    health.register("qdrant", VectorStoreCheck.qdrant(qdrant.url))
+    health.register("missing", VectorStoreCheck.qdrant(qdrant.url, collection="nope"))
+    results = {
+        name: (await health.run_component(name)).result for name in ("vectors", "qdrant", "missing")
+    }
+    assert (results["vectors"].status, results["vectors"].observed_value) == ("pass", 5)
+    assert results["qdrant"].status == "pass" and qdrant.requests_to("/healthz")
+    assert (results["missing"].status, results["missing"].output) == (
+        "fail",
+        "collection 'nope' not found",
+    )
