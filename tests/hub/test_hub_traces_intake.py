@@ -177,7 +177,8 @@ def test_a_slow_store_answers_429_then_everything_accepted_arrives(tmp_path: Pat
 
         first = threading.Thread(target=send, args=(batches[0],))
         first.start()
-        wait_for(lambda: "agentwatch_hub_trace_queue_rows 0.0" in httpx.get(f"{url}/metrics").text)
+        # the writer took the first batch and waits on the lock
+        wait_for(lambda: "agentwatch_hub_trace_commit_rows 3.0" in httpx.get(f"{url}/metrics").text)
         second = threading.Thread(target=send, args=(batches[1],))
         second.start()  # queued behind the first
         wait_for(lambda: "agentwatch_hub_trace_queue_rows 3.0" in httpx.get(f"{url}/metrics").text)

@@ -48,14 +48,20 @@ class TraceMetrics:
             "Spans and log records accepted by the intake and waiting for a commit.",
             registry=registry,
         )
+        self.committing = Gauge(
+            "agentwatch_hub_trace_commit_rows",
+            "Spans and log records in the commit running now (stays up while the store is slow).",
+            registry=registry,
+        )
         self.stored_bytes = Gauge(
             "agentwatch_hub_trace_store_bytes",
             "Approximate bytes of the traces and logs kept (what traces.max_bytes bounds).",
             registry=registry,
         )
 
-    def watch(self, queued: Callable[[], int]) -> None:
+    def watch(self, queued: Callable[[], int], committing: Callable[[], int]) -> None:
         self.queued.set_function(queued)
+        self.committing.set_function(committing)
 
     def committed(self, spans: int, logs: int, seconds: float) -> None:
         if spans:

@@ -45,7 +45,7 @@ class TracesPart:
             on_evicted=self.metrics.count_evicted,
             clock=ctx.clock,
         )
-        self.metrics.watch(lambda: self.writer.queued_rows)
+        self.metrics.watch(lambda: self.writer.queued_rows, lambda: self.writer.committing_rows)
         self.api = TraceApi(self.store, ctx.auth, ctx.clock)
         self.intake = Intake(self.writer, self.metrics, ctx.auth)
         self.pages = TracePages(self.api, ctx.templates)

@@ -60,6 +60,7 @@ class TraceWriter:
         self._clock = clock
         self._jobs: deque[_Job] = deque()
         self._queued_rows = 0
+        self._committing_rows = 0
         self._cond = threading.Condition()
         self._stopping = False
         self._next_maintenance = 0.0
@@ -68,6 +69,11 @@ class TraceWriter:
     @property
     def queued_rows(self) -> int:
         return self._queued_rows
+
+    @property
+    def committing_rows(self) -> int:
+        """Rows of the commit running now (stays up while the store is slow or locked)."""
+        return self._committing_rows
 
     def start(self) -> None:
         self._thread.start()
@@ -111,6 +117,7 @@ class TraceWriter:
                 taken.append(job)
                 rows += job.rows
             self._queued_rows -= rows
+            self._committing_rows = rows
             return taken
 
     def _run(self) -> None:
@@ -118,6 +125,7 @@ class TraceWriter:
             jobs = self._take()
             if jobs:
                 self._commit(jobs)
+                self._committing_rows = 0
             elif self._stopping:
                 return
             if time.monotonic() >= self._next_maintenance:
