@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,11 +16,13 @@ from agentwatch.demo.figures import MetricsWindow, quantile
 from agentwatch.demo.hubconfig import HubPlan, hub_config
 from agentwatch.demo.incident import IncidentShape, Timeline
 from agentwatch.demo.llm_server import SimConfig, create_llm_app
+from agentwatch.demo.opsconfig import SHORT_PROFILE, OpsTargets, options
 from agentwatch.demo.serving import BackgroundServer
 from agentwatch.demo.slack import SlackStandIn, render_message, shorten_links
 from agentwatch.demo.watch import AlertState, Snapshot, changes
 from agentwatch.hub.config import root
 from agentwatch.hub.configfile import parse_config
+from agentwatch.ops import generate
 
 BLOCKS = {
     "text": "FIRING LLMProviderDown",
@@ -150,6 +153,13 @@ def test_the_window_computes_rate_error_share_and_p95_as_promql_would() -> None:
     assert quantile(0.5, {}) is None
 
 
+def _generated_hub_yaml(tmp_path: Path) -> dict[str, Any]:
+    """The hub/hub.yaml ``agentwatch ops generate`` writes with the demo's options."""
+    targets = OpsTargets("127.0.0.1:8000", "127.0.0.1:9800", "127.0.0.1:9090", "127.0.0.1:9093")
+    generate(tmp_path / "ops", options(targets, SHORT_PROFILE, tmp_path / "secrets"))
+    return dict(yaml.safe_load((tmp_path / "ops" / "hub" / "hub.yaml").read_text()))
+
+
 def _plan(tmp_path: Path) -> HubPlan:
     return HubPlan(
         hub_port=9800,
@@ -177,19 +187,26 @@ def _plan(tmp_path: Path) -> HubPlan:
 def test_hub_yaml_has_the_sections_of_the_installed_parts(
     tmp_path: Path, keys: frozenset[str], sections: list[str]
 ) -> None:
-    config = hub_config(_plan(tmp_path), tmp_path / "token", keys)
+    config = hub_config(_plan(tmp_path), _generated_hub_yaml(tmp_path), keys)
     assert list(config) == sections
     if "monitors" in config:
         names = [monitor["name"] for monitor in config["monitors"]]
         assert names == ["api", "api-health", "llm-provider", "prometheus", "alertmanager"]
     if "notifications" in config:
-        secret = Path(config["notifications"]["channels"][1]["secret_file"])
-        assert secret.stat().st_mode & 0o777 == 0o600
+        notifier = config["notifications"]["channels"][1]
+        assert (notifier["name"], notifier["format"]) == ("notifier", "grafana")
+        assert Path(notifier["secret_file"]).stat().st_mode & 0o777 == 0o600
+        routes = {r["match"]["severity"]: r["channels"] for r in config["notifications"]["routes"]}
+        assert routes == {"critical": ["notifier", "slack"], "warning": ["slack"]}
+        assert config["notifications"]["inhibit"][0]["source_match"] == {"severity": "critical"}
+    if "intake" in config:
+        for key in ("token_file", "grafana_hmac_secret_file"):
+            assert Path(config["intake"][key]).parent == tmp_path / "secrets"
+            assert Path(config["intake"][key]).stat().st_mode & 0o777 == 0o600
 
 
 def test_the_installed_hub_accepts_the_demo_hub_yaml(tmp_path: Path) -> None:
-    (tmp_path / "token").write_text("demo-token\n")  # the demo writes it before the hub starts
-    text = yaml.safe_dump(hub_config(_plan(tmp_path), tmp_path / "token"))
+    text = yaml.safe_dump(hub_config(_plan(tmp_path), _generated_hub_yaml(tmp_path)))
     path = tmp_path / "hub.yaml"
     path.write_text(text)
     config = parse_config(root(yaml.safe_load(text), file=str(path)))

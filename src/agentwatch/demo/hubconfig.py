@@ -8,12 +8,16 @@ a hub with any of its parts:
   ``/health/full``) and its dependencies (the LLM provider; Postgres and Redis when the
   service uses them; Prometheus and Alertmanager when they run);
 - ``status_pages``: ``public``, the service and its LLM provider;
-- ``intake`` and ``notifications``: Alertmanager's bearer token; critical alerts to the
-  Slack stand-in and, signed and in the shape of Grafana's webhook contact point, to the
-  demo's notifier workflow; warnings to Slack;
+- ``intake`` and ``notifications``: those of ``hub/hub.yaml`` as ``agentwatch ops
+  generate`` writes it (Alertmanager's bearer token, Grafana's HMAC secret, the routes of
+  the severity table and the same inhibitions as Alertmanager's), delivering to the
+  demo's channels: where the generated file pages (PagerDuty), the demo's notifier
+  workflow, signed and in the shape of Grafana's webhook contact point; Slack is the
+  Slack stand-in; e-mail is left out (no mail server here);
 - ``traces``: the local trace store the service exports to.
 
-Secrets (intake token, webhook signing secret) are files in the demo's ``secrets/``.
+Secrets (intake token, Grafana's HMAC secret, the webhook signing secret) are files in
+the demo's ``secrets/``.
 """
 
 from __future__ import annotations
@@ -45,8 +49,6 @@ class HubPlan:
     slack_webhook_url: str
     secrets_dir: Path
     interval: str = "5s"
-    group_wait: str = "5s"
-    group_interval: str = "10s"
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
     postgres_dsn_file: Path | None = None
@@ -109,41 +111,64 @@ def _status_pages(plan: HubPlan) -> list[dict[str, Any]]:
     ]
 
 
-def _notifications(plan: HubPlan) -> dict[str, Any]:
+# the channels of the generated hub.yaml, and what stands in for each in the demo
+PAGE_CHANNEL, CHAT_CHANNEL, MAIL_CHANNEL = "pagerduty", "slack", "email"
+
+
+def _channels(plan: HubPlan) -> dict[str, dict[str, Any]]:
+    """The demo's channel in place of each generated one (e-mail has none: no mail server)."""
     hook_secret = write_secret(plan.secrets_dir, "notifier_webhook_secret")
     return {
-        "group_by": ["alertname", "service"],
-        "group_wait": plan.group_wait,
-        "group_interval": plan.group_interval,
-        "repeat_interval": "12h",
-        "channels": [
-            {"name": "oncall", "type": "slack", "url": plan.slack_webhook_url},
-            {
-                "name": "notifier",
-                "type": "webhook",
-                "url": plan.service_url + NOTIFIER_PATH,
-                "format": "grafana",  # the notifier is written for Grafana's contact point
-                "secret_file": str(hook_secret),
-            },
-        ],
-        "routes": [
-            {"match": {"severity": "critical"}, "channels": ["oncall", "notifier"]},
-            {"match": {"severity": "warning"}, "channels": ["oncall"]},
-        ],
+        CHAT_CHANNEL: {"name": "slack", "type": "slack", "url": plan.slack_webhook_url},
+        PAGE_CHANNEL: {
+            "name": "notifier",
+            "type": "webhook",
+            "url": plan.service_url + NOTIFIER_PATH,
+            "format": "grafana",  # the notifier is written for Grafana's contact point
+            "secret_file": str(hook_secret),
+        },
     }
 
 
-def _intake(plan: HubPlan, intake_token_file: Path) -> dict[str, Any]:
-    return {
-        "token_file": str(intake_token_file),
-        "grafana_hmac_secret_file": str(write_secret(plan.secrets_dir, "grafana_hmac_secret")),
-    }
+def _intake(generated: Mapping[str, Any]) -> dict[str, Any]:
+    """The generated intake; a secret file it names that does not exist yet is made."""
+    for key, value in generated.items():
+        path = Path(str(value))
+        if key.endswith("_file") and not path.exists():
+            write_secret(path.parent, path.name)
+    return dict(generated)
+
+
+def _notifications(plan: HubPlan, generated: Mapping[str, Any]) -> dict[str, Any]:
+    """The generated routes, inhibitions and timings, delivering to the demo's channels."""
+    stand_ins = _channels(plan)
+    routes = [
+        {
+            **route,
+            "channels": [
+                stand_ins[name]["name"] for name in route["channels"] if name in stand_ins
+            ],
+        }
+        for route in generated["routes"]
+    ]
+    used = {name for route in routes for name in route["channels"]}
+    channels = [channel for channel in stand_ins.values() if channel["name"] in used]
+    return {**generated, "channels": channels, "routes": routes}
 
 
 def hub_config(
-    plan: HubPlan, intake_token_file: Path, keys: frozenset[str] | None = None
+    plan: HubPlan,
+    generated: Mapping[str, Any],
+    keys: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """The hub.yaml mapping: the core's ``server`` and the sections installed parts read."""
+    """The hub.yaml mapping: the core's ``server`` and the sections installed parts read.
+
+    ``generated`` is the ``hub/hub.yaml`` of ``agentwatch ops generate`` (generated with
+    the demo's secrets folder): its ``intake`` and ``notifications`` (routes of the
+    severity table, inhibitions, the profile's timings) are kept, with the demo's
+    channels; ``server`` listens on 127.0.0.1 with the demo's database and no API token
+    (a local demo, its pages open without login); monitors and the status page are the
+    demo's (they watch the provider, Prometheus and Alertmanager too)."""
     keys = installed_hub_keys() if keys is None else keys
     config: dict[str, Any] = {
         "server": {
@@ -156,8 +181,8 @@ def hub_config(
     sections: Sequence[tuple[str, Any]] = (
         ("monitors", lambda: _monitors(plan)),
         ("status_pages", lambda: _status_pages(plan)),
-        ("intake", lambda: _intake(plan, intake_token_file)),
-        ("notifications", lambda: _notifications(plan)),
+        ("intake", lambda: _intake(generated["intake"])),
+        ("notifications", lambda: _notifications(plan, generated["notifications"])),
         ("traces", lambda: {"retention": "24h", "max_bytes": "512MiB"}),
     )
     for key, make in sections:
@@ -166,9 +191,9 @@ def hub_config(
     return config
 
 
-def write_hub_config(path: Path, plan: HubPlan, intake_token_file: Path) -> Mapping[str, Any]:
-    """Write the demo's hub.yaml; returns what it wrote."""
-    config = hub_config(plan, intake_token_file)
+def write_hub_config(path: Path, plan: HubPlan, generated: Path) -> Mapping[str, Any]:
+    """Write the demo's hub.yaml from the generated one at ``generated``; returns it."""
+    config = hub_config(plan, yaml.safe_load(generated.read_text(encoding="utf-8")))
     header = "# The demo's hub: written by `agentwatch demo` from where its processes listen.\n"
     path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return config

@@ -104,6 +104,9 @@ def options(targets: OpsTargets, profile: Profile, secrets_dir: Path) -> Generat
         traces_url=f"{targets.hub_url}/traces?service={SERVICE}&status=error",
         receivers=ReceiverOptions(secrets_dir=str(secrets_dir)),
         profile=profile,
+        secrets_mount=str(secrets_dir),
+        hub_public_url=targets.hub_url,
+        dependencies=(),  # the demo's hub.yaml has its own monitors (see hubconfig.py)
     )
 
 

@@ -213,15 +213,13 @@ class DemoStack:
 
     def _write_config(self) -> None:
         p = self.ports
-        # the name the generated Alertmanager config reads from its secrets folder
+        # the name the generated Alertmanager config and hub.yaml read from the secrets folder
         intake_token = write_secret(self.layout.secrets, INTAKE_TOKEN_FILE)
-        if self.with_prometheus:
-            targets = OpsTargets(
-                *(f"127.0.0.1:{port}" for port in (p.service, p.hub, p.prometheus, p.alertmanager))
-            )
-            write_ops(
-                self.layout.ops, targets, self.options.profile, self.layout.secrets, intake_token
-            )
+        targets = OpsTargets(
+            *(f"127.0.0.1:{port}" for port in (p.service, p.hub, p.prometheus, p.alertmanager))
+        )
+        write_ops(self.layout.ops, targets, self.options.profile, self.layout.secrets, intake_token)
+        generated_hub = self.layout.ops / "hub" / "hub.yaml"
         plan = HubPlan(
             hub_port=p.hub,
             database_url=self.layout.hub_database,
@@ -230,13 +228,11 @@ class DemoStack:
             slack_webhook_url=self.slack_webhook_url,
             secrets_dir=self.layout.secrets,
             interval=self.options.monitor_interval,
-            group_wait=self.options.profile.group_wait,
-            group_interval=self.options.profile.group_interval,
             prometheus_url=self.url(p.prometheus) if self.with_prometheus else None,
             alertmanager_url=self.url(p.alertmanager) if self.with_prometheus else None,
             redis_url=self.options.environ.get("REDIS_URL") or None,
         )
-        self.hub_config = write_hub_config(self.layout.hub_yaml, plan, intake_token)
+        self.hub_config = write_hub_config(self.layout.hub_yaml, plan, generated_hub)
         self.hub_sections = frozenset(self.hub_config)
 
     def _child(self, name: str, argv: list[str], ready_path: str, port: int) -> Child:
