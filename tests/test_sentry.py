@@ -97,7 +97,10 @@ async def test_unhandled_request_error_carries_the_server_span_ids(
     )
     frames = exception["stacktrace"]["frames"]
     assert frames and all("vars" not in f and "context_line" not in f for f in frames)
-    assert "user" not in event and "request" not in event  # send_default_pii off, no request data
+    assert "user" not in event  # send_default_pii off: nobody set one
+    assert event["request"]["method"] == "GET"
+    assert event["request"]["url"] == "http://svc/fail/7"
+    assert event["transaction"] == "/fail/{item_id}"
     assert receiver.paths == ["/api/1/envelope/"]
 
 

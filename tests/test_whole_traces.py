@@ -11,17 +11,14 @@ Success ratio 0: only errors keep a trace, so any kept success span is the join'
 from __future__ import annotations
 
 import http.client
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
@@ -30,7 +27,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from tests._apps import free_port, sample
+from tests._apps import sample, serve_in_thread
 from tests._otlp_receiver import Receiver, otlp_receiver
 
 import agentwatch
@@ -90,25 +87,6 @@ def _app() -> Starlette:
     return Starlette(routes=routes)
 
 
-@contextmanager
-def _serving(app: Any) -> Iterator[str]:
-    """``app`` under a real uvicorn server on 127.0.0.1, in a thread: its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def _exported(receiver: Receiver) -> list[Exported]:
     return [
         Exported(span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex(), span.name)
@@ -162,7 +140,7 @@ def service(
             environ={},
         )
         try:
-            with _serving(app) as url:
+            with serve_in_thread(app) as url:
                 yield url, receiver, handle
         finally:
             handle.shutdown()

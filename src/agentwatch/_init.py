@@ -24,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from ._asgi.middleware import AgentwatchMiddleware, ASGIApp
+from ._asgi.middleware import AgentwatchMiddleware, ASGIApp, RequestScope, route_template
 from ._asgi.serverspan import ServerSpanFactory
 from ._catalog.packfile import catalog_specs, load_packs
 from ._exceptions import ConfigurationError
@@ -111,6 +111,9 @@ class Agentwatch:
             )
         }
         self.on_exception: Callable[[BaseException], None] | None = None
+        # entered around each request (Sentry's per-request isolation scope, when attached)
+        self.request_isolation: RequestScope | None = None
+        self.route_of = route_template
         self.logs = LogSetup(
             settings.service_name, self.redactor, settings.log_level, settings.log_format
         )
@@ -162,6 +165,7 @@ class Agentwatch:
             extract=scan_asgi_headers,
             on_exception=self._report_exception,
             on_lifespan=self._lifespan,
+            isolation=self.request_isolation,
         )
 
     def instrument(self, app: Any) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import Token
 from threading import get_ident
 from time import perf_counter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -55,6 +55,16 @@ def route_template(scope: MutableMapping[str, Any], root_path_before: str) -> st
         outer = prefix[: len(prefix) - len(path)] if prefix.endswith(path) else prefix
         return outer + route.path_format
     return prefix + path
+
+
+class RequestScope(Protocol):
+    """Something entered around each traced request (the error reporter's per-request
+    isolation): ``enter`` before the app runs, ``exit`` with what it returned after the
+    request ended, unhandled error captured."""
+
+    def enter(self, scope: MutableMapping[str, Any]) -> Any: ...
+
+    def exit(self, token: Any) -> None: ...
 
 
 class _Exchange:
@@ -99,6 +109,7 @@ class AgentwatchMiddleware:
         extract: Callable[[Any], tuple[otel_context.Context, dict[bytes, bytes]]],
         on_exception: Callable[[BaseException], None] | None = None,
         on_lifespan: Callable[[str], Awaitable[None]] | None = None,
+        isolation: RequestScope | None = None,
     ) -> None:
         self.app = app
         self._start_span = start_span
@@ -110,6 +121,8 @@ class AgentwatchMiddleware:
         self._extract = extract
         self._on_exception = on_exception
         self._on_lifespan = on_lifespan
+        self._isolation = isolation
+        self._serve = self._isolated if isolation is not None else self._traced
         self._series = HttpSeries(metrics)
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
@@ -117,7 +130,7 @@ class AgentwatchMiddleware:
         if kind == "http":
             path = scope["path"]
             if not path.startswith(self._skipped()):
-                await self._traced(scope, receive, send)
+                await self._serve(scope, receive, send)
                 return
             endpoint = self._endpoint_for(path)
             if endpoint is not None:
@@ -125,7 +138,7 @@ class AgentwatchMiddleware:
             elif path.startswith(self._exclude):
                 await self.app(scope, receive, send)
             else:
-                await self._traced(scope, receive, send)
+                await self._serve(scope, receive, send)
         elif kind == "lifespan" and self._on_lifespan is not None:
             await self.app(scope, self._lifespan_receive(receive), send)
         else:
@@ -154,6 +167,24 @@ class AgentwatchMiddleware:
             return message
 
         return wrapped
+
+    async def _isolated(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        """:meth:`_traced` inside the request's isolation (entered only when one is given)."""
+        isolation = self._isolation
+        assert isolation is not None
+        try:
+            token = isolation.enter(scope)
+        except Exception as exc:
+            report_internal_error("middleware", exc)
+            await self._traced(scope, receive, send)
+            return
+        try:
+            await self._traced(scope, receive, send)
+        finally:
+            try:
+                isolation.exit(token)
+            except Exception as exc:
+                report_internal_error("middleware", exc)
 
     async def _traced(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         try:

@@ -14,8 +14,17 @@ Capture is cheap on the request path: :func:`capture_exception` (the middleware 
 while the server span is current) and the logging handler only snapshot the trace ids,
 ask the :class:`~agentwatch._sentry.gate.ErrorGate` (sampling by level, repeats of the
 same error held back, a rate limit) and queue the error; a background thread builds the
-Sentry event (about 1 ms of CPU for 30 frames) and hands it to sentry-sdk's transport. An exception is sent once even when it is both captured and logged. Every
-outcome is counted in ``agentwatch_error_events_total{outcome}``.
+Sentry event (about 1 ms of CPU for 30 frames) and hands it to sentry-sdk's transport. An
+exception is sent once even when it is both captured and logged. Every outcome is counted
+in ``agentwatch_error_events_total{outcome}``.
+
+Each request runs in its own sentry-sdk isolation scope (:mod:`.requests`): what the app
+sets there (tags, user, contexts, breadcrumbs) belongs to that request alone. A queued
+error takes a copy of the scopes it was captured in, and the worker sends it in that
+copy, so the event carries its own request's data and nobody else's, including the
+request (method, URL, route, headers, secrets stripped). Log records at INFO and above,
+below the event level, become breadcrumbs of the current scope (at most
+``MAX_BREADCRUMBS``, the latest kept).
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from .._redact import Redactor
 from .._settings import Settings
 from .._state import report_internal_error, telemetry
 from .gate import ErrorGate, fingerprint
+from .requests import RequestIsolation
 
 __all__ = ["ErrorReporter", "attach", "capture_exception", "current_trace_ids", "sentry_options"]
 
@@ -45,6 +55,8 @@ _MARK = "_agentwatch_sentry_captured"
 _SENTRY_LEVELS = {logging.CRITICAL: "fatal", logging.ERROR: "error", logging.WARNING: "warning"}
 _SCRUBBED_KEYS = ("logentry", "message", "extra", "request", "breadcrumbs", "user")
 MAX_FRAMES = 30  # innermost frames kept per exception: the cost of an event is per frame
+MAX_BREADCRUMBS = 50  # per scope: a request's latest breadcrumbs
+BREADCRUMB_LEVEL = logging.INFO  # log records from here up to the event level: breadcrumbs
 _TRACE_TAGS = ("trace_id", "span_id")
 _active: ErrorReporter | None = None
 
@@ -100,6 +112,14 @@ class _Pending:
     message: str = ""
     logger: str = ""
     repeats_suppressed: int = 0
+    scopes: tuple[Any, Any] | None = None  # copies of the isolation and current scopes
+
+
+def _scopes() -> tuple[Any, Any]:
+    """Copies of the scopes current here (the request's), for the worker to send in."""
+    import sentry_sdk
+
+    return sentry_sdk.get_isolation_scope().fork(), sentry_sdk.get_current_scope().fork()
 
 
 class ErrorReporter:
@@ -130,7 +150,10 @@ class ErrorReporter:
             refused, held = self.gate.admit(level, fingerprint(exc))
             if refused is not None:
                 return self._count(refused)
-            return self._enqueue(_Pending(level, current_trace_ids(), exc, repeats_suppressed=held))
+            pending = _Pending(
+                level, current_trace_ids(), exc, repeats_suppressed=held, scopes=_scopes()
+            )
+            return self._enqueue(pending)
         except Exception as error:
             report_internal_error("errors", error)
             return False
@@ -152,6 +175,7 @@ class ErrorReporter:
                 message=record.getMessage(),
                 logger=record.name,
                 repeats_suppressed=held,
+                scopes=_scopes(),
             )
             return self._enqueue(pending)
         except Exception as error:
@@ -200,6 +224,7 @@ class ErrorReporter:
 
     def _send(self, pending: _Pending) -> None:
         import sentry_sdk
+        from sentry_sdk.scope import use_isolation_scope, use_scope
         from sentry_sdk.utils import event_from_exception
 
         client = sentry_sdk.get_client()
@@ -222,7 +247,12 @@ class ErrorReporter:
         if pending.trace_ids is not None:
             _link(event, pending.trace_ids)
         hint["agentwatch_sampled"] = True
-        sent = sentry_sdk.capture_event(event, hint=hint) is not None
+        if pending.scopes is None:
+            sent = sentry_sdk.capture_event(event, hint=hint) is not None
+        else:
+            isolation, current = pending.scopes
+            with use_isolation_scope(isolation), use_scope(current):
+                sent = sentry_sdk.capture_event(event, hint=hint) is not None
         self._count("sent" if sent else "dropped")
 
     def flush(self, timeout_seconds: float = 2.0) -> bool:
@@ -301,16 +331,38 @@ def scrub_event(event: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
 
 
 class SentryLogHandler(logging.Handler):
-    """Hands log records at or above its level to the reporter (not the reporter's own)."""
+    """Hands log records at or above ``event_level`` to the reporter, and those from
+    ``BREADCRUMB_LEVEL`` up as breadcrumbs of the current scope (not the reporter's own)."""
 
-    def __init__(self, reporter: ErrorReporter, level: int) -> None:
-        super().__init__(level)
+    def __init__(self, reporter: ErrorReporter, event_level: int) -> None:
+        super().__init__(min(event_level, BREADCRUMB_LEVEL))
         self.reporter = reporter
+        self.event_level = event_level
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("sentry_sdk") or record.thread == self.reporter.worker_ident:
             return
-        self.reporter.capture_record(record)
+        if record.levelno >= self.event_level:
+            self.reporter.capture_record(record)
+        else:
+            _breadcrumb(record)
+
+
+def _breadcrumb(record: logging.LogRecord) -> None:
+    """The record as a breadcrumb of the current isolation scope (scrubbed when sent)."""
+    try:
+        import sentry_sdk
+
+        crumb = {
+            "type": "log",
+            "category": record.name,
+            "level": _sentry_level(record.levelno),
+            "message": record.getMessage(),
+            "timestamp": record.created,
+        }
+        sentry_sdk.get_isolation_scope().add_breadcrumb(crumb)
+    except Exception as exc:
+        report_internal_error("errors", exc)
 
 
 def sentry_options(settings: Settings, reporter: ErrorReporter) -> dict[str, Any]:
@@ -330,7 +382,7 @@ def sentry_options(settings: Settings, reporter: ErrorReporter) -> dict[str, Any
         "max_stack_frames": MAX_FRAMES,
         "add_full_stack": False,
         "attach_stacktrace": False,
-        "max_breadcrumbs": 0,
+        "max_breadcrumbs": MAX_BREADCRUMBS,
         "traces_sample_rate": None,
         "profiles_sample_rate": None,
         "auto_session_tracking": False,
@@ -373,6 +425,9 @@ def attach(handle: Any) -> None:
     sentry_sdk.init(**sentry_options(settings, reporter))
     reporter.client = sentry_sdk.get_client()
     reporter.start()
+    route_of = getattr(handle, "route_of", None)
+    if route_of is not None:
+        handle.request_isolation = RequestIsolation(handle.redactor, route_of)
     handler = SentryLogHandler(reporter, logging.getLevelName(settings.sentry_event_level.upper()))
     logging.getLogger().addHandler(handler)
     _active = reporter
@@ -381,6 +436,7 @@ def attach(handle: Any) -> None:
 
     def detach() -> None:
         logging.getLogger().removeHandler(handler)
+        handle.request_isolation = None
         atexit.unregister(reporter.close)
         reporter.close()
 
