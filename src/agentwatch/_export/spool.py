@@ -23,6 +23,7 @@ first, then those of error traces, counted in ``agentwatch_spans_dropped_total{r
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import struct
@@ -115,7 +116,7 @@ class Spool:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.max_bytes = max_bytes
-        self._sequence = 0
+        self._sequence = itertools.count(1)  # next() is atomic: threads get distinct names
         self._dropped = metrics["agentwatch_spans_dropped_total"]
         self._dropped_logs = metrics["agentwatch_logs_dropped_total"]
         self._evicted = metrics["agentwatch_spool_evicted_total"]
@@ -149,9 +150,8 @@ class Spool:
         flags = _ERROR_FLAG if batch.error else 0
         crc = zlib.crc32(batch.body)
         head = _MAGIC + _HEADER.pack(flags, batch.count, len(signal), len(batch.body), crc)
-        self._sequence += 1
-        pid = os.getpid()
-        name = f"{time.time_ns():020d}-{'e' if batch.error else 's'}-{pid}-{self._sequence}"
+        kind = "e" if batch.error else "s"
+        name = f"{time.time_ns():020d}-{kind}-{os.getpid()}-{next(self._sequence)}"
         temp = self.folder / f"{_TEMP_PREFIX}{name}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
