@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func, select, update
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -93,6 +93,17 @@ def _run_dict(row: WorkflowRunRow, steps: list[AgentStepRow]) -> dict[str, Any]:
     }
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL: readers never wait for the writer, and a commit appends to the log instead of
+    rewriting pages (synchronous=NORMAL is safe with WAL) — so a burst of writes, as when
+    the workflows held up by the incident all finish at once, does not queue every request
+    behind the database lock."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class Store:
     """Data access for the demo; every method is one short transaction."""
 
@@ -104,6 +115,8 @@ class Store:
         elif self.url.startswith("sqlite"):  # writers queue for the lock rather than fail at 5 s
             options = {"connect_args": {"timeout": 30}}
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.url.startswith("sqlite"):
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def create_schema(self) -> None:
