@@ -105,6 +105,10 @@ class HubProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> HubProcess:
+        return self.spawn().ready(timeout)
+
+    def spawn(self) -> HubProcess:
+        """Start the process without waiting (several hubs start side by side)."""
         if self.log is None:
             self.proc = subprocess.Popen(
                 self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
@@ -114,6 +118,11 @@ class HubProcess:
                 self.proc = subprocess.Popen(
                     self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT
                 )
+        return self
+
+    def ready(self, timeout: float = 30.0) -> HubProcess:
+        """Wait for ``/health/ready``; fail with the hub's output if it exits or hangs."""
+        assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

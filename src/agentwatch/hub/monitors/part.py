@@ -20,6 +20,7 @@ from ..parts import DayUptime, HubContext, MonitorState
 from . import store
 from .api import MonitorsApi
 from .config import MonitorConfig, MonitorsConfig, monitor_from_json
+from .leases import BEAT, Leases
 from .maintenance import Calendar
 from .metrics import MonitorMetrics
 from .scheduler import Scheduler
@@ -38,15 +39,18 @@ class MonitorsPart:
         self.api_monitors: dict[str, MonitorConfig] = {}
         self.metrics = MonitorMetrics(ctx.registry)
         self.calendar = Calendar(self.config.maintenance)
+        hub_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.leases = (
+            Leases(ctx.db, hub_id=hub_id, clock=ctx.clock) if ctx.db.dialect != "sqlite" else None
+        )
         self.scheduler = Scheduler(
             ctx,
             self.metrics,
             self.calendar,
             monitors=self.monitors,
             pages=lambda name: self.config.pages.get(name, ()),
-            hub_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
             concurrency=self.config.concurrency,
-            shared=ctx.db.dialect != "sqlite",
+            leases=self.leases,
         )
         self._api = MonitorsApi(self)
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,23 +91,47 @@ class MonitorsPart:
         for row in rows:
             self.metrics.show(row.name, row.status)
         self.scheduler.paused = {row.name for row in rows if row.paused}
-        loop = asyncio.get_running_loop()
-        for name, job in (
+        jobs = [
             ("scheduler", self.scheduler.run()),
             ("prune", self.scheduler.prune_forever(lambda: self.config.retention)),
-        ):
+        ]
+        if self.leases is not None:
+            await self.leases.beat()
+            jobs.append(("leases", self._share_forever(self.leases)))
+        loop = asyncio.get_running_loop()
+        for name, job in jobs:
             self._tasks.append(loop.create_task(job, name=f"agentwatch-hub-monitors-{name}"))
         _log.info("%d monitors (%d from the API)", len(self.monitors()), len(self.api_monitors))
 
-    def _api_monitors(self, rows: Sequence[Any]) -> dict[str, MonitorConfig]:
+    async def _share_forever(self, leases: Leases) -> None:
+        """Beat this hub's row; take the monitors and pauses other hubs' APIs made."""
+        while True:
+            await asyncio.sleep(BEAT)
+            try:
+                await leases.beat()
+                async with self.ctx.db.read() as conn:
+                    rows = await store.shared_rows(conn)
+                self.api_monitors = self._api_monitors(rows, known=self.api_monitors)
+                self.scheduler.paused = {row.name for row in rows if row.paused}
+            except Exception:
+                _log.exception("sharing the monitors with the other hubs failed")
+
+    def _api_monitors(
+        self, rows: Sequence[Any], known: dict[str, MonitorConfig] | None = None
+    ) -> dict[str, MonitorConfig]:
         found: dict[str, MonitorConfig] = {}
         for row in rows:
             if row.owner != "api":
                 continue
+            if known and row.name in known and known[row.name].spec == row.spec:
+                found[row.name] = known[row.name]
+                continue
             try:
                 monitor = monitor_from_json(row.spec, environ=self.ctx.environ)
             except HubConfigError as exc:  # e.g. an ${ENV} no longer set: say so, go on
-                _log.error("API monitor %s cannot run: %s", row.name, exc)
+                (_log.debug if known is not None else _log.error)(
+                    "API monitor %s cannot run: %s", row.name, exc
+                )
                 continue
             found[monitor.name] = monitor
         return found
@@ -113,6 +141,11 @@ class MonitorsPart:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.scheduler.stop()
+        if self.leases is not None:
+            try:
+                await self.leases.release_all()
+            except Exception:  # the others take over when the leases run out
+                _log.exception("giving the monitors' leases back failed")
 
     async def reload(self, config: object) -> None:
         if not isinstance(config, MonitorsConfig):

@@ -1,8 +1,7 @@
 """When each monitor is checked: every ``interval`` from a jittered start, at most
 ``concurrency`` checks at once, each outcome recorded (and its status change published)
 in one transaction. On a shared Postgres, a check runs only on the hub holding the
-monitor's lease; a lease outlives its holder by half an interval, so the others take a
-stopped hub's monitors within two intervals.
+monitor's lease (see :mod:`.leases`).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from ..events import MonitorChange
 from ..parts import HubContext
 from . import store
 from .config import MonitorConfig, Retention
+from .leases import Leases
 from .maintenance import Calendar
 from .metrics import MonitorMetrics
 from .probes import ProbeResult, run_probe
@@ -32,6 +32,8 @@ __all__ = ["Scheduler"]
 _log = logging.getLogger("agentwatch.hub.monitors")
 FIRST_SPREAD = 10.0  # seconds over which the first checks of a start are spread
 PRUNE_EVERY = 600.0
+DRAIN = 5.0  # seconds a stopping hub waits for its checks under way
+RETRY_AFTER = 0.05  # past a lease's end, before asking for it
 
 
 @dataclass
@@ -41,9 +43,8 @@ class Scheduler:
     calendar: Calendar
     monitors: Callable[[], Mapping[str, MonitorConfig]]
     pages: Callable[[str], tuple[str, ...]]
-    hub_id: str
     concurrency: int = 64
-    shared: bool = False  # several hubs on one database: leases decide who checks
+    leases: Leases | None = None  # several hubs on one database: leases decide who checks
     paused: set[str] = field(default_factory=set)
     _due: dict[str, float] = field(default_factory=dict)
     _running: set[str] = field(default_factory=set)
@@ -61,12 +62,16 @@ class Scheduler:
             for name in list(self._due):
                 if name not in current:
                     del self._due[name]
+                    self._forget_lease(name)
             for name, monitor in current.items():
                 due = self._due.get(name)
                 if due is None:
                     self._due[name] = now + random.uniform(0, min(monitor.interval, FIRST_SPREAD))
                     continue
-                if due > now or name in self._running or name in self.paused:
+                if name in self.paused:
+                    self._forget_lease(name)
+                    continue
+                if due > now or name in self._running:
                     continue
                 self._due[name] = (
                     due + monitor.interval
@@ -75,6 +80,10 @@ class Scheduler:
                 )
                 self._start(semaphore, monitor, due)
             await self._sleep(min(self._due.values(), default=now + 1.0) - time.monotonic())
+
+    def _forget_lease(self, name: str) -> None:
+        if self.leases is not None:
+            self.leases.held.pop(name, None)  # not renewed: it runs out, counts no more
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
@@ -100,9 +109,9 @@ class Scheduler:
             self._running.discard(monitor.name)
 
     async def check(self, monitor: MonitorConfig) -> None:
-        at = self.ctx.clock()
-        if self.shared and not await self._claim(monitor, at):
+        if self.leases is not None and not await self._claim(monitor):
             return
+        at = self.ctx.clock()
         window = self.calendar.window_of(monitor.name, at)
         if window is not None:
             outcome = store.Outcome("maintenance", at, None, f"maintenance: {window.name}")
@@ -121,10 +130,17 @@ class Scheduler:
                 self.metrics.latency.labels(monitor.name).observe(result.latency_ms / 1000.0)
         await self.record(monitor, outcome)
 
-    async def _claim(self, monitor: MonitorConfig, at: float) -> bool:
-        until = at + monitor.interval * 1.5 + monitor.timeout
-        async with self.ctx.db.write() as conn:
-            return await store.claim(conn, monitor.name, self.hub_id, at, until)
+    async def _claim(self, monitor: MonitorConfig) -> bool:
+        assert self.leases is not None
+        claim = await self.leases.claim(
+            monitor.name, interval=monitor.interval, monitors=len(self.monitors())
+        )
+        if not claim.run and claim.retry_at is not None:
+            # ask again the moment the holder's lease runs out
+            wait = max(0.0, claim.retry_at - self.ctx.clock()) + RETRY_AFTER
+            self._due[monitor.name] = time.monotonic() + wait
+            self.wake()
+        return claim.run
 
     async def _probe(self, monitor: MonitorConfig, at: float) -> ProbeResult:
         if monitor.type != "push":
@@ -186,7 +202,11 @@ class Scheduler:
             except Exception:
                 _log.exception("pruning monitor history failed")
 
-    async def stop(self) -> None:
+    async def stop(self, drain: float = DRAIN) -> None:
+        """Let the checks under way finish and be recorded (up to ``drain`` seconds), then
+        cancel the rest. The caller has stopped :meth:`run` first."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=drain)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

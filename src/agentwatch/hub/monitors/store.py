@@ -22,12 +22,12 @@ from .tables import maintenance, results, rollups, state
 __all__ = [
     "Outcome",
     "Recorded",
-    "claim",
     "delete_monitor",
     "history",
     "prune",
     "record",
     "set_paused",
+    "shared_rows",
     "state_rows",
     "sync_yaml",
     "uptime",
@@ -120,6 +120,14 @@ async def state_rows(conn: AsyncConnection, names: Iterable[str] | None = None) 
     return list((await conn.execute(query)).all())
 
 
+async def shared_rows(conn: AsyncConnection) -> list[Any]:
+    """What hubs sharing a database learn from each other: API monitors and pauses."""
+    query = sa.select(state.c.name, state.c.owner, state.c.spec, state.c.paused).where(
+        sa.or_(state.c.owner == "api", state.c.paused.is_(True))
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def set_paused(conn: AsyncConnection, name: str, paused: bool, now: float) -> Recorded | None:
     row = (await conn.execute(sa.select(state).where(state.c.name == name))).first()
     if row is None:
@@ -131,23 +139,6 @@ async def set_paused(conn: AsyncConnection, name: str, paused: bool, now: float)
         .values(paused=paused, status=status, since=now, fails=0, oks=0)
     )
     return Recorded(row.status, status)
-
-
-async def claim(conn: AsyncConnection, name: str, owner: str, now: float, until: float) -> bool:
-    """Take or renew the lease on ``name``: True when this hub is to run its check."""
-    result = await conn.execute(
-        state.update()
-        .where(
-            state.c.name == name,
-            sa.or_(
-                state.c.lease_owner.is_(None),
-                state.c.lease_owner == owner,
-                state.c.lease_until < now,
-            ),
-        )
-        .values(lease_owner=owner, lease_until=until)
-    )
-    return bool(result.rowcount)
 
 
 async def record(

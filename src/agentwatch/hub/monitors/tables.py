@@ -1,10 +1,10 @@
-"""The monitors part's tables (created by ``migrations/monitors_0001_initial.py``)."""
+"""The monitors part's tables (created by ``migrations/monitors_000*.py``)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["maintenance", "metadata", "results", "rollups", "state"]
+__all__ = ["hubs", "maintenance", "metadata", "results", "rollups", "state"]
 
 metadata = sa.MetaData()
 Time = sa.Float(precision=53)
@@ -74,4 +74,12 @@ maintenance = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Index("ix_monitors_maintenance_ends_at", "ends_at"),
+)
+
+hubs = sa.Table(  # the hubs sharing a Postgres database, each beating its row
+    "monitors_hubs",
+    metadata,
+    sa.Column("hub_id", sa.String(64), primary_key=True),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("seen_until", Time, nullable=False),
 )

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -38,6 +38,9 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+psycopg",
     "postgresql+psycopg2": "postgresql+psycopg",
 }
+
+
+MIGRATE_LOCK = 0x61677477  # the Postgres advisory lock held while migrating ("agtw")
 
 
 class DatabaseInUseError(HubConfigError):
@@ -152,6 +155,10 @@ class Database:
         from .migrate import upgrade
 
         async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":  # hubs starting together migrate one at a time
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             applied: list[str] = await conn.run_sync(upgrade)
         return applied
 

@@ -24,6 +24,7 @@ from .otlp import Batch
 
 __all__ = ["Evicted", "TraceStore", "store_url"]
 
+SCHEMA_LOCK = 0x61677474  # the Postgres advisory lock held while making the tables
 _log = logging.getLogger("agentwatch.hub.traces")
 _CHUNK = 500  # trace ids per statement
 
@@ -117,6 +118,8 @@ class TraceStore:
     def ensure_schema(self) -> int:
         """Create the tables; an older schema is rebuilt (returns the traces dropped)."""
         with self.write_engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # hubs starting together: one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             dropped = 0
             if conn.dialect.has_table(conn, "trace_store_version"):
                 found = conn.execute(select(func.max(tables.version.c.version))).scalar()
