@@ -17,11 +17,11 @@ from tests.hub._support import HubProcess
 from tests.hub._targets import Target
 
 MONITORS = [f"m{i:02d}" for i in range(12)]
-INTERVAL = 2.0
+INTERVAL = 3.0
 
 
 def _config(web: Target) -> str:
-    lines = [f'  - {{name: {n}, type: http, url: "{web.url}/{n}", interval: 2s}}' for n in MONITORS]
+    lines = [f'  - {{name: {n}, type: http, url: "{web.url}/{n}", interval: 3s}}' for n in MONITORS]
     return "monitors:\n" + "\n".join(lines) + "\n"
 
 
@@ -86,7 +86,7 @@ def test_hubs_split_the_monitors_check_each_once_and_take_over_a_killed_one(
             # a quiet while: each monitor's checks come from one hub, the one holding its lease
             holders = _holders(pg_url)
             before = {_pid(h): _checks(h) for h in hubs}
-            time.sleep(3 * INTERVAL)
+            time.sleep(2 * INTERVAL)
             after = {_pid(h): _checks(h) for h in hubs}
             assert _holders(pg_url) == holders
             for name in MONITORS:

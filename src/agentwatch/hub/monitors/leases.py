@@ -1,15 +1,17 @@
 """Several hubs on one Postgres: who checks which monitor.
 
 A monitor is checked only by the hub holding its lease (``lease_owner``/``lease_until`` on
-its state row). The holder renews the lease at each check for one and a half intervals; a
-hub that is refused waits for the holder's lease to run out and asks again then, so when a
-holder dies its monitors are taken within 1.5 intervals of its last check (the issue's bound
-is two). Each hub beats its row in ``monitors_hubs`` every :data:`BEAT` seconds; the hubs
-seen alive share the monitors: a hub takes a free lease only while it holds fewer than its
-share (``ceil(monitors / live hubs)``), and gives back, at their next check, the leases it
-holds beyond its share (not those it took over from a dead hub in the last :data:`SETTLE`
-seconds, while the dead hub still counts as alive). A lease that ran out is taken by
-whoever asks first, share or not, so no monitor waits for the count to settle.
+its state row). The holder renews the lease at each check for one and a half intervals (at
+least the interval and :data:`SLACK` seconds); a hub that is refused waits for the holder's
+lease to run out and asks again then, so a dead hub's monitors are checked again within 1.5
+intervals of its last check (the interval and 2 s for intervals under 4 s).
+
+Each hub beats its row in ``monitors_hubs`` every :data:`BEAT` seconds; the hubs seen alive
+share the monitors: a hub takes a free lease only while it holds fewer than its share
+(``ceil(monitors / live hubs)``), and gives back, at their next check, the leases it holds
+beyond its share (not those taken in the last :data:`SETTLE` seconds, while a dead hub may
+still count as alive). A lease that ran out is taken by whoever asks first, share or not,
+so no monitor waits for the count to settle.
 
 >>> leases = Leases(db, hub_id="host:123:ab", clock=time.time)     # doctest: +SKIP
 >>> (await leases.claim("api", interval=60.0, monitors=1000)).run  # doctest: +SKIP
@@ -29,13 +31,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..store import Database
 from .tables import hubs, state
 
-__all__ = ["BEAT", "Claim", "Leases"]
+__all__ = ["BEAT", "Claim", "Leases", "lease_for"]
 
 _log = logging.getLogger("agentwatch.hub.monitors")
 BEAT = 1.0  # seconds between two beats of a hub's row
 ALIVE = 3.0 * BEAT  # a hub whose row was not beaten for this long counts as gone
 SETTLE = 2.0 * ALIVE  # leases taken over are kept this long before any is given back
+SLACK = 2.0  # seconds a renewal may come late before the lease runs out
 FORGET = 3600.0  # rows of hubs gone this long are deleted
+
+
+def lease_for(interval: float) -> float:
+    """How long a lease lasts: the interval and room for a late renewal (half an interval,
+    at least :data:`SLACK` seconds)."""
+    return interval + max(0.5 * interval, SLACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +87,7 @@ class Leases:
         return max(1, math.ceil(monitors / self.live_hubs))
 
     async def claim(self, name: str, *, interval: float, monitors: int) -> Claim:
-        """Take or renew the lease on ``name`` for 1.5 ``interval``; give it back instead
+        """Take or renew the lease on ``name`` (:func:`lease_for`); give it back instead
         when this hub holds more than its share of ``monitors``."""
         now = self.clock()
         share = self.share(monitors)
@@ -88,7 +97,7 @@ class Leases:
                 del self.held[name]
                 _log.info("monitor %s: lease given back (%d hubs alive)", name, self.live_hubs)
                 return Claim(False, now + interval)
-            taken = await self._take(conn, name, now, now + 1.5 * interval, share)
+            taken = await self._take(conn, name, now, now + lease_for(interval), share)
             if taken:
                 return Claim(True)
             until = (

@@ -66,8 +66,9 @@ async def sync_yaml(conn: AsyncConnection, monitors: Sequence[MonitorConfig], no
     if gone:
         await conn.execute(state.delete().where(state.c.name.in_(gone)))
     for monitor in monitors:
-        if monitor.name not in owners:
-            await conn.execute(state.insert().values(**_new_row(monitor, "yaml", now)))
+        if monitor.name not in owners:  # another hub starting now may insert it first
+            insert = _dialect(conn).insert(state).values(**_new_row(monitor, "yaml", now))
+            await conn.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
         else:
             await conn.execute(
                 state.update()
@@ -208,8 +209,12 @@ async def _roll_up(conn: AsyncConnection, monitor: MonitorConfig, outcome: Outco
         await conn.execute(_upsert(conn, values))
 
 
+def _dialect(conn: AsyncConnection) -> Any:
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
 def _upsert(conn: AsyncConnection, values: dict[str, Any]) -> Any:
-    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(rollups)
+    insert = _dialect(conn).insert(rollups)
     statement = insert.values(**values)
     added: tuple[str, ...] = ("checks", "up", "degraded", "down", "maintenance")
     added += ("latency_total", "seconds_down", "seconds_maintenance")
