@@ -72,3 +72,52 @@ async def test_bad_url_names_what_is_accepted() -> None:
         HubConfigError, match="'mysql' is not supported: expected sqlite or postgresql"
     ):
         Database.open("mysql://root@127.0.0.1/x")
+
+
+MIGRATE = """
+import asyncio, sys
+from agentwatch.hub.store import Database
+
+async def main() -> None:
+    db = Database.open(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()  # every process starts its migration at the same moment
+    try:
+        print(len(await db.migrate()))
+    finally:
+        await db.close()
+
+asyncio.run(main())
+"""
+
+
+def _error_line(stderr: str) -> str:
+    return next((line for line in reversed(stderr.splitlines()) if "Error" in line), stderr[-300:])
+
+
+def test_hubs_started_together_on_a_new_postgres_migrate_one_after_another(pg_url: str) -> None:
+    """Replicas start at once: without the migration lock all but one failed on CREATE TABLE."""
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE, pg_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outputs = [p.communicate(timeout=60) for p in procs]
+    done = [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
+    failed = [_error_line(err) for code, _out, err in done if code]
+    assert not failed, failed
+    assert len({out for _code, out, _err in done}) == 1  # every hub sees the same heads
