@@ -11,7 +11,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from prometheus_client import CollectorRegistry
 from tests._apps import build_app, free_port, sample
-from tests._otlp_receiver import otlp_receiver
+from tests._otlp_receiver import otlp_receiver, silent_receiver
 
 import agentwatch
 from agentwatch._export.otlp_http import OtlpHttpExporter
@@ -142,7 +142,7 @@ def test_a_429_retry_after_is_honoured_and_the_batch_waits_on_disk(tmp_path: Pat
     with otlp_receiver((429, {"Retry-After": "2"}, b""), (503, {"Retry-After": "120"}, b"")) as r:
         queue = _queue(r.url, tmp_path, registry)
         queue.put_error_trace(_trace(3))
-        _wait_for(lambda: len(r.received) == 1 and queue.redelivery.spool.batches, 10, "429")  # type: ignore[union-attr]
+        _wait_for(lambda: r.received and queue.redelivery.spool.batches, 10, "429")  # type: ignore[union-attr]
         _wait_for(lambda: len(r.received) == 2, 10, "the retry")
         # not before Retry-After (the backoff alone would retry after 0.8 to 1.2 s)
         assert r.received[1].at - r.received[0].at >= 2.0
@@ -183,6 +183,22 @@ def test_shutdown_spools_what_it_could_not_send(tmp_path: Path) -> None:
     queue.put_error_trace(_spans(4))
     queue.shutdown(2)
     assert sum(read_batch(p).count for p in tmp_path.iterdir()) == 4  # type: ignore[union-attr]
+
+
+def test_shutdown_spools_the_batch_a_silent_receiver_holds(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    with silent_receiver() as url:
+        metrics = Metrics(registry)
+        exporter = OtlpHttpExporter(url + "/v1/traces", timeout=2)
+        spool = Spool(tmp_path, metrics, max_bytes=1 << 20)
+        queue = ExportQueue(exporter, metrics, batch_size=8, interval_seconds=0.05, spool=spool)
+        queue.put_error_trace(_trace(3))
+        _wait_for(lambda: queue._in_flight, 5, "the send to start")
+        queue.shutdown(0.2)  # the receiver still has not answered
+        batches = [read_batch(p) for p in tmp_path.iterdir()]
+        assert [(b.count, b.error) for b in batches if b] == [(3, True)]
+        time.sleep(2.5)  # the send times out: the thread must not spool the batch again
+        assert len(list(tmp_path.iterdir())) == 1
 
 
 def test_spool_folder_default_and_none(state_home: str) -> None:

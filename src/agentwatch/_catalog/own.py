@@ -29,7 +29,7 @@ AGENTWATCH_PACK: list[MetricSpec] = [
         "agentwatch_spans_dropped_total",
         "counter",
         "Spans not exported, by reason (sampled_out, queue_full, export_failed, trace_too_large, "
-        "buffer_full, spool_full, spool_torn).",
+        "buffer_full, spool_full, spool_torn, shutdown).",
         ("reason",),
         budget=20,
     ),

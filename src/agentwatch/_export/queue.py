@@ -47,6 +47,7 @@ __all__ = ["ExportQueue"]
 _log = logging.getLogger("agentwatch")
 _ERROR_TRACES_REMEMBERED = 16384  # per generation; two generations are looked up
 _RESCAN_SECONDS = 30.0  # look for batches other processes left in a shared spool
+_GAUGES_SECONDS = 5.0  # spool gauges refreshed at least this often while it holds batches
 _COUNTERS = {  # signal: (dropped, exported)
     "span": ("agentwatch_spans_dropped_total", "agentwatch_spans_exported_total"),
     "log": ("agentwatch_logs_dropped_total", "agentwatch_logs_exported_total"),
@@ -85,6 +86,7 @@ class ExportQueue:
         self._cond = threading.Condition(threading.Lock())  # batches in flight, for flush()
         self._wake = threading.Event()  # a batch is ready, or somebody flushes or stops
         self._in_flight = 0
+        self._current: list[Any] = []  # the batch being sent, for shutdown to spool
         self._stopping = False
         self._flushers = 0
         self._signal = signal
@@ -99,6 +101,7 @@ class ExportQueue:
             self.redelivery = Redelivery(spool, metrics)
             self.redelivery.add_sender(exporter.signal, self._send_spooled)  # type: ignore[attr-defined]
         self._spool_scanned = 0.0  # when the spool was last found empty (monotonic)
+        self._gauges_refreshed = 0.0
         name = "agentwatch-export" if signal == "span" else f"agentwatch-export-{signal}s"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -142,6 +145,7 @@ class ExportQueue:
             count = min(len(self._queue), self._batch_size)
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = len(batch)
+            self._current = batch
             return batch
 
     def _run(self) -> None:
@@ -157,6 +161,7 @@ class ExportQueue:
                 self._redeliver()
             with self._cond:
                 self._in_flight = 0
+                self._current = []
                 self._cond.notify_all()
                 if self._stopping and not self._queue:
                     return
@@ -193,7 +198,8 @@ class ExportQueue:
                         return
             finally:
                 detach(token)
-            self.spool_spans(batch, encoded)
+            if self._current is batch:  # else shutdown spooled it meanwhile
+                self.spool_spans(batch, encoded)
         except Exception as exc:  # an encoder bug, or the spool's disk
             report_internal_error("export_queue", exc)
             self._dropped.labels("export_failed").inc(len(batch))
@@ -250,6 +256,9 @@ class ExportQueue:
         now = time.monotonic()
         if self._spool_scanned and now - self._spool_scanned < _RESCAN_SECONDS:
             return
+        if now - self._gauges_refreshed >= _GAUGES_SECONDS:  # the oldest batch's age grows
+            self._gauges_refreshed = now
+            redelivery.spool.refresh_gauges()
         if redelivery.backing_off():
             return
         try:
@@ -313,6 +322,17 @@ class ExportQueue:
                 return False
         return True
 
+    def _spill_current(self) -> None:
+        """Spool the batch the thread is still sending at the deadline (a receiver that
+        does not answer): should the send succeed after all, it arrives twice, not never."""
+        with self._cond:
+            batch, self._current = self._current, []
+        if batch:
+            try:
+                self.spool_spans(batch)
+            except Exception as exc:
+                report_internal_error("export_spool", exc)
+
     def shutdown(self, timeout_seconds: float = 10.0) -> None:
         """Flush until the deadline, stop the thread, spool what is left, close."""
         deadline = time.monotonic() + timeout_seconds
@@ -321,6 +341,8 @@ class ExportQueue:
             self._stopping = True
         self._wake.set()
         self._thread.join(max(deadline - time.monotonic(), 0.0))
+        if self.redelivery is not None and self._thread.is_alive():
+            self._spill_current()
         if self._queue:
             if self.redelivery is not None:
                 self._spill()
