@@ -59,7 +59,7 @@ def _status_shows(demo: DemoProcess, title: str) -> bool:
 
 def _notifier_runs(demo: DemoProcess, name: str, status: str) -> list[str]:
     """Runs the notifier started for a Grafana-shaped delivery of ``name`` in ``status``."""
-    body = demo.json(demo.url("service") + "/webhooks/alerts")
+    body = demo.json(demo.url("notifier"))
     return [
         run
         for delivery in body["deliveries"]

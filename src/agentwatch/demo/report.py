@@ -14,6 +14,7 @@ _LABELS = {
     "service": "the demo agent service",
     "metrics": "its Prometheus metrics",
     "health": "its health, every component",
+    "notifier": "the alerts its notifier workflow got",
     "hub": "the hub: monitors and more",
     "status_page": "the public status page",
     "traces": "the hub's traces, errors first",

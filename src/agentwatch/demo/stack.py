@@ -111,6 +111,7 @@ class DemoUrls:
     service: str
     metrics: str
     health: str
+    notifier: str
     llm: str
     hub: str
     slack: str
@@ -199,6 +200,7 @@ class DemoStack:
             service=service,
             metrics=f"{service}/metrics",
             health=f"{service}/health/full",
+            notifier=f"{service}/webhooks/alerts",
             llm=self.url(p.llm),
             hub=hub,
             slack=f"{self.slack_url}/messages",
