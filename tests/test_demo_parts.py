@@ -95,6 +95,27 @@ def test_the_terminal_shows_long_links_cut_after_their_path() -> None:
     assert shorten_links("see http://h/" + "p" * 100).endswith("…")
 
 
+def test_the_incident_waits_for_the_demo_to_start_its_clock() -> None:
+    waiting = Timeline(started_at=float("inf"), incident_at=0, incident_seconds=60)
+    server = BackgroundServer(create_llm_app(SimConfig(seed=1, incident=waiting))).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            before = client.get("/v1/models").status_code
+            started = client.post("/demo/clock", json={"started_at": time.time()})
+            during = client.get("/v1/models").status_code
+            refused = client.post("/demo/clock", json={"started": 1}).status_code
+    finally:
+        server.stop()
+    assert (before, started.status_code, during, refused) == (200, 200, 503, 400)
+    assert started.json()["ends"] - started.json()["starts"] == 60
+    no_incident = BackgroundServer(create_llm_app(SimConfig(seed=1))).start()
+    try:
+        answer = httpx.post(f"{no_incident.url}/demo/clock", json={"started_at": 1.0})
+    finally:
+        no_incident.stop()
+    assert answer.status_code == 404
+
+
 def test_the_incident_fails_the_openai_api_and_not_the_fallback() -> None:
     now = time.time()
     shape = IncidentShape(slow_seconds=0.05)
