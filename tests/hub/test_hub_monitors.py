@@ -5,12 +5,13 @@ API (writes, 400 naming the field, pause, push), maintenance, and the alerts it 
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.hub._receivers import eventually
-from tests.hub._support import running_hub
+from tests.hub._receivers import eventually, wait_until
+from tests.hub._support import HubProcess, running_hub
 from tests.hub._targets import Target, closed_port
 
 PG = os.environ.get("AGENTWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -168,3 +169,43 @@ def test_check_names_file_key_and_what_is_accepted(tmp_path: Path) -> None:
     assert "monitors[1].type" in text and "http" in text
     assert "monitors[2].depends_on" in text and "'zz'" in text
     assert "maintenance[0].cron" in text
+
+
+def test_a_real_hub_keeps_history_across_sighup_and_restart(tmp_path: Path) -> None:
+    """``hub serve`` on SQLite: SIGHUP adds a monitor and keeps every result of the others;
+    after SIGTERM, a new process on the same file has them all and the status it had."""
+    with Target() as web:
+        config = tmp_path / "hub.yaml"
+        config.write_text(
+            f'monitors:\n  - {{name: web, type: http, url: "{web.url}/", interval: 1s}}\n'
+        )
+        database = f"sqlite:///{tmp_path}/hub.db"
+        env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+
+        def results(hub: HubProcess) -> list[float]:
+            got = httpx.get(f"{hub.url}/api/v1/monitors/web/history", params={"since": "1h"})
+            return sorted(float(r["at"]) for r in got.json()["results"])
+
+        def status(hub: HubProcess, name: str) -> str | None:
+            got = httpx.get(f"{hub.url}/api/v1/monitors/{name}")
+            return str(got.json()["status"]) if got.status_code == 200 else None
+
+        with HubProcess(config, database=database, env=env, log=tmp_path / "hub.log") as hub:
+            wait_until("three checks of web", lambda: len(results(hub)) >= 3)
+            before_reload = results(hub)
+            config.write_text(
+                config.read_text()
+                + f'  - {{name: other, type: http, url: "{web.url}/other", interval: 1s}}\n'
+            )
+            assert hub.proc is not None
+            hub.proc.send_signal(signal.SIGHUP)
+            wait_until("other up after SIGHUP", lambda: status(hub, "other") == "up")
+            after_reload = results(hub)
+            assert set(before_reload) <= set(after_reload) and len(after_reload) > len(
+                before_reload
+            )
+        assert "Application shutdown complete" in hub.output()
+        with HubProcess(config, database=database, env=env, log=tmp_path / "hub.log") as again:
+            assert status(again, "web") == "up"  # the state, not pending, from the first check
+            assert set(after_reload) <= set(results(again))
+            assert status(again, "other") == "up"
