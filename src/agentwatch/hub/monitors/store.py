@@ -7,7 +7,7 @@ changed so the caller publishes the event in that same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,16 +150,19 @@ async def record(
     row = (await conn.execute(sa.select(state).where(state.c.name == monitor.name))).first()
     if row is None or row.paused:
         return None
-    await conn.execute(
-        results.insert().values(
+    result = (
+        _dialect(conn)
+        .insert(results)
+        .values(
             monitor=monitor.name,
             at=outcome.at,
             status=outcome.status,
             latency_ms=outcome.latency_ms,
             message=outcome.message[:2000],
-            trace_id=outcome.trace_id,
+            trace_id=outcome.trace_id if outcome.status != "up" else None,  # 32 bytes a check
         )
     )
+    await conn.execute(result.on_conflict_do_nothing(index_elements=["monitor", "at"]))
     await _roll_up(conn, monitor, outcome)
     if outcome.status == "maintenance":
         counts = Counts("maintenance", 0, 0)
@@ -277,14 +280,36 @@ async def history(
 
 
 async def prune(conn: AsyncConnection, retention: Retention, now: float) -> int:
+    """Delete what is past retention, monitor by monitor (each delete a range of the key)."""
     removed = 0
-    for statement in (
-        results.delete().where(results.c.at < now - retention.results),
-        rollups.delete().where(
-            rollups.c.period == "hour", rollups.c.start < now - retention.hourly
-        ),
-        rollups.delete().where(rollups.c.period == "day", rollups.c.start < now - retention.daily),
-        maintenance.delete().where(maintenance.c.ends_at < now - retention.daily),
-    ):
-        removed += (await conn.execute(statement)).rowcount or 0
-    return removed
+    async for name in _monitors_in(conn, results.c.monitor):
+        removed += await _delete(
+            conn,
+            results.delete().where(
+                results.c.monitor == name, results.c.at < now - retention.results
+            ),
+        )
+    async for name in _monitors_in(conn, rollups.c.monitor):
+        for period, kept in (("hour", retention.hourly), ("day", retention.daily)):
+            old = rollups.delete().where(
+                rollups.c.monitor == name, rollups.c.period == period, rollups.c.start < now - kept
+            )
+            removed += await _delete(conn, old)
+    return removed + await _delete(
+        conn, maintenance.delete().where(maintenance.c.ends_at < now - retention.daily)
+    )
+
+
+async def _monitors_in(conn: AsyncConnection, column: Any) -> AsyncIterator[str]:
+    """Each monitor named in ``column`` (the key's first part), one index seek apiece."""
+    after = ""
+    while True:
+        name = (await conn.execute(sa.select(sa.func.min(column)).where(column > after))).scalar()
+        if name is None:
+            return
+        yield name
+        after = name
+
+
+async def _delete(conn: AsyncConnection, statement: Any) -> int:
+    return (await conn.execute(statement)).rowcount or 0

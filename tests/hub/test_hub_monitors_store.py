@@ -1,0 +1,97 @@
+"""The monitors' rows on SQLite and the machine's Postgres: retention prunes what it should
+and keeps the rest, the compact results table keeps rows written before it, a passing
+check keeps no trace id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from agentwatch.hub.monitors import store
+from agentwatch.hub.monitors.config import MonitorConfig, Retention, monitor_from_json
+from agentwatch.hub.monitors.tables import results, rollups
+from agentwatch.hub.store import Database
+from agentwatch.hub.store.migrate import alembic_config
+
+DAY = 86400.0
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/hub.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _monitor(name: str) -> MonitorConfig:
+    spec = {"name": name, "type": "tcp", "host": "127.0.0.1", "port": 1, "interval": "60s"}
+    return monitor_from_json(spec, environ={})
+
+
+async def test_retention_prunes_each_monitor_and_keeps_the_rest(url: str) -> None:
+    db = Database.open(url)
+    try:
+        await db.migrate()
+        monitors = [_monitor("a"), _monitor("b")]
+        async with db.write() as conn:
+            await store.sync_yaml(conn, monitors, NOW)
+            for monitor in monitors:
+                for age in (100 * DAY, 8 * DAY, DAY, 0.0):
+                    outcome = store.Outcome("down", NOW - age, 1.5, "refused", trace_id="ab" * 16)
+                    await store.record(conn, monitor, outcome)
+            await store.record(
+                conn, monitors[0], store.Outcome("up", NOW + 1, 1.0, "open", trace_id="cd" * 16)
+            )
+        async with db.write() as conn:
+            removed = await store.prune(conn, Retention(), NOW)
+        async with db.read() as conn:
+            kept = (await conn.execute(sa.select(results).order_by(results.c.at))).all()
+            hours = (
+                await conn.execute(sa.select(rollups.c.start).where(rollups.c.period == "hour"))
+            ).all()
+            days = (
+                await conn.execute(sa.select(rollups.c.start).where(rollups.c.period == "day"))
+            ).all()
+        # results: 100 d and 8 d ago go (7 d kept); hourly: 100 d ago goes (90 d kept)
+        assert sorted({r.at for r in kept}) == [NOW - DAY, NOW, NOW + 1]
+        assert len(kept) == 5 and removed == 2 * 2 + 2 * 1
+        assert len(hours) == 2 * 3 and len(days) == 2 * 4  # the daily rollups stay 400 d
+        assert [r.trace_id for r in kept if r.status == "up"] == [None]
+        assert {r.trace_id for r in kept if r.status == "down"} == {"ab" * 16}
+    finally:
+        await db.close()
+
+
+def test_the_compact_tables_keep_rows_written_before_them(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/hub.db")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "monitors_0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO monitors_results (monitor, at, status, latency_ms, message)"
+                " VALUES ('api', 1.5, 'up', 3.0, 'HTTP 200'), ('api', 2.5, 'down', NULL, 'x')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO monitors_rollups VALUES ('api', 'hour', 0, 2, 1, 0, 1, 0, 3.0, 60, 0)"
+            )
+        )
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "heads")
+        rows = conn.execute(sa.text("SELECT monitor, at, status FROM monitors_results")).all()
+        assert sorted(tuple(r) for r in rows) == [("api", 1.5, "up"), ("api", 2.5, "down")]
+        assert conn.execute(sa.text("SELECT checks FROM monitors_rollups")).scalar() == 2
+        ddl = conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE name = 'monitors_results'")
+        ).scalar()
+        assert "WITHOUT ROWID" in str(ddl).upper()
+        indexes = conn.execute(
+            sa.text("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        ).all()
+        assert not [i for i in indexes if "monitors_results" in i.name]
+    engine.dispose()
