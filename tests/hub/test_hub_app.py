@@ -10,6 +10,7 @@ from tests.hub._support import HubProcess
 
 from agentwatch.hub.app import Hub
 from agentwatch.hub.configfile import load_config
+from agentwatch.hub.web.render import format_duration
 
 
 async def test_core_routes_and_token(tmp_path: Path) -> None:
@@ -63,3 +64,18 @@ def test_serve_as_a_process_and_stop_on_sigterm(
     # uvicorn re-raises the signal it caught once shut down, as a well-behaved process does
     assert hub.proc is not None and hub.proc.returncode in (0, -15), hub.output()
     assert "Application shutdown complete" in hub.output()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.85, "850 ms"),
+        (12.34, "12.3 s"),
+        (245, "4 m 05 s"),
+        (7800, "2 h 10 m"),
+        (3 * 86400 + 4 * 3600, "3 d 4 h"),
+        (14 * 86400, "14 d"),  # a page's incident history: not "14 d 0 h"
+    ],
+)
+def test_durations_read_as_people_write_them(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

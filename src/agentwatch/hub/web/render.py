@@ -43,7 +43,7 @@ def format_time(ts: float | None) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """``850 ms``, ``12.3 s``, ``4 m 05 s``, ``2 h 10 m``, ``3 d 4 h``."""
+    """``850 ms``, ``12.3 s``, ``4 m 05 s``, ``2 h 10 m``, ``3 d 4 h``, ``14 d``."""
     if seconds is None or not math.isfinite(seconds):
         return "-"
     if seconds < 1:
@@ -57,7 +57,7 @@ def format_duration(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours} h {minutes:02d} m"
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def format_ago(ts: float | None, now: float | None = None) -> str:
