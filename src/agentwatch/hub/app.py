@@ -34,7 +34,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.schemas import SchemaGenerator
 
 from .configfile import HubConfig, load_config
 from .events import Events
@@ -43,6 +42,7 @@ from .store import Database, state_dir
 from .web import ApiError, Auth, Templates
 from .web.auth import COOKIE
 from .web.errors import api_error_response, http_error_response
+from .web.openapi import openapi_document
 
 __all__ = ["Hub"]
 
@@ -180,14 +180,16 @@ class Hub:
         )
 
     async def _metrics(self, _request: Request) -> Response:
-        """The hub's own metrics in the Prometheus text format."""
+        """The hub's own metrics in the Prometheus text format.
+        ---
+        responses: {200: {description: "agentwatch_monitor_*, agentwatch_notifications_total, agentwatch_hub_*, process_*", content: {text/plain: {}}}}
+        """
         return Response(generate_latest(self.context.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _openapi(self, request: Request) -> Response:
-        generator = SchemaGenerator(
-            {"openapi": "3.0.3", "info": {"title": "agentwatch hub", "version": _version()}}
+        return JSONResponse(
+            openapi_document(self._routes, title="agentwatch hub", version=_version())
         )
-        return JSONResponse(generator.get_schema(self._routes))
 
     async def _reload(self, request: Request) -> Response:
         """Re-read hub.yaml; monitors keep their history (a monitor is its name).
@@ -201,7 +203,7 @@ class Hub:
             return JSONResponse(await self.reload())
         except HubConfigError as exc:
             raise ApiError(
-                400, str(exc), field=exc.problems[0].path if exc.problems else None
+                400, str(exc), field=(exc.problems[0].path or None) if exc.problems else None
             ) from None
 
     async def _login(self, request: Request) -> Response:

@@ -77,7 +77,9 @@ class HubConfigError(AgentwatchError, ValueError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "\n  ".join(str(p) for p in self.problems)
-        super().__init__(f"invalid hub configuration ({len(self.problems)} problems):\n  {lines}")
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid hub configuration ({count} {noun}):\n  {lines}")
 
 
 class Secret:
@@ -122,10 +124,11 @@ def parse_duration(value: object) -> float | None:
         pos = match.end()
     if pos != len(text):
         try:
-            return float(text) if pos == 0 and float(text) >= 0 else None
+            number = float(text) if pos == 0 else -1.0
         except ValueError:
             return None
-    return total
+        return number if math.isfinite(number) and number >= 0 else None
+    return total if math.isfinite(total) else None
 
 
 def parse_size(value: object) -> int | None:

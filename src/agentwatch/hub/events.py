@@ -31,7 +31,7 @@ class MonitorChange:
 
     monitor: str
     previous: str  # up | degraded | down | pending | paused | maintenance
-    status: str
+    status: str  # the same, or removed (the monitor was deleted while down or degraded)
     at: float  # unix seconds
     message: str = ""  # what the check saw, e.g. "HTTP 503 from http://127.0.0.1:8000/"
     monitor_type: str = ""

@@ -3,7 +3,8 @@
 A monitor that goes ``down`` fires ``MonitorDown`` (severity from the monitor's labels,
 default ``critical``) and resolves ``MonitorDegraded``; ``degraded`` fires
 ``MonitorDegraded`` (``warning``) and resolves ``MonitorDown``; ``up`` or ``paused``
-resolves both. Labels: ``alertname``, ``monitor``, ``service`` (the monitor's, or its
+resolves both; a monitor deleted (API) or dropped from hub.yaml while down or degraded
+(``removed``) resolves both too. Labels: ``alertname``, ``monitor``, ``service`` (the monitor's, or its
 name), ``severity`` and the monitor's own labels. A change with ``cause`` set (its
 ``depends_on`` parent is down) is held while the parent is down and named in the parent's
 notification. An incident is ``StatusPageIncident`` (severity ``info``, label ``impact``),
@@ -38,6 +39,8 @@ def _monitor_alert(
     }
     state = event.status if status == FIRING else "up"
     summary = f"{event.monitor} {_WORDS.get(state, 'recovered')}"
+    if event.status == "removed":
+        summary = f"{event.monitor} was removed from the hub"
     annotations = {"summary": summary, "description": event.message}
     if event.target:
         annotations["target"] = event.target
@@ -64,7 +67,7 @@ def monitor_alerts(event: MonitorChange, hub_url: str) -> list[IncomingAlert]:
         fire, clear = [MONITOR_DOWN], [MONITOR_DEGRADED]
     elif event.status == "degraded":
         fire, clear = [MONITOR_DEGRADED], [MONITOR_DOWN]
-    elif event.status in ("up", "paused"):
+    elif event.status in ("up", "paused", "removed"):
         fire, clear = [], [MONITOR_DOWN, MONITOR_DEGRADED]
     else:
         return []

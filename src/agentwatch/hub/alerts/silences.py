@@ -101,10 +101,18 @@ def parse_silence(body: dict[str, Any], now: float) -> dict[str, Any]:
     starts = _when(body, "startsAt") or now
     ends = _when(body, "endsAt")
     if ends is None:
-        seconds = parse_duration(body.get("duration"))
-        if not seconds:
+        raw = body.get("duration")
+        seconds = parse_duration(raw)
+        if raw is None:
             raise ApiError(
                 400, 'duration: is required (e.g. "2h") unless endsAt is given', field="duration"
+            )
+        if not seconds:
+            raise ApiError(
+                400,
+                f"duration: {raw!r} is not valid: expected a duration above zero such as "
+                "30m, 2h, 1d or 1w",
+                field="duration",
             )
         ends = starts + seconds
     if ends <= starts:

@@ -4,6 +4,7 @@ list ``/`` and badges. Every error is an :class:`ApiError` naming the field."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from ..web import ApiError
 from ..web.errors import read_json_object
 from . import store
 from .badge import badge_svg
-from .config import monitor_from_json
+from .config import MonitorConfig, dependency_cycle, depends_problems, monitor_from_json
 from .maintenance import add_window, end_window
 from .views import UPTIME_WINDOWS, monitor_json
 
@@ -45,10 +46,20 @@ class MonitorsApi:
         return [monitor_json(row, uptime[row.name], detail=detail) for row in rows]
 
     async def list_monitors(self, request: Request) -> Response:
+        """Every monitor (hub.yaml and API) with its current status and uptime.
+        ---
+        responses:
+          200: {description: "{monitors: [{name, type, status, latency_ms, last_check, message, cause, trace_id, owner, paused, uptime: {24h, 7d, 30d, 90d}}]}"}
+          401: {description: token required}
+        """
         self.ctx.auth.require(request)
         return JSONResponse({"monitors": await self._listing()})
 
     async def get_monitor(self, request: Request) -> Response:
+        """One monitor, with its health components and the spec it runs.
+        ---
+        responses: {200: {description: "the monitor, plus components and spec"}, 401: {description: token required}, 404: {description: no such monitor}}
+        """
         self.ctx.auth.require(request)
         found = await self._listing([request.path_params["name"]], detail=True)
         if not found:
@@ -56,11 +67,29 @@ class MonitorsApi:
         return JSONResponse(found[0])
 
     async def history(self, request: Request) -> Response:
+        """A monitor's check results, newest first.
+        ---
+        parameters:
+          - {name: since, in: query, schema: {type: string}, description: "unix seconds, an RFC 3339 time or a duration ago (24h); default 24h"}
+          - {name: until, in: query, schema: {type: string}, description: "the same; default now"}
+          - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 10000}}
+        responses:
+          200: {description: "{monitor, since, until, results: [{at, status, latency_ms, message, trace_id}]}"}
+          400: {description: a bad parameter, named}
+          401: {description: token required}
+          404: {description: no such monitor}
+        """
         self.ctx.auth.require(request)
         name = request.path_params["name"]
         now = self.ctx.clock()
         since = _time_param(request, "since", now - 86400.0, now)
         until = _time_param(request, "until", now, now)
+        if until < since:
+            raise ApiError(
+                400,
+                f"until: {until:.3f} is before since ({since:.3f}): expected until >= since",
+                field="until",
+            )
         limit = _int_param(request, "limit", 1000, HISTORY_LIMIT)
         async with self.ctx.db.read() as conn:
             if not await store.state_rows(conn, [name]):
@@ -81,10 +110,16 @@ class MonitorsApi:
     # -- writing -------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
+        """Create a monitor (the hub.yaml schema); it is owned by the API.
+        ---
+        requestBody: {required: true, content: {application/json: {schema: {type: object, description: "a monitor in the hub.yaml schema: name, type (http, health, tcp, postgres, redis, dns, push), interval, timeout, down_after, up_after, depends_on, labels, description, and the keys of its type (url, method, headers, body, expect; host, port; dsn_file / url_file / token; record; grace)", required: [name, type]}}}}
+        responses: {201: {description: the monitor}, 400: {description: invalid, the field is named}, 401: {description: token required}, 409: {description: the name is taken}}
+        """
         self.ctx.auth.require(request)
         monitor = _parse_body(await read_json_object(request), self.ctx.environ)
         if monitor.name in self.part.monitors():
             raise ApiError(409, f"a monitor named {monitor.name!r} exists", field="name")
+        self._check_depends(monitor)
         async with self.ctx.db.write() as conn:
             await store.insert_api_monitor(conn, monitor, self.ctx.clock())
         self.part.api_monitors[monitor.name] = monitor
@@ -92,25 +127,60 @@ class MonitorsApi:
         return JSONResponse((await self._listing([monitor.name], detail=True))[0], status_code=201)
 
     async def replace(self, request: Request) -> Response:
+        """Replace a monitor made through the API (hub.yaml's monitors are changed in the file).
+        ---
+        requestBody: {required: true, content: {application/json: {schema: {type: object, description: "a monitor in the hub.yaml schema: name, type (http, health, tcp, postgres, redis, dns, push), interval, timeout, down_after, up_after, depends_on, labels, description, and the keys of its type (url, method, headers, body, expect; host, port; dsn_file / url_file / token; record; grace)", required: [name, type]}}}}
+        responses: {200: {description: the monitor}, 400: {description: invalid, the field is named}, 401: {description: token required}, 404: {description: no such monitor}, 409: {description: defined in hub.yaml}}
+        """
         self.ctx.auth.require(request)
         name = request.path_params["name"]
         self._owned_by_api(name)
-        body = {**(await read_json_object(request)), "name": name}
+        body = await read_json_object(request)
+        if body.get("name", name) != name:
+            raise ApiError(
+                400,
+                f"name: {body['name']!r} differs from the monitor in the path ({name!r}): "
+                "a monitor is its name; create a new one to rename",
+                field="name",
+            )
+        body = {**body, "name": name}
         monitor = _parse_body(body, self.ctx.environ)
+        self._check_depends(monitor)
         async with self.ctx.db.write() as conn:
             await store.replace_api_monitor(conn, monitor)
         self.part.api_monitors[name] = monitor
         return JSONResponse((await self._listing([name], detail=True))[0])
 
     async def delete(self, request: Request) -> Response:
+        """Delete a monitor made through the API; its alerts resolve.
+        ---
+        responses: {204: {description: deleted}, 401: {description: token required}, 404: {description: no such monitor}, 409: {description: defined in hub.yaml}}
+        """
         self.ctx.auth.require(request)
         name = request.path_params["name"]
         self._owned_by_api(name)
         async with self.ctx.db.write() as conn:
+            await self.part.removing(conn, [self.part.api_monitors[name]])
             await store.delete_monitor(conn, name)
         self.part.api_monitors.pop(name, None)
         self.part.metrics.forget(name)
         return Response(status_code=204)
+
+    def _check_depends(self, monitor: MonitorConfig) -> None:
+        """The YAML's rules for ``depends_on``: existing monitors (or ``internet``), no cycle."""
+        current = self.part.monitors()
+        problems = depends_problems(monitor, [*current, monitor.name])
+        if problems:
+            raise ApiError(400, f"depends_on: {problems[0]}", field="depends_on")
+        graph = {name: m.depends_on for name, m in current.items()}
+        graph[monitor.name] = monitor.depends_on
+        cycle = dependency_cycle(monitor.name, graph)
+        if cycle is not None:
+            raise ApiError(
+                400,
+                f"depends_on: is a cycle ({' -> '.join(cycle)}): a monitor cannot depend on itself",
+                field="depends_on",
+            )
 
     def _owned_by_api(self, name: str) -> None:
         if name in self.part.api_monitors:
@@ -122,9 +192,17 @@ class MonitorsApi:
         raise _no_monitor(name)
 
     async def pause(self, request: Request) -> Response:
+        """Pause a monitor (no checks, no alerts; its alerts resolve).
+        ---
+        responses: {200: {description: the monitor}, 401: {description: token required}, 404: {description: no such monitor}}
+        """
         return await self._set_paused(request, True)
 
     async def resume(self, request: Request) -> Response:
+        """Resume a paused monitor (pending until its next check).
+        ---
+        responses: {200: {description: the monitor}, 401: {description: token required}, 404: {description: no such monitor}}
+        """
         return await self._set_paused(request, False)
 
     async def _set_paused(self, request: Request, paused: bool) -> Response:
@@ -137,6 +215,14 @@ class MonitorsApi:
         return JSONResponse((await self._listing([name]))[0])
 
     async def push(self, request: Request) -> Response:
+        """A push monitor's heartbeat (GET or POST), from the job it watches.
+        ---
+        parameters:
+          - {name: token, in: query, schema: {type: string}, description: the monitor's token}
+          - {name: status, in: query, schema: {type: string, enum: [up, down]}}
+          - {name: msg, in: query, schema: {type: string}}
+        responses: {200: {description: "{ok, monitor, status}"}, 400: {description: bad status}, 401: {description: wrong token}, 404: {description: no such push monitor}}
+        """
         name = request.path_params["name"]
         monitor = self.part.monitors().get(name)
         if monitor is None or monitor.type != "push":
@@ -159,6 +245,11 @@ class MonitorsApi:
     # -- maintenance ---------------------------------------------------------------------
 
     async def maintenance(self, request: Request) -> Response:
+        """GET: the maintenance windows in force. POST: start one now (or at starts_at).
+        ---
+        requestBody: {content: {application/json: {schema: {type: object, properties: {monitors: {type: array, items: {type: string}, description: "none: every monitor"}, duration: {type: string, example: 30m}, starts_at: {type: string, description: unix seconds or RFC 3339}, name: {type: string}, reason: {type: string}}}}}}
+        responses: {200: {description: "{maintenance: [...]}"}, 201: {description: started}, 400: {description: invalid, the field is named}, 401: {description: token required}}
+        """
         self.ctx.auth.require(request)
         now = self.ctx.clock()
         if request.method == "POST":
@@ -194,7 +285,14 @@ class MonitorsApi:
                 f"duration: {body.get('duration')!r} is not valid: expected a duration such as 30m",
                 field="duration",
             )
-        starts = float(body.get("starts_at") or now)
+        starts = now if body.get("starts_at") is None else instant(body["starts_at"], now)
+        if starts is None:
+            raise ApiError(
+                400,
+                f"starts_at: {body['starts_at']!r} is not valid: expected unix seconds or an "
+                "RFC 3339 time such as 2026-12-06T19:00:00Z",
+                field="starts_at",
+            )
         name = str(body.get("name") or f"maintenance of {', '.join(monitors) or 'every monitor'}")
         async with self.ctx.db.write() as conn:
             window_id = await add_window(
@@ -220,6 +318,10 @@ class MonitorsApi:
         )
 
     async def end_maintenance(self, request: Request) -> Response:
+        """End a maintenance window now.
+        ---
+        responses: {204: {description: ended}, 400: {description: bad id}, 401: {description: token required}, 404: {description: no such window}}
+        """
         self.ctx.auth.require(request)
         try:
             window_id = int(request.path_params["window_id"])
@@ -256,6 +358,10 @@ class MonitorsApi:
         )
 
     async def badge(self, request: Request) -> Response:
+        """An SVG badge of a monitor's status (public for monitors on a public page).
+        ---
+        responses: {200: {description: the badge, content: {image/svg+xml: {}}}, 401: {description: token required (not on a public page)}, 404: {description: no such monitor}}
+        """
         name = request.path_params["name"]
         if not self.part.is_public(name):
             self.ctx.auth.require(request)
@@ -288,18 +394,42 @@ def _time_param(request: Request, key: str, default: float, now: float) -> float
     raw = request.query_params.get(key)
     if raw is None:
         return default
-    try:
-        return float(raw)
-    except ValueError:
-        pass
-    ago = parse_duration(raw)
-    if ago is None:
+    at = instant(raw, now)
+    if at is None:
         raise ApiError(
             400,
-            f"{key}: {raw!r} is not valid: expected unix seconds or a duration such as 24h (ago)",
+            f"{key}: {raw!r} is not valid: expected unix seconds, an RFC 3339 time such as "
+            "2026-12-06T19:00:00Z, or a duration such as 24h (ago)",
             field=key,
         )
-    return now - ago
+    return at
+
+
+def instant(raw: object, now: float) -> float | None:
+    """Unix seconds from a number, an RFC 3339 time or a duration ago (``24h``); else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        return float(raw) if math.isfinite(raw) else None
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    text = raw.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        return number if math.isfinite(number) else None
+    if text == "now":
+        return now
+    if text[:4].isdigit() and "-" in text:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    ago = parse_duration(text)
+    return None if ago is None else now - ago
 
 
 def _int_param(request: Request, key: str, default: int, maximum: int) -> int:

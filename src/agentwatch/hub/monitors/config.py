@@ -27,9 +27,10 @@ by a reload.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..config import Node, Secret, root
@@ -118,7 +119,7 @@ class MonitorConfig:
         if self.type == "dns":
             return f"{self.host} {self.record}"
         if self.type in ("postgres", "redis") and self.secret is not None:
-            return _without_credentials(self.secret.reveal())
+            return _server_of(self.secret.reveal())
         return ""
 
 
@@ -203,7 +204,7 @@ def parse_monitor(node: Node) -> MonitorConfig | None:
         node.problem("name", f"{name!r} is not valid: expected 1-100 letters, digits, _ . -")
         name = None
     node.allow(
-        _COMMON + (_KEYS.get(kind, ()) if kind else tuple(k for v in _KEYS.values() for k in v))
+        _COMMON + (_KEYS[kind] if kind in _KEYS else tuple(k for v in _KEYS.values() for k in v))
     )
     if kind is None or name is None:
         return None
@@ -329,12 +330,48 @@ def _check_names(node: Node, monitors: list[MonitorConfig | None]) -> None:
         if monitor.name in seen:
             node.problem(f"monitors[{index}].name", f"{monitor.name!r} is used twice")
         seen.add(monitor.name)
-        for parent in monitor.depends_on:
-            if parent not in known and parent != "internet":
-                node.problem(
-                    f"monitors[{index}].depends_on",
-                    f"{parent!r} is not a monitor: expected one of {sorted(known)}",
-                )
+        for problem in depends_problems(monitor, known):
+            node.problem(f"monitors[{index}].depends_on", problem)
+    graph = {m.name: m.depends_on for m in monitors if m is not None}
+    for index, monitor in enumerate(monitors):
+        cycle = None if monitor is None else dependency_cycle(monitor.name, graph)
+        if cycle is not None:
+            node.problem(
+                f"monitors[{index}].depends_on",
+                f"is a cycle ({' -> '.join(cycle)}): a monitor cannot depend on itself",
+            )
+
+
+def depends_problems(monitor: MonitorConfig, known: Iterable[str]) -> list[str]:
+    """What is wrong with ``monitor.depends_on`` given the monitors that exist."""
+    names = set(known)
+    accepted = ", ".join([*sorted(names - {monitor.name}), "internet"])
+    return [
+        f"{parent!r} is not a monitor: expected one of {accepted}"
+        for parent in monitor.depends_on
+        if parent not in names and parent != "internet"
+    ]
+
+
+def dependency_cycle(start: str, graph: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """The path ``start -> ... -> start`` through ``depends_on``, if there is one."""
+    path, seen = [start], {start}
+
+    def walk(name: str) -> list[str] | None:
+        for parent in graph.get(name, ()):
+            if parent == start:
+                return [*path, start]
+            if parent in seen:
+                continue
+            seen.add(parent)
+            path.append(parent)
+            found = walk(parent)
+            if found is not None:
+                return found
+            path.pop()
+        return None
+
+    return walk(start)
 
 
 def _url(node: Node, schemes: tuple[str, ...]) -> str:
@@ -348,6 +385,29 @@ def _url(node: Node, schemes: tuple[str, ...]) -> str:
 
 def _without_credentials(url: str) -> str:
     return re.sub(r"//[^/@]*@", "//", url)
+
+
+_DSN_WORD = re.compile(r"\b(host|hostaddr|port|dbname)\s*=\s*'?([^\s']+)")
+
+
+def _server_of(secret: str) -> str:
+    """``scheme://host:port/db`` of a URL or key=value DSN: what may be shown of a secret
+    (nothing when it is neither, e.g. a file that holds something else)."""
+    if "://" in secret:
+        try:
+            url = urlsplit(secret.strip())
+            port = f":{url.port}" if url.port else ""
+        except ValueError:
+            return ""
+        if not url.hostname or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", url.scheme):
+            return ""
+        return f"{url.scheme}://{url.hostname}{port}{url.path}"
+    words = dict(_DSN_WORD.findall(secret))
+    if "host" not in words and "hostaddr" not in words:
+        return ""
+    host = words.get("host") or words.get("hostaddr", "")
+    port = f":{words['port']}" if "port" in words else ""
+    return f"postgresql://{host}{port}/{words.get('dbname', '')}"
 
 
 def _plain(node: Node) -> dict[str, Any]:

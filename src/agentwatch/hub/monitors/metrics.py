@@ -62,10 +62,20 @@ class MonitorMetrics:
                 pass
 
     def forget(self, monitor: str) -> None:
+        """Drop every series of a monitor that no longer exists."""
         old = self._statuses.pop(monitor, None)
         if old is not None:
             self.status.remove(monitor, old)
-        try:
-            self.up.remove(monitor)
-        except KeyError:
-            pass
+        for metric in (self.up, self.latency):
+            try:
+                metric.remove(monitor)
+            except KeyError:
+                pass
+        results = {
+            sample.labels["result"]
+            for family in self.checks.collect()
+            for sample in family.samples
+            if sample.labels.get("monitor") == monitor
+        }
+        for result in results:
+            self.checks.remove(monitor, result)

@@ -78,7 +78,7 @@ class MonitorsPart:
             Route("/api/v1/push/{name}", a.push, methods=["GET", "POST"]),
             Route("/api/v1/maintenance", a.maintenance, methods=["GET", "POST"]),
             Route("/api/v1/maintenance/{window_id}", a.end_maintenance, methods=["DELETE"]),
-            Route("/badge/{name}.svg", a.badge, include_in_schema=False),
+            Route("/badge/{name}.svg", a.badge),
         ]
 
     async def start(self) -> None:
@@ -150,13 +150,29 @@ class MonitorsPart:
     async def reload(self, config: object) -> None:
         if not isinstance(config, MonitorsConfig):
             return
+        kept = config.by_name()
+        gone = [m for name, m in self.config.by_name().items() if name not in kept]
         async with self.ctx.db.write() as conn:
+            await self.removing(conn, gone)
             await store.sync_yaml(conn, config.monitors, self.ctx.clock())
-        for gone in set(self.config.by_name()) - set(config.by_name()):
-            self.metrics.forget(gone)
+        for monitor in gone:
+            self.metrics.forget(monitor.name)
         self.config = config
         self.calendar.windows = config.maintenance
         self.scheduler.wake()
+
+    async def removing(self, conn: AsyncConnection, monitors: Sequence[MonitorConfig]) -> None:
+        """Monitors about to be deleted: a down or degraded one resolves its alerts (a
+        ``removed`` change), in the transaction that deletes it."""
+        rows = await store.state_rows(conn, [m.name for m in monitors])
+        previous = {row.name: row.status for row in rows}
+        now = self.ctx.clock()
+        for monitor in monitors:
+            if previous.get(monitor.name) not in ("down", "degraded"):
+                continue
+            outcome = store.Outcome("removed", now, None, "the monitor was removed")
+            recorded = store.Recorded(previous[monitor.name], "removed")
+            await self.ctx.events.publish(conn, self.scheduler.change(monitor, outcome, recorded))
 
     async def set_paused(self, monitor: MonitorConfig, paused: bool) -> None:
         now = self.ctx.clock()

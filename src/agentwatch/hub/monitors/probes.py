@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,11 +46,30 @@ async def run_probe(monitor: MonitorConfig, http: httpx.AsyncClient) -> ProbeRes
     probe = PROBES[monitor.type]
     started = time.perf_counter()
     try:
-        return await asyncio.wait_for(probe(monitor, http), monitor.timeout)
+        result = await asyncio.wait_for(probe(monitor, http), monitor.timeout)
     except TimeoutError:
         return ProbeResult("down", _ms(started), f"no answer within {monitor.timeout:g}s")
     except Exception as exc:  # a probe never takes the scheduler down
-        return ProbeResult("down", _ms(started), _describe(exc))
+        result = ProbeResult("down", _ms(started), _describe(exc, monitor))
+    return replace(result, message=scrub(result.message, monitor))
+
+
+def scrub(message: str, monitor: MonitorConfig) -> str:
+    """``message`` without any part of the monitor's secret (a DSN, a Redis URL, a token):
+    a driver's error may quote what it was given, e.g. a DSN it cannot parse."""
+    if monitor.secret is None or not message:
+        return message
+    value = monitor.secret.reveal()
+    pieces = {value, *re.split(r"[\s'\"]+", value), *value.splitlines()}
+    try:
+        password = urlsplit(value.strip()).password
+    except ValueError:
+        password = None
+    pieces.update(filter(None, [password]))
+    pieces.update(re.findall(r"password\s*=\s*'?([^\s']+)", value))
+    for piece in sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True):
+        message = message.replace(piece, "***")
+    return message
 
 
 # -- http and health -------------------------------------------------------------------------
@@ -266,8 +285,10 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000.0, 3)
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, monitor: MonitorConfig) -> str:
     if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
         return f"connection refused or unreachable: {exc}"[:500]
+    if monitor.type == "postgres" and type(exc).__name__ == "ProgrammingError":
+        return "the DSN is not valid (libpq cannot read it; not shown, it is a secret)"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:500]

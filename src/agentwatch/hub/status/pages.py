@@ -70,6 +70,10 @@ class StatusPages:
         )
 
     async def show(self, request: Request) -> Response:
+        """A status page as HTML: no script, no external asset, refreshes itself.
+        ---
+        responses: {200: {description: the page, content: {text/html: {}}}, 303: {description: "a private page: to /login"}, 404: {description: no such page}}
+        """
         part = self._part
         templates = part.ctx.templates
         try:

@@ -38,7 +38,7 @@ class StatusPart:
         api, pages = self.api, self.pages
         return [
             Route("/status", pages.index, include_in_schema=False),
-            Route("/status/{slug}", pages.show, include_in_schema=False),
+            Route("/status/{slug}", pages.show),
             Route("/status/{slug}/feed.atom", pages.feed, include_in_schema=False),
             Route("/api/v1/status", api.pages, methods=["GET"]),
             Route("/api/v1/status/{slug}", api.page, methods=["GET"]),

@@ -1,0 +1,259 @@
+"""The hub tried the way a new user tries it: issue 15's example hub.yaml (targets on this
+machine), ``agentwatch hub serve`` as a real process, everything over HTTP and the CLI.
+
+Each test holds a defect found that way: a secret quoted in a check's message, a silence
+of ``inf`` that broke the silence list, a 500 on a bad ``starts_at``, ``depends_on`` cycles
+and unknown parents taken, alerts and series of deleted monitors left behind, history
+refusing RFC 3339, the monitors' API missing from ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests._health_servers import PG_DSN, REDIS_URL, require_postgres, require_redis
+from tests.hub._receivers import wait_until
+from tests.hub._support import HubProcess
+from tests.hub._targets import Target, closed_port
+
+TOKEN = "tok-by-the-docs-0123456789"
+SECRET = "s3cr3t-Pa55word-xyz"  # inside a DSN file libpq cannot parse
+
+EXAMPLE = """\
+monitors:
+  - {{name: api, type: http, url: "{web}/", interval: 30s, expect: {{status: 200}}}}
+  - {{name: api-health, type: health, url: "{web}/health/full", interval: 15s}}
+  - {{name: postgres, type: postgres, dsn_file: pg_dsn, interval: 60s}}
+  - {{name: redis, type: redis, url: "{redis}", interval: 60s}}
+  - {{name: llm-provider, type: http, url: "http://127.0.0.1:{closed}/v1/models", interval: 1s,
+      depends_on: [internet]}}
+  - {{name: leaky, type: postgres, dsn_file: bad_dsn, interval: 1s}}
+status_pages:
+  - {{slug: public, title: "Agent API", public: true, monitors: [api, api-health, postgres, redis]}}
+api: {{token_file: hub_token}}
+"""
+
+
+@dataclass
+class Tried:
+    hub: HubProcess
+    client: httpx.Client
+    config: Path
+    text: str
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def alerts(self, monitor: str) -> list[dict[str, Any]]:
+        found = self.get("/api/v1/alerts", limit=500)["alerts"]
+        return [a for a in found if a["labels"].get("monitor") == monitor]
+
+
+@pytest.fixture(scope="module")
+def tried(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tried]:
+    require_postgres()
+    require_redis()
+    folder = tmp_path_factory.mktemp("by_the_docs")
+    (folder / "hub_token").write_text(TOKEN)
+    (folder / "pg_dsn").write_text(PG_DSN)
+    (folder / "bad_dsn").write_text(f"host=127.0.0.1 user=hub {SECRET} dbname=nope")
+    with Target() as web:
+        web.health("pass", db="pass")
+        text = EXAMPLE.format(web=web.url, redis=REDIS_URL, closed=closed_port())
+        config = folder / "hub.yaml"
+        config.write_text(text)
+        env = {"XDG_STATE_HOME": str(folder / "state")}
+        with HubProcess(
+            config, database=f"sqlite:///{folder}/hub.db", env=env, log=folder / "hub.log"
+        ) as hub:
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            with httpx.Client(base_url=hub.url, headers=headers, timeout=10.0) as client:
+                yield Tried(hub, client, config, text)
+
+
+def status_of(tried: Tried, name: str) -> str:
+    return str(tried.get(f"/api/v1/monitors/{name}")["status"])
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
+def test_a_check_never_shows_the_secret_it_was_given(tried: Tried) -> None:
+    wait_until("leaky down", lambda: status_of(tried, "leaky") == "down", 30)
+    monitor = tried.get("/api/v1/monitors/leaky")
+    assert "DSN is not valid" in monitor["message"]
+    seen = [
+        tried.client.get("/api/v1/monitors/leaky").text,
+        tried.client.get("/api/v1/monitors/leaky/history").text,
+        tried.client.get("/api/v1/alerts").text,
+        tried.client.get("/metrics").text,
+        tried.hub.output(),
+    ]
+    assert not [text for text in seen if SECRET in text]
+    down = [a for a in tried.alerts("leaky") if a["labels"]["alertname"] == "MonitorDown"]
+    assert down and down[0]["annotations"].get("target", "") == "postgresql://127.0.0.1/nope"
+
+
+def test_durations_that_are_not_finite_are_refused(tried: Tried) -> None:
+    silence = tried.client.post(
+        "/api/v1/silences", json={"matchers": ["alertname=X"], "duration": "inf"}
+    )
+    assert error_of(silence, 400)["field"] == "duration"
+    bad = error_of(
+        tried.client.post("/api/v1/silences", json={"matchers": ["alertname=X"], "duration": "2y"}),
+        400,
+    )
+    assert "'2y' is not valid" in bad["message"]
+    assert tried.client.get("/api/v1/silences").status_code == 200
+    monitor = {"name": "forever", "type": "tcp", "host": "127.0.0.1", "port": 1, "interval": "inf"}
+    assert error_of(tried.client.post("/api/v1/monitors", json=monitor), 400)["field"] == "interval"
+
+
+def test_maintenance_with_a_bad_start_is_a_400_naming_it(tried: Tried) -> None:
+    body = {"monitors": ["api"], "duration": "10m", "starts_at": "tomorrow-ish"}
+    error = error_of(tried.client.post("/api/v1/maintenance", json=body), 400)
+    assert error["field"] == "starts_at"
+    later = {"monitors": ["api"], "duration": "10m", "starts_at": "2099-01-01T00:00:00Z"}
+    created = tried.client.post("/api/v1/maintenance", json=later)
+    assert created.status_code == 201, created.text
+    assert created.json()["starts_at"] == 4070908800.0
+    assert tried.client.delete(f"/api/v1/maintenance/{created.json()['id']}").status_code == 204
+
+
+def test_history_takes_rfc3339_and_refuses_until_before_since(tried: Tried) -> None:
+    wait_until("a check of api", lambda: tried.get("/api/v1/monitors/api")["last_check"])
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    history = tried.get("/api/v1/monitors/api/history", since=since, until="now")
+    assert history["results"] and abs(history["since"] - (time.time() - 3600)) < 120
+    backwards = tried.client.get(
+        "/api/v1/monitors/api/history", params={"since": "1h", "until": "2h"}
+    )
+    assert error_of(backwards, 400)["field"] == "until"
+
+
+def test_api_monitors_follow_the_files_rules_for_depends_on_and_names(tried: Tried) -> None:
+    ghost = {"name": "child", "type": "tcp", "host": "127.0.0.1", "port": 1,
+             "depends_on": ["ghost"]}  # fmt: skip
+    error = error_of(tried.client.post("/api/v1/monitors", json=ghost), 400)
+    assert error["field"] == "depends_on" and "'ghost' is not a monitor" in error["message"]
+    one = {"name": "one", "type": "tcp", "host": "127.0.0.1", "port": 1, "interval": "1h"}
+    two = {**one, "name": "two", "depends_on": ["one"]}
+    assert tried.client.post("/api/v1/monitors", json=one).status_code == 201
+    assert tried.client.post("/api/v1/monitors", json=two).status_code == 201
+    try:
+        cycle = tried.client.put("/api/v1/monitors/one", json={**one, "depends_on": ["two"]})
+        error = error_of(cycle, 400)
+        assert error["field"] == "depends_on" and "one -> two -> one" in error["message"]
+        renamed = tried.client.put("/api/v1/monitors/one", json={**one, "name": "uno"})
+        assert error_of(renamed, 400)["field"] == "name"
+    finally:
+        tried.client.delete("/api/v1/monitors/two")
+        tried.client.delete("/api/v1/monitors/one")
+
+
+def test_a_deleted_monitor_resolves_its_alert_and_leaves_no_series(tried: Tried) -> None:
+    body = {"name": "doomed", "type": "tcp", "host": "127.0.0.1", "port": closed_port(),
+            "interval": "1s"}  # fmt: skip
+    assert tried.client.post("/api/v1/monitors", json=body).status_code == 201
+    wait_until("doomed down", lambda: status_of(tried, "doomed") == "down", 30)
+    wait_until("its MonitorDown", lambda: tried.alerts("doomed"), 10)
+    wait_until("its series", lambda: 'agentwatch_monitor_checks_total{monitor="doomed"' in
+               tried.client.get("/metrics").text)  # fmt: skip
+    assert tried.client.delete("/api/v1/monitors/doomed").status_code == 204
+    [alert] = [a for a in tried.alerts("doomed") if a["labels"]["alertname"] == "MonitorDown"]
+    assert alert["status"] == "resolved"
+    assert 'monitor="doomed"' not in tried.client.get("/metrics").text
+
+
+def test_a_monitor_dropped_from_the_file_resolves_its_alert(tried: Tried) -> None:
+    wait_until("llm-provider down", lambda: status_of(tried, "llm-provider") == "down", 30)
+    wait_until("its MonitorDown", lambda: tried.alerts("llm-provider"), 10)
+    kept = "\n".join(
+        line
+        for line in tried.text.splitlines()
+        if "llm-provider" not in line and "depends_on: [internet]" not in line
+    )
+    tried.config.write_text(kept + "\n")
+    try:
+        assert tried.client.post("/api/v1/reload").status_code == 200
+        [alert] = [
+            a for a in tried.alerts("llm-provider") if a["labels"]["alertname"] == "MonitorDown"
+        ]
+        assert alert["status"] == "resolved"
+        assert alert["annotations"]["summary"] == "llm-provider was removed from the hub"
+    finally:
+        tried.config.write_text(tried.text)
+        tried.client.post("/api/v1/reload")
+
+
+def test_openapi_documents_every_api_path_with_its_parameters(tried: Tried) -> None:
+    document = httpx.get(f"{tried.hub.url}/openapi.json").json()
+    paths = document["paths"]
+    for path, methods in {
+        "/api/v1/monitors": {"get", "post"},
+        "/api/v1/monitors/{name}": {"get", "put", "delete"},
+        "/api/v1/monitors/{name}/history": {"get"},
+        "/api/v1/monitors/{name}/pause": {"post"},
+        "/api/v1/monitors/{name}/resume": {"post"},
+        "/api/v1/maintenance": {"get", "post"},
+        "/api/v1/status/{slug}": {"get"},
+        "/status/{slug}": {"get"},
+        "/badge/{name}.svg": {"get"},
+        "/api/v1/alerts": {"get", "post"},
+        "/api/v1/silences": {"get", "post"},
+        "/metrics": {"get"},
+    }.items():
+        assert methods <= set(paths.get(path, {})), (path, sorted(paths.get(path, {})))
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert set(re.findall(r"{(\w+)}", path)) == declared, (method, path)
+            assert operation.get("summary"), (method, path)
+    history = paths["/api/v1/monitors/{name}/history"]["get"]
+    assert {"since", "until"} <= {p["name"] for p in history["parameters"]}
+    assert paths["/api/v1/monitors"]["post"]["security"] == [{"bearer": []}]
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_hub_check_refuses_a_depends_on_cycle(tmp_path: Path) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        "monitors:\n"
+        '  - {name: a, type: http, url: "http://127.0.0.1:1/", depends_on: [b]}\n'
+        '  - {name: b, type: http, url: "http://127.0.0.1:1/", depends_on: [a]}\n'
+        '  - {name: c, type: http, url: "http://127.0.0.1:1/", depends_on: [c]}\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "(3 problems)" in run.stderr
+    assert "hub.yaml: monitors[0].depends_on: is a cycle (a -> b -> a)" in run.stderr
+    assert "hub.yaml: monitors[2].depends_on: is a cycle (c -> c)" in run.stderr
+    config.write_text('monitors:\n  - {name: a, type: http, url: "http://x/", depends_on: [z]}\n')
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "(1 problem)" in run.stderr
+    assert "'z' is not a monitor: expected one of internet" in run.stderr
