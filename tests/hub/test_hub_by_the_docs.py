@@ -257,3 +257,22 @@ def test_hub_check_refuses_a_depends_on_cycle(tmp_path: Path) -> None:
     )
     assert "(1 problem)" in run.stderr
     assert "'z' is not a monitor: expected one of internet" in run.stderr
+
+
+def test_a_monitor_made_through_the_api_cannot_read_the_hubs_environment(tried: Tried) -> None:
+    """``${NAME}`` in an API monitor would hand the hub's environment (its intake token,
+    Slack URL, database password) to whoever holds the API token: the URL, a header or a
+    DSN pointed at their server carries it out."""
+    body = {"name": "exfil", "type": "http", "url": "http://127.0.0.1:1/?k=${XDG_STATE_HOME}",
+            "interval": "1s"}  # fmt: skip
+    error = error_of(tried.client.post("/api/v1/monitors", json=body), 400)
+    assert error["field"] == "url" and "${XDG_STATE_HOME} is not expanded" in error["message"]
+    header = {**body, "url": "http://127.0.0.1:1/", "headers": {"X-Key": "${HOME}"}}
+    assert error_of(tried.client.post("/api/v1/monitors", json=header), 400)["field"] == (
+        "headers.X-Key"
+    )
+    assert tried.client.get("/api/v1/monitors/exfil").status_code == 404
+    window = {"monitors": ["api"], "duration": "1s", "reason": ["not", "text"]}
+    assert error_of(tried.client.post("/api/v1/maintenance", json=window), 400)["field"] == (
+        "reason"
+    )

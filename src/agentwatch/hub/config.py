@@ -28,6 +28,7 @@ import yaml
 from .._exceptions import AgentwatchError
 
 __all__ = [
+    "ENV_REFERENCE",
     "HubConfigError",
     "Node",
     "Problem",
@@ -40,6 +41,7 @@ __all__ = [
 
 T = TypeVar("T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ENV_REFERENCE = _ENV  # ``${NAME}`` or ``${NAME:-fallback}``
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?", re.IGNORECASE)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ..config import HubConfigError, parse_duration
+from ..config import ENV_REFERENCE, HubConfigError, parse_duration
 from ..web import ApiError
 from ..web.errors import read_json_object
 from . import store
@@ -293,6 +293,9 @@ class MonitorsApi:
                 "RFC 3339 time such as 2026-12-06T19:00:00Z",
                 field="starts_at",
             )
+        for key in ("name", "reason"):
+            if not isinstance(body.get(key, ""), str):
+                raise ApiError(400, f"{key}: {body[key]!r} is not a string", field=key)
         name = str(body.get("name") or f"maintenance of {', '.join(monitors) or 'every monitor'}")
         async with self.ctx.db.write() as conn:
             window_id = await add_window(
@@ -377,6 +380,16 @@ class MonitorsApi:
 
 
 def _parse_body(body: dict[str, Any], environ: Any) -> Any:
+    reference = _env_reference(body, "")
+    if reference is not None:
+        key, name = reference
+        raise ApiError(
+            400,
+            f"{key}: ${{{name}}} is not expanded in a monitor made through the API (it would "
+            "hand the hub's environment to whoever holds the token): give the secret as a "
+            "*_file key, or define the monitor in hub.yaml",
+            field=key,
+        )
     try:
         return monitor_from_json(body, environ=environ)
     except HubConfigError as exc:
@@ -384,6 +397,26 @@ def _parse_body(body: dict[str, Any], environ: Any) -> Any:
         field = first.path.split(".", 1)[1] if "." in first.path else first.path
         message = "; ".join(f"{p.path.split('.', 1)[-1]}: {p.message}" for p in exc.problems)
         raise ApiError(400, message, field=field) from None
+
+
+def _env_reference(value: Any, path: str) -> tuple[str, str] | None:
+    """The first ``${NAME}`` in a request body, as (key path, NAME)."""
+    if isinstance(value, str):
+        found = ENV_REFERENCE.search(value)
+        return (path, found.group(1)) if found else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        inner = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
+        found_in = _env_reference(item, inner)
+        if found_in is not None:
+            return found_in
+    return None
 
 
 def _no_monitor(name: str) -> ApiError:
