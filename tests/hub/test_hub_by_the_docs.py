@@ -276,3 +276,25 @@ def test_a_monitor_made_through_the_api_cannot_read_the_hubs_environment(tried: 
     assert error_of(tried.client.post("/api/v1/maintenance", json=window), 400)["field"] == (
         "reason"
     )
+
+
+def test_a_reload_applies_a_rotated_api_token_and_refuses_to_drop_it(tried: Tried) -> None:
+    token_file = tried.config.parent / "hub_token"
+    rotated = "tok-rotated-9876543210"
+    token_file.write_text(rotated)
+    try:
+        assert tried.client.post("/api/v1/reload").status_code == 200
+        url = f"{tried.hub.url}/api/v1/monitors"
+        assert httpx.get(url, headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
+        assert tried.client.get("/api/v1/monitors").status_code == 401
+    finally:
+        token_file.write_text(TOKEN)
+        httpx.post(f"{tried.hub.url}/api/v1/reload", headers={"Authorization": f"Bearer {rotated}"})
+    assert tried.client.get("/api/v1/monitors").status_code == 200
+    tried.config.write_text(tried.text.replace("api: {token_file: hub_token}", ""))
+    try:
+        error = error_of(tried.client.post("/api/v1/reload"), 400)
+        assert error["field"] == "api.token_file" and "needs a restart" in error["message"]
+        assert httpx.get(f"{tried.hub.url}/api/v1/monitors").status_code == 401
+    finally:
+        tried.config.write_text(tried.text)

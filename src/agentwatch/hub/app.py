@@ -120,11 +120,25 @@ class Hub:
         async with self._reload_lock:
             if config is None:
                 config = load_config(self.config.file, environ=self.environ)
+            self._check_token(config)
             for spec in self.specs:
                 await self.parts[spec.name].reload(config.parts.get(spec.name))
             self.config = config
+            self.context.auth.replace(config.api_token)
+            self.context.api_token = config.api_token
             _log.info("hub configuration reloaded from %s", config.file or "(none)")
             return {"reloaded": True, "file": str(config.file) if config.file else None}
+
+    def _check_token(self, config: HubConfig) -> None:
+        """A reload may rotate the API token, not remove it: the hub may be listening on a
+        non-loopback address (the bind is checked at start only)."""
+        from .config import HubConfigError, Problem
+
+        if config.api_token is None and self.context.api_token is not None:
+            where = str(config.file or "")
+            raise HubConfigError(
+                [Problem(where, "api.token_file", "removing the API token needs a restart")]
+            )
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ list ``/`` and badges. Every error is an :class:`ApiError` naming the field."""
 
 from __future__ import annotations
 
+import hmac
 import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -229,7 +230,7 @@ class MonitorsApi:
             raise ApiError(404, f"no push monitor named {name!r}", field="name")
         token = request.query_params.get("token") or self.ctx.auth.presented(request)
         wanted = monitor.secret.reveal() if monitor.secret else None
-        if wanted is not None and token != wanted:
+        if wanted is not None and not hmac.compare_digest((token or "").encode(), wanted.encode()):
             raise ApiError(401, "missing or wrong push token (?token=...)", field="token")
         if wanted is None:
             self.ctx.auth.require(request)

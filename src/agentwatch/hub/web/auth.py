@@ -24,6 +24,10 @@ class Auth:
     def __init__(self, token: Secret | None) -> None:
         self._token = token
 
+    def replace(self, token: Secret | None) -> None:
+        """Take a new token (a reload after the token file was rotated)."""
+        self._token = token
+
     @property
     def enabled(self) -> bool:
         return self._token is not None
