@@ -298,3 +298,22 @@ def test_a_reload_applies_a_rotated_api_token_and_refuses_to_drop_it(tried: Trie
         assert httpx.get(f"{tried.hub.url}/api/v1/monitors").status_code == 401
     finally:
         tried.config.write_text(tried.text)
+
+
+def test_a_generic_alert_with_a_typo_is_refused_not_dropped(tried: Tried) -> None:
+    typo = {"labels": {"alertname": "Typo"}, "annotation": {"summary": "lost"}}
+    error = error_of(tried.client.post("/api/v1/alerts", json=typo), 400)
+    assert (
+        error["field"] == "annotation" and "accepted here: labels, annotations" in error["message"]
+    )
+    backwards = {"labels": {"alertname": "Backwards"}, "startsAt": "2026-12-06T21:00:00Z",
+                 "endsAt": "2026-12-06T20:00:00Z", "status": "resolved"}  # fmt: skip
+    assert error_of(tried.client.post("/api/v1/alerts", json=backwards), 400)["field"] == "endsAt"
+    assert not [a for a in tried.get("/api/v1/alerts")["alerts"]
+                if a["labels"]["alertname"] in ("Typo", "Backwards")]  # fmt: skip
+    snake = {"labels": {"alertname": "Snake"}, "starts_at": "2026-12-06T20:00:00Z"}
+    assert tried.client.post("/api/v1/alerts", json=snake).status_code == 200
+    [alert] = [
+        a for a in tried.get("/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == "Snake"
+    ]
+    assert alert["startsAt"] == "2026-12-06T20:00:00.000Z"

@@ -9,6 +9,9 @@ raised before anything is stored. The generic body is one alert, a list of them,
      "status": "firing",                  # or "resolved"; default: firing unless endsAt passed
      "startsAt": "2026-01-01T00:00:00Z", "endsAt": null, "generatorURL": "...",
      "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"}
+
+(``starts_at``, ``ends_at`` and ``generator_url`` are taken too); any other key of a
+generic alert is a 400 naming it, and ``endsAt`` before ``startsAt`` is refused.
 """
 
 from __future__ import annotations
@@ -29,6 +32,19 @@ MAX_VALUE = 16_384
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _TRACE_KEYS = ("trace_id", "traceId", "traceID", "exemplar_trace_id")
+GENERIC_KEYS = (
+    "labels",
+    "annotations",
+    "status",
+    "startsAt",
+    "starts_at",
+    "endsAt",
+    "ends_at",
+    "generatorURL",
+    "generator_url",
+    "fingerprint",
+    *_TRACE_KEYS,
+)
 
 
 def _path(where: str, key: str) -> str:
@@ -115,7 +131,7 @@ def _common(item: Any, where: str, source: str, status_default: str | None) -> I
     if not labels:
         raise _bad(_path(where, "labels"), "is required: at least one label (alertname)")
     annotations = _strings(item, "annotations", where, labels=False)
-    generator = item.get("generatorURL") or ""
+    generator = item.get("generatorURL") or item.get("generator_url") or ""
     if not isinstance(generator, str):
         raise _bad(_path(where, "generatorURL"), f"{generator!r} is not a string")
     return IncomingAlert(
@@ -123,8 +139,8 @@ def _common(item: Any, where: str, source: str, status_default: str | None) -> I
         status=_status(item, where, status_default),
         source=source,
         annotations=annotations,
-        starts_at=_time(item, ("startsAt",), where),
-        ends_at=_time(item, ("endsAt",), where),
+        starts_at=_time(item, ("startsAt", "starts_at"), where),
+        ends_at=_time(item, ("endsAt", "ends_at"), where),
         generator_url=generator,
         trace_id=_trace_id(annotations, labels, item),
     )
@@ -158,6 +174,19 @@ def _fields(alert: IncomingAlert) -> dict[str, Any]:
     return {name: getattr(alert, name) for name in alert.__dataclass_fields__}
 
 
+def _known_keys(item: Any, where: str) -> None:
+    """The generic shape is ours: a key it does not know (``annotation``) is a typo, not
+    something to drop silently."""
+    if not isinstance(item, Mapping):
+        return
+    for key in item:
+        if key not in GENERIC_KEYS:
+            raise _bad(
+                _path(where, str(key)),
+                f"unknown key; accepted here: {', '.join(GENERIC_KEYS)}",
+            )
+
+
 def generic_alerts(body: Any, now: float) -> list[IncomingAlert]:
     """One alert, a list of alerts, or ``{"alerts": [...]}``; ``alertname`` is required."""
     if isinstance(body, list):
@@ -171,7 +200,10 @@ def generic_alerts(body: Any, now: float) -> list[IncomingAlert]:
     out = []
     for index, item in enumerate(items):
         where = f"{prefix}[{index}]" if prefix else ""
+        _known_keys(item, where)
         alert = _common(item, where, "generic", FIRING)
+        if alert.starts_at and alert.ends_at and alert.ends_at < alert.starts_at:
+            raise _bad(_path(where, "endsAt"), "is before startsAt: expected a later time")
         field = _path(where, "labels.alertname")
         if not alert.labels.get("alertname"):
             raise _bad(field, "is required")
