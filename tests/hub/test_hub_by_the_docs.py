@@ -317,3 +317,22 @@ def test_a_generic_alert_with_a_typo_is_refused_not_dropped(tried: Tried) -> Non
         a for a in tried.get("/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == "Snake"
     ]
     assert alert["startsAt"] == "2026-12-06T20:00:00.000Z"
+
+
+def test_a_one_off_maintenance_window_starts_at_an_rfc3339_time(tmp_path: Path) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        'monitors:\n  - {name: api, type: http, url: "http://127.0.0.1:1/"}\n'
+        "maintenance:\n"
+        "  - {name: unquoted, monitors: [api], duration: 1h, start: 2026-12-07T03:00:00Z}\n"
+        '  - {name: quoted, monitors: [api], duration: 1h, start: "2026-12-07T04:00:00+01:00"}\n'
+        '  - {name: vague, monitors: [api], duration: 1h, start: "soon"}\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "(1 problem)" in run.stderr, run.stderr
+    assert "maintenance[2].start: 'soon' is not valid: expected an RFC 3339 time" in run.stderr

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -307,7 +308,7 @@ def _window(node: Node) -> MaintenanceWindow | None:
     elif not node.has("start"):
         node.problem(None, "expected `cron` (a repeating window) or `start` (a one-off)")
         return None
-    start = node.number("start", None) if node.has("start") else None
+    start = _start(node) if node.has("start") else None
     if name is None:
         return None
     return MaintenanceWindow(
@@ -319,6 +320,27 @@ def _window(node: Node) -> MaintenanceWindow | None:
         start=start,
         reason=node.text("reason", ""),
     )
+
+
+def _start(node: Node) -> float | None:
+    """A one-off window's start: unix seconds or an RFC 3339 time (YAML may have read an
+    unquoted one as a timestamp already)."""
+    value = node.data.get("start")
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            node.problem(
+                "start",
+                f"{value!r} is not valid: expected an RFC 3339 time such as "
+                "2026-12-07T03:00:00Z, or unix seconds",
+            )
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    start: float | None = node.number("start", None)
+    return start
 
 
 def _check_names(node: Node, monitors: list[MonitorConfig | None]) -> None:
