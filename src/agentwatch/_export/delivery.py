@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._metrics.registry import Metrics
-from .spool import Spool, signal_label
+from .spool import Claim, Spool, signal_label
 
 __all__ = ["Outcome", "Redelivery", "Sender"]
 
@@ -98,28 +98,35 @@ class Redelivery:
             return 0
         deadline = time.monotonic() + budget_seconds
         sent = 0
-        while time.monotonic() < deadline:
-            claim = self.spool.claim(self._senders)
-            if claim is None:
-                return sent
-            batch = claim.batch
-            try:
-                outcome = self._senders[batch.signal](batch.body)
-            except Exception as exc:  # a sender bug: keep the batch, back off
-                outcome = Outcome(False, retry=True, reason=repr(exc))
-            if outcome.delivered:
-                claim.done()
-                self._delivered.labels(signal_label(batch.signal)).inc()
-                sent += 1
-            elif outcome.retry:
-                claim.release()
-                self._retries.labels(signal_label(batch.signal)).inc()
-            else:
-                self.spool.reject(claim)
-            self.record(outcome)
-            if self.backing_off():
-                return sent
+        try:
+            for claim in self.spool.claims(self._senders):
+                if time.monotonic() >= deadline:
+                    claim.release()
+                    break
+                sent += self._send_claimed(claim)
+                if self.backing_off():
+                    break
+        finally:
+            self.spool.refresh_gauges()
         return sent
+
+    def _send_claimed(self, claim: Claim) -> int:
+        """One attempt at a claimed batch, settled: 1 when delivered."""
+        batch = claim.batch
+        try:
+            outcome = self._senders[batch.signal](batch.body)
+        except Exception as exc:  # a sender bug: keep the batch, back off
+            outcome = Outcome(False, retry=True, reason=repr(exc))
+        if outcome.delivered:
+            claim.done()
+            self._delivered.labels(signal_label(batch.signal)).inc()
+        elif outcome.retry:
+            claim.release()
+            self._retries.labels(signal_label(batch.signal)).inc()
+        else:
+            self.spool.reject(claim)
+        self.record(outcome)
+        return 1 if outcome.delivered else 0
 
     def _warn(self, outcome: Outcome, delay: float) -> None:
         now = time.monotonic()

@@ -157,14 +157,14 @@ class ExportQueue:
                 else:
                     self._send(batch)
                 time.sleep(0)  # let request threads have the GIL between batches
-            if self.redelivery is not None and not self._stopping:
-                self._redeliver()
             with self._cond:
                 self._in_flight = 0
                 self._current = []
                 self._cond.notify_all()
                 if self._stopping and not self._queue:
                     return
+            if self.redelivery is not None and not (self._stopping or self._flushers):
+                self._redeliver()  # the spool's turn, unless somebody waits for the queue
 
     def _send(self, batch: list[ReadableSpan]) -> None:
         try:

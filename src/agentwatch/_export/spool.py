@@ -29,7 +29,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -98,7 +98,6 @@ class Claim:
             self.path.unlink(missing_ok=True)
         finally:
             self.release()
-        self.spool.refresh_gauges()
 
     def release(self) -> None:
         """Leave the batch in the spool for a later attempt."""
@@ -216,6 +215,12 @@ class Spool:
 
     def claim(self, signals: Iterable[str] | None = None) -> Claim | None:
         """The oldest batch no other process holds (of ``signals``, if given), locked."""
+        return next(self.claims(signals), None)
+
+    def claims(self, signals: Iterable[str] | None = None) -> Iterator[Claim]:
+        """Batches no other process holds (of ``signals``, if given), oldest first, each
+        locked when it is yielded; one listing of the folder for the lot (the caller
+        settles each claim before taking the next; gauges: :meth:`refresh_gauges`)."""
         wanted = None if signals is None else set(signals)
         for entry in self._entries():
             claim = self._claim_entry(entry)
@@ -224,8 +229,7 @@ class Spool:
             if wanted is not None and claim.batch.signal not in wanted:
                 claim.release()
                 continue
-            return claim
-        return None
+            yield claim
 
     def _claim_entry(self, entry: _Entry) -> Claim | None:
         path = self.folder / entry.name
