@@ -39,6 +39,7 @@ monitors:
   - {{name: leaky, type: postgres, dsn_file: bad_dsn, interval: 1s}}
 status_pages:
   - {{slug: public, title: "Agent API", public: true, monitors: [api, api-health, postgres, redis]}}
+  - {{slug: internal, title: "Internal", monitors: [leaky]}}
 api: {{token_file: hub_token}}
 """
 
@@ -327,6 +328,7 @@ def test_a_one_off_maintenance_window_starts_at_an_rfc3339_time(tmp_path: Path) 
         "  - {name: unquoted, monitors: [api], duration: 1h, start: 2026-12-07T03:00:00Z}\n"
         '  - {name: quoted, monitors: [api], duration: 1h, start: "2026-12-07T04:00:00+01:00"}\n'
         '  - {name: vague, monitors: [api], duration: 1h, start: "soon"}\n'
+        '  - {name: typo, monitors: [api, apii], duration: 1h, cron: "0 3 * * *"}\n'
     )
     run = subprocess.run(
         [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
@@ -334,5 +336,14 @@ def test_a_one_off_maintenance_window_starts_at_an_rfc3339_time(tmp_path: Path) 
         text=True,
         timeout=120,
     )
-    assert run.returncode == 2 and "(1 problem)" in run.stderr, run.stderr
+    assert run.returncode == 2 and "(2 problems)" in run.stderr, run.stderr
     assert "maintenance[2].start: 'soon' is not valid: expected an RFC 3339 time" in run.stderr
+    assert "maintenance[3].monitors[1]: 'apii' is not a monitor of this file" in run.stderr
+
+
+def test_a_badge_is_public_only_for_monitors_on_a_public_page(tried: Tried) -> None:
+    """``internal`` leaves ``public`` out: false, as documented, so its monitors' badges
+    need the token (they were served to anyone)."""
+    assert httpx.get(f"{tried.hub.url}/badge/api.svg").status_code == 200
+    assert error_of(httpx.get(f"{tried.hub.url}/badge/leaky.svg"), 401)
+    assert tried.client.get("/badge/leaky.svg").status_code == 200

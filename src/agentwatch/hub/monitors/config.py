@@ -169,6 +169,7 @@ def parse_monitors_config(node: Node) -> MonitorsConfig:
             daily=settings.duration("keep_daily", Retention.daily, minimum=86400.0),
         )
     windows = tuple(_window(child) for child in node.children("maintenance"))
+    _check_window_names(node, monitors, windows)
     pages, public = _pages(node)
     return MonitorsConfig(
         monitors=tuple(m for m in monitors if m is not None),
@@ -192,7 +193,7 @@ def _pages(node: Node) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
         for name in page["monitors"]:
             if isinstance(name, str):
                 pages[name] = (*pages.get(name, ()), str(page.get("slug", "")))
-                if page.get("public", True):
+                if page.get("public", False) is True:
                     public.add(name)
     return pages, frozenset(public)
 
@@ -320,6 +321,25 @@ def _window(node: Node) -> MaintenanceWindow | None:
         start=start,
         reason=node.text("reason", ""),
     )
+
+
+def _check_window_names(
+    node: Node,
+    monitors: list[MonitorConfig | None],
+    windows: tuple[MaintenanceWindow | None, ...],
+) -> None:
+    """A window's monitors are the file's (a typo would leave a deploy uncovered); a file
+    with no monitors at all, whose monitors come from the API, is not checked."""
+    known = sorted(m.name for m in monitors if m is not None)
+    if not known:
+        return
+    for index, window in enumerate(windows):
+        for position, name in enumerate(window.monitors if window is not None else ()):
+            if name not in known:
+                node.problem(
+                    f"maintenance[{index}].monitors[{position}]",
+                    f"{name!r} is not a monitor of this file: expected one of {', '.join(known)}",
+                )
 
 
 def _start(node: Node) -> float | None:
