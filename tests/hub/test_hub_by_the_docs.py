@@ -347,3 +347,26 @@ def test_a_badge_is_public_only_for_monitors_on_a_public_page(tried: Tried) -> N
     assert httpx.get(f"{tried.hub.url}/badge/api.svg").status_code == 200
     assert error_of(httpx.get(f"{tried.hub.url}/badge/leaky.svg"), 401)
     assert tried.client.get("/badge/leaky.svg").status_code == 200
+
+
+def test_hub_export_with_owner_is_still_a_hub_yaml(tried: Tried) -> None:
+    body = {"name": "from-api", "type": "tcp", "host": "127.0.0.1", "port": 1, "interval": "1h"}
+    assert tried.client.post("/api/v1/monitors", json=body).status_code == 201
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "agentwatch", "hub", "export", "--with-owner",
+             "--hub", tried.hub.url, "--token-file", str(tried.config.parent / "hub_token")],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        tried.client.delete("/api/v1/monitors/from-api")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "# owner: api\n- name: from-api\n" in run.stdout
+    assert "# owner: yaml\n- name: api\n" in run.stdout
+    exported = tried.config.parent / "exported.yaml"
+    exported.write_text(run.stdout)
+    check = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(exported)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr

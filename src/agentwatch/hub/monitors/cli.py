@@ -40,14 +40,13 @@ def _call(func: Any) -> Any:
 
 def _export(args: argparse.Namespace) -> None:
     listing = _run(args, "GET", "/api/v1/monitors")["monitors"]
-    specs = []
+    out = ["monitors:\n" if listing else "monitors: []\n"]
     for monitor in listing:
         detail = _run(args, "GET", f"/api/v1/monitors/{monitor['name']}")
-        spec = dict(detail["spec"])
-        if args.with_owner:
-            spec["# owner"] = detail["owner"]
-        specs.append(spec)
-    print(yaml.safe_dump({"monitors": specs}, sort_keys=False, allow_unicode=True), end="")
+        if args.with_owner:  # a comment, so the output is still a valid hub.yaml
+            out.append(f"# owner: {detail['owner']}\n")
+        out.append(yaml.safe_dump([dict(detail["spec"])], sort_keys=False, allow_unicode=True))
+    print("".join(out), end="")
 
 
 def _start(args: argparse.Namespace) -> None:
