@@ -370,3 +370,26 @@ def test_hub_export_with_owner_is_still_a_hub_yaml(tried: Tried) -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
+
+
+def test_hub_check_reports_a_bad_channel_instead_of_crashing(tmp_path: Path) -> None:
+    (tmp_path / "slack_url").write_text("hooks.slack.com/services/T0/B0/not-a-url")
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        "notifications:\n  channels:\n"
+        '    - {name: slack, type: slak, url: "https://hooks.slack.com/x"}\n'
+        "    - {name: team, type: slack, url_file: slack_url}\n"
+        "  routes:\n    - {match: {severity: critical}, channels: [team]}\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert (
+        "notifications.channels[0].type: 'slak' is not valid: expected one of slack" in run.stderr
+    )
+    assert "notifications.channels[1].url_file: is not an http:// or https:// URL" in run.stderr
+    assert "not-a-url" not in run.stderr

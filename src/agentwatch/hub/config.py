@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 
@@ -221,8 +221,10 @@ class Node:
         return self.data[key]
 
     def _bad(self, key: str, value: object, accepted: str, default: T) -> T:
+        """Record the problem; the default, or None for a required key (never the marker
+        of "no default", which a caller would take for a value)."""
         self.problem(key, f"{value!r} is not valid: expected {accepted}")
-        return default
+        return cast(T, None) if default is _MISSING else default
 
     def text(self, key: str, default: Any = _MISSING, *, expand: bool = True) -> Any:
         """A string; ``${ENV}`` and ``${ENV:-fallback}`` are expanded unless ``expand=False``."""

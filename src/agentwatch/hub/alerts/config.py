@@ -254,6 +254,9 @@ def _channel(node: Node, max_age: float) -> ChannelConfig | None:
             "a rate such as 1/s, 120/m, 10/h, or none",
         )
         rate = DEFAULT_RATES[kind]
+    options = module.parse(node)
+    if kind in ("slack", "discord", "webhook"):  # apprise URLs have their own schemes
+        _check_url(node, options)
     coalesce = node.flag("coalesce", kind in COALESCES)
     if coalesce and kind == "pagerduty":
         node.problem("coalesce", "pagerduty events are never coalesced (each dedup_key counts)")
@@ -261,13 +264,24 @@ def _channel(node: Node, max_age: float) -> ChannelConfig | None:
     return ChannelConfig(
         name=name,
         type=kind,
-        options=module.parse(node),
+        options=options,
         rate=rate if isinstance(rate, float) else None,
         coalesce=coalesce,
         storm_threshold=node.integer("storm_threshold", 10, minimum=1),
         max_age=node.duration("max_age", max_age, minimum=1.0),
         send_resolved=node.flag("send_resolved", True),
     )
+
+
+def _check_url(node: Node, options: object) -> None:
+    """A channel's URL (a secret: never shown) is an http(s) URL, or the wrong file or
+    variable was given."""
+    url = getattr(options, "url", None)
+    if not isinstance(url, Secret) or url.source.endswith("(not read)"):
+        return
+    if not url.reveal().startswith(("http://", "https://")):
+        key = "url_file" if node.has("url_file") else "url"
+        node.problem(key, f"is not an http:// or https:// URL (from {url.source}; not shown)")
 
 
 def _channels(node: Node, max_age: float) -> tuple[ChannelConfig, ...]:
