@@ -141,6 +141,10 @@ def test_history_takes_rfc3339_and_refuses_until_before_since(tried: Tried) -> N
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
     history = tried.get("/api/v1/monitors/api/history", since=since, until="now")
     assert history["results"] and abs(history["since"] - (time.time() - 3600)) < 120
+    local = time.strftime("%Y-%m-%dT%H:%M:%S+01:00", time.gmtime(time.time() + 3600 - 3600))
+    unencoded = tried.client.get(f"/api/v1/monitors/api/history?since={local}")  # '+' is ' '
+    assert unencoded.status_code == 200, unencoded.text
+    assert abs(unencoded.json()["since"] - (time.time() - 3600)) < 120
     backwards = tried.client.get(
         "/api/v1/monitors/api/history", params={"since": "1h", "until": "2h"}
     )

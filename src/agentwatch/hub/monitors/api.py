@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -457,6 +458,8 @@ def instant(raw: object, now: float) -> float | None:
     if text == "now":
         return now
     if text[:4].isdigit() and "-" in text:
+        # an unencoded "+01:00" in a query string arrives as " 01:00"
+        text = re.sub(r"(T[\d:.]+) (\d\d:?\d\d)$", r"\1+\2", text)
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
