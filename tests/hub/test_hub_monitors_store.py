@@ -1,6 +1,6 @@
-"""The monitors' rows on SQLite and the machine's Postgres: retention prunes what it should
-and keeps the rest, the compact results table keeps rows written before it, a passing
-check keeps no trace id."""
+"""The monitors' rows on SQLite and the machine's Postgres: uptime over windows summed by
+the database, retention prunes what it should and keeps the rest, the compact results
+table keeps rows written before it, a passing check keeps no trace id."""
 
 from __future__ import annotations
 
@@ -46,6 +46,13 @@ async def test_retention_prunes_each_monitor_and_keeps_the_rest(url: str) -> Non
             await store.record(
                 conn, monitors[0], store.Outcome("up", NOW + 1, 1.0, "open", trace_id="cd" * 16)
             )
+        async with db.read() as conn:
+            windows = {"24h": DAY, "90d": 90 * DAY, "1y": 365 * DAY}
+            uptime = await store.uptime(conn, ["a", "b", "c"], windows, NOW + 2)
+        # a: down 1 d ago, down and up now (24 h, hourly); + down 8 d ago (90 d, daily)
+        assert uptime["a"] == {"24h": round(1 / 3, 6), "90d": 0.25, "1y": 0.2}
+        assert uptime["b"] == {"24h": 0.0, "90d": 0.0, "1y": 0.0}
+        assert uptime["c"] == {"24h": None, "90d": None, "1y": None}  # never checked
         async with db.write() as conn:
             removed = await store.prune(conn, Retention(), NOW)
         async with db.read() as conn:

@@ -230,34 +230,32 @@ def _upsert(conn: AsyncConnection, values: dict[str, Any]) -> Any:
 async def uptime(
     conn: AsyncConnection, names: Sequence[str], windows: Mapping[str, float], now: float
 ) -> dict[str, dict[str, float | None]]:
-    """Uptime of each monitor over each window, from the hourly rollups (maintenance
-    excluded; None when nothing was checked)."""
-    longest = max(windows.values())
-    rows = (
-        await conn.execute(
-            sa.select(rollups).where(
-                rollups.c.period == "hour",
+    """Uptime of each monitor over each window, summed by the database (maintenance
+    excluded; None when nothing was checked): windows up to a day from the hourly rollups,
+    longer ones from the daily rollups (whole days: the oldest may be partly outside)."""
+    out: dict[str, dict[str, float | None]] = {name: {} for name in names}
+    for label, seconds in windows.items():
+        period, size = ("hour", HOUR) if seconds <= DAY else ("day", DAY)
+        counted = sa.func.sum(rollups.c.checks - rollups.c.maintenance)
+        good = sa.func.sum(rollups.c.up + rollups.c.degraded)
+        query = (
+            sa.select(rollups.c.monitor, counted.label("counted"), good.label("good"))
+            .where(
                 rollups.c.monitor.in_(list(names)),
-                rollups.c.start >= now - longest - HOUR,
+                rollups.c.period == period,
+                rollups.c.start > now - seconds - size,
             )
+            .group_by(rollups.c.monitor)
         )
-    ).all()
-    out: dict[str, dict[str, float | None]] = {}
-    for name in names:
-        mine = [r for r in rows if r.monitor == name]
-        out[name] = {
-            label: _ratio([r for r in mine if r.start + HOUR > now - seconds])
-            for label, seconds in windows.items()
-        }
+        found = {row.monitor: row for row in await conn.execute(query)}
+        for name in names:
+            row = found.get(name)
+            out[name][label] = (
+                float(round(int(row.good) / int(row.counted), 6))
+                if row is not None and row.counted
+                else None
+            )
     return out
-
-
-def _ratio(rows: Sequence[Any]) -> float | None:
-    counted = sum(r.checks - r.maintenance for r in rows)
-    if counted <= 0:
-        return None
-    good = sum(int(r.up) + int(r.degraded) for r in rows)
-    return float(round(good / counted, 6))
 
 
 async def daily(conn: AsyncConnection, names: Sequence[str], since: float) -> list[Any]:
