@@ -124,8 +124,7 @@ class MonitorsApi:
         self._check_depends(monitor)
         async with self.ctx.db.write() as conn:
             await store.insert_api_monitor(conn, monitor, self.ctx.clock())
-        self.part.api_monitors[monitor.name] = monitor
-        self.part.scheduler.wake()
+        self.part.set_api_monitor(monitor)
         return JSONResponse((await self._listing([monitor.name], detail=True))[0], status_code=201)
 
     async def replace(self, request: Request) -> Response:
@@ -150,7 +149,7 @@ class MonitorsApi:
         self._check_depends(monitor)
         async with self.ctx.db.write() as conn:
             await store.replace_api_monitor(conn, monitor)
-        self.part.api_monitors[name] = monitor
+        self.part.set_api_monitor(monitor)
         return JSONResponse((await self._listing([name], detail=True))[0])
 
     async def delete(self, request: Request) -> Response:
@@ -164,7 +163,7 @@ class MonitorsApi:
         async with self.ctx.db.write() as conn:
             await self.part.removing(conn, [self.part.api_monitors[name]])
             await store.delete_monitor(conn, name)
-        self.part.api_monitors.pop(name, None)
+        self.part.set_api_monitor(None, name)
         self.part.metrics.forget(name)
         return Response(status_code=204)
 

@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -152,6 +153,11 @@ class MonitorsConfig:
     public: frozenset[str] = frozenset()  # monitors shown on a public page
 
     def by_name(self) -> dict[str, MonitorConfig]:
+        """The monitors by name (made once: the scheduler asks at every wake)."""
+        return self._by_name
+
+    @cached_property
+    def _by_name(self) -> dict[str, MonitorConfig]:
         return {monitor.name: monitor for monitor in self.monitors}
 
 

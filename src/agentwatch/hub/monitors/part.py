@@ -37,6 +37,7 @@ class MonitorsPart:
         self.ctx = ctx
         self.config = config or MonitorsConfig()
         self.api_monitors: dict[str, MonitorConfig] = {}
+        self._merged: dict[str, MonitorConfig] | None = None
         self.metrics = MonitorMetrics(ctx.registry)
         self.calendar = Calendar(self.config.maintenance)
         hub_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -58,7 +59,22 @@ class MonitorsPart:
         ctx.monitors = Directory(self)
 
     def monitors(self) -> dict[str, MonitorConfig]:
-        return {**self.api_monitors, **self.config.by_name()}
+        """Every monitor by name, the file's and the API's (the same dict until one changes)."""
+        if self._merged is None:
+            self._merged = {**self.api_monitors, **self.config.by_name()}
+        return self._merged
+
+    def set_api_monitor(self, monitor: MonitorConfig | None, name: str = "") -> None:
+        """Add or replace an API monitor (None: remove ``name``)."""
+        if monitor is None:
+            self.api_monitors.pop(name, None)
+        else:
+            self.api_monitors[monitor.name] = monitor
+        self._changed()
+
+    def _changed(self) -> None:
+        self._merged = None
+        self.scheduler.wake()
 
     def is_public(self, name: str) -> bool:
         return name in self.config.public
@@ -88,6 +104,7 @@ class MonitorsPart:
             await self.calendar.load(conn, now)
             rows = await store.state_rows(conn)
         self.api_monitors = self._api_monitors(rows)
+        self._merged = None
         for row in rows:
             self.metrics.show(row.name, row.status)
         self.scheduler.paused = {row.name for row in rows if row.paused}
@@ -111,7 +128,12 @@ class MonitorsPart:
                 await leases.beat()
                 async with self.ctx.db.read() as conn:
                     rows = await store.shared_rows(conn)
-                self.api_monitors = self._api_monitors(rows, known=self.api_monitors)
+                found = self._api_monitors(rows, known=self.api_monitors)
+                if found.keys() != self.api_monitors.keys() or any(
+                    found[name] is not self.api_monitors[name] for name in found
+                ):
+                    self.api_monitors = found
+                    self._changed()
                 self.scheduler.paused = {row.name for row in rows if row.paused}
             except Exception:
                 _log.exception("sharing the monitors with the other hubs failed")
@@ -159,7 +181,7 @@ class MonitorsPart:
             self.metrics.forget(monitor.name)
         self.config = config
         self.calendar.windows = config.maintenance
-        self.scheduler.wake()
+        self._changed()
 
     async def removing(self, conn: AsyncConnection, monitors: Sequence[MonitorConfig]) -> None:
         """Monitors about to be deleted: a down or degraded one resolves its alerts (a
@@ -187,7 +209,8 @@ class MonitorsPart:
                 )
         (self.scheduler.paused.add if paused else self.scheduler.paused.discard)(monitor.name)
         self.metrics.show(monitor.name, "paused" if paused else "pending")
-        self.scheduler.wake()
+        if not paused:
+            self.scheduler.soon(monitor.name)
 
     async def heartbeat(self, monitor: MonitorConfig, status: str, message: str) -> None:
         now = self.ctx.clock()

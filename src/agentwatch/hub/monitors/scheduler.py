@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import random
 import time
@@ -15,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..events import MonitorChange
 from ..parts import HubContext
@@ -33,7 +33,13 @@ _log = logging.getLogger("agentwatch.hub.monitors")
 FIRST_SPREAD = 10.0  # seconds over which the first checks of a start are spread
 PRUNE_EVERY = 600.0
 DRAIN = 5.0  # seconds a stopping hub waits for its checks under way
-RETRY_AFTER = 0.05  # past a lease's end, before asking for it
+RETRY_AFTER = 0.05
+BATCH = (
+    500  # outcomes written in one transaction at most  # past a lease's end, before asking for it
+)
+
+
+_Pending = tuple[MonitorConfig, store.Outcome, "asyncio.Future[None]"]
 
 
 @dataclass
@@ -46,40 +52,63 @@ class Scheduler:
     concurrency: int = 64
     leases: Leases | None = None  # several hubs on one database: leases decide who checks
     paused: set[str] = field(default_factory=set)
-    _due: dict[str, float] = field(default_factory=dict)
+    _due: dict[str, float] = field(default_factory=dict)  # name -> next check (monotonic)
+    _heap: list[tuple[float, str]] = field(default_factory=list)  # (due, name), stale ones too
     _running: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _pending: list[_Pending] = field(default_factory=list)  # outcomes for the next commit
+    _writer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        """Start each check when due: a heap of due times, so a wake costs the checks it
+        starts, not the number of monitors."""
         semaphore = asyncio.Semaphore(self.concurrency)
+        known: Mapping[str, MonitorConfig] | None = None
         while True:
-            now = time.monotonic()
             current = self.monitors()
-            for name in list(self._due):
-                if name not in current:
-                    del self._due[name]
-                    self._forget_lease(name)
-            for name, monitor in current.items():
-                due = self._due.get(name)
-                if due is None:
-                    self._due[name] = now + random.uniform(0, min(monitor.interval, FIRST_SPREAD))
-                    continue
-                if name in self.paused:
-                    self._forget_lease(name)
-                    continue
-                if due > now or name in self._running:
-                    continue
-                self._due[name] = (
+            if current is not known:  # the file or the API changed the monitors
+                self._sync(current)
+                known = current
+            now = time.monotonic()
+            while self._heap and self._heap[0][0] <= now:
+                due, name = heapq.heappop(self._heap)
+                monitor = current.get(name)
+                if monitor is None or self._due.get(name) != due:
+                    continue  # gone, or moved to another time
+                step = (
                     due + monitor.interval
                     if now - due < monitor.interval
                     else now + monitor.interval
                 )
-                self._start(semaphore, monitor, due)
-            await self._sleep(min(self._due.values(), default=now + 1.0) - time.monotonic())
+                self._schedule(name, step)
+                if name in self.paused:
+                    self._forget_lease(name)
+                elif name not in self._running:  # one check of a monitor at a time
+                    self._start(semaphore, monitor, due)
+            await self._sleep((self._heap[0][0] if self._heap else now + 1.0) - time.monotonic())
+
+    def _sync(self, current: Mapping[str, MonitorConfig]) -> None:
+        now = time.monotonic()
+        for name in [n for n in self._due if n not in current]:
+            del self._due[name]
+            self._forget_lease(name)
+        for name, monitor in current.items():
+            if name not in self._due:
+                self._schedule(name, now + random.uniform(0, min(monitor.interval, FIRST_SPREAD)))
+
+    def soon(self, name: str) -> None:
+        """Check ``name`` at the next wake (a resumed monitor)."""
+        if name in self._due:
+            self._schedule(name, time.monotonic())
+            self.wake()
+
+    def _schedule(self, name: str, at: float) -> None:
+        self._due[name] = at
+        heapq.heappush(self._heap, (at, name))
 
     def _forget_lease(self, name: str) -> None:
         if self.leases is not None:
@@ -138,7 +167,7 @@ class Scheduler:
         if not claim.run and claim.retry_at is not None:
             # ask again the moment the holder's lease runs out
             wait = max(0.0, claim.retry_at - self.ctx.clock()) + RETRY_AFTER
-            self._due[monitor.name] = time.monotonic() + wait
+            self._schedule(monitor.name, time.monotonic() + wait)
             self.wake()
         return claim.run
 
@@ -159,22 +188,47 @@ class Scheduler:
         )
 
     async def record(self, monitor: MonitorConfig, outcome: store.Outcome) -> None:
-        """Store ``outcome`` and publish the status change it makes, in one transaction."""
+        """Store ``outcome`` and publish the status change it makes, in one transaction;
+        returns once committed. Outcomes arriving while a transaction commits wait and go
+        in the next one together (group commit: one fsync for many checks)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((monitor, outcome, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_pending())
+        await asyncio.shield(done)  # a cancelled check is still recorded
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+            try:
+                await self._write(batch)
+            except Exception:  # one bad outcome must not lose the others: each on its own
+                for item in batch:
+                    try:
+                        await self._write([item])
+                    except Exception as exc:
+                        if not item[2].done():
+                            item[2].set_exception(exc)
+
+    async def _write(self, batch: list[_Pending]) -> None:
         async with self.ctx.db.write() as conn:
-            if outcome.status == "down":
-                outcome = await _with_cause(conn, monitor, outcome)
-            recorded = await store.record(conn, monitor, outcome)
+            changes = await store.record_many(conn, [(m, o) for m, o, _done in batch])
+            written = [(m, o, r) for (m, _o, _d), (o, r) in zip(batch, changes, strict=True)]
+            for monitor, outcome, recorded in written:
+                if recorded is not None:
+                    await self.ctx.events.publish(conn, self.change(monitor, outcome, recorded))
+        for (monitor, outcome, recorded), (_m, _o, done) in zip(written, batch, strict=True):
             if recorded is not None:
-                await self.ctx.events.publish(conn, self.change(monitor, outcome, recorded))
-        if recorded is not None:
-            self.metrics.show(monitor.name, recorded.status)
-            _log.info(
-                "monitor %s: %s -> %s (%s)",
-                monitor.name,
-                recorded.previous,
-                recorded.status,
-                outcome.message,
-            )
+                self.metrics.show(monitor.name, recorded.status)
+                _log.info(
+                    "monitor %s: %s -> %s (%s)",
+                    monitor.name,
+                    recorded.previous,
+                    recorded.status,
+                    outcome.message,
+                )
+            if not done.done():
+                done.set_result(None)
 
     def change(
         self, monitor: MonitorConfig, outcome: store.Outcome, recorded: store.Recorded
@@ -209,27 +263,6 @@ class Scheduler:
             await asyncio.wait(list(self._tasks), timeout=drain)
         for task in list(self._tasks):
             task.cancel()
+        if self._writer is not None:  # what the finished checks handed over is committed
+            await asyncio.wait([self._writer], timeout=drain)
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-async def _with_cause(
-    conn: AsyncConnection, monitor: MonitorConfig, outcome: store.Outcome
-) -> store.Outcome:
-    parents = [p for p in monitor.depends_on if p != "internet"]
-    if not parents:
-        return outcome
-    rows = await conn.execute(
-        sa.select(state.c.name).where(state.c.name.in_(parents), state.c.status == "down")
-    )
-    down = [row.name for row in rows]
-    if not down:
-        return outcome
-    return store.Outcome(
-        outcome.status,
-        outcome.at,
-        outcome.latency_ms,
-        f"{outcome.message} (caused by {down[0]}, which is down)",
-        outcome.trace_id,
-        outcome.components,
-        cause=down[0],
-    )

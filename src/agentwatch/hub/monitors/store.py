@@ -7,6 +7,8 @@ changed so the caller publishes the event in that same transaction.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ __all__ = [
     "history",
     "prune",
     "record",
+    "record_many",
     "set_paused",
     "shared_rows",
     "state_rows",
@@ -142,61 +145,152 @@ async def set_paused(conn: AsyncConnection, name: str, paused: bool, now: float)
     return Recorded(row.status, status)
 
 
+_STATE_FIELDS = (
+    "status",
+    "fails",
+    "oks",
+    "since",
+    "last_check",
+    "latency_ms",
+    "message",
+    "trace_id",
+    "cause",
+    "components",
+)
+_ADDED: tuple[str, ...] = ("checks", "up", "degraded", "down", "maintenance")
+_ADDED += ("latency_total", "seconds_down", "seconds_maintenance")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The statements of :func:`record`, built once per dialect (a check runs them all)."""
+
+    add_result: Any
+    roll_up: Any
+    write_state: Any
+
+
+@functools.cache
+def _prepared(dialect: str) -> _Prepared:
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    upsert = module.insert(rollups)
+    return _Prepared(
+        add_result=module.insert(results).on_conflict_do_nothing(index_elements=["monitor", "at"]),
+        roll_up=upsert.on_conflict_do_update(
+            index_elements=["monitor", "period", "start"],
+            set_={
+                name: getattr(rollups.c, name) + getattr(upsert.excluded, name) for name in _ADDED
+            },
+        ),
+        write_state=state.update()
+        .where(state.c.name == sa.bindparam("key"))
+        .values({name: sa.bindparam(f"new_{name}") for name in _STATE_FIELDS}),
+    )
+
+
 async def record(
     conn: AsyncConnection, monitor: MonitorConfig, outcome: Outcome
 ) -> Recorded | None:
     """Store ``outcome``; the status change it makes, or None (also when the monitor is
     gone or paused meanwhile)."""
-    row = (await conn.execute(sa.select(state).where(state.c.name == monitor.name))).first()
-    if row is None or row.paused:
-        return None
-    result = (
-        _dialect(conn)
-        .insert(results)
-        .values(
-            monitor=monitor.name,
-            at=outcome.at,
-            status=outcome.status,
-            latency_ms=outcome.latency_ms,
-            message=outcome.message[:2000],
-            trace_id=outcome.trace_id if outcome.status != "up" else None,  # 32 bytes a check
-        )
+    return (await record_many(conn, [(monitor, outcome)]))[0][1]
+
+
+async def record_many(
+    conn: AsyncConnection, items: Sequence[tuple[MonitorConfig, Outcome]]
+) -> list[tuple[Outcome, Recorded | None]]:
+    """Store many outcomes with one statement of each kind (a monitor may come twice, in
+    order); each outcome (a ``down`` one naming a ``depends_on`` parent that is down as its
+    cause) and the status change it makes, as :func:`record`."""
+    sql = _prepared(conn.dialect.name)
+    names = {monitor.name for monitor, _ in items}
+    names |= {parent for monitor, _ in items for parent in monitor.depends_on}
+    rows = {
+        row.name: row._asdict()
+        for row in await conn.execute(sa.select(state).where(state.c.name.in_(sorted(names))))
+    }
+    changes: list[tuple[Outcome, Recorded | None]] = []
+    added, updated = [], {}
+    rolled: dict[tuple[str, str, float], dict[str, Any]] = {}
+    for monitor, outcome in items:
+        row = rows.get(monitor.name)
+        if row is None or row["paused"]:
+            changes.append((outcome, None))
+            continue
+        outcome = _with_cause(monitor, outcome, rows)
+        added.append(_result_row(monitor, outcome))
+        for bucket in _rollup_rows(monitor, outcome):
+            key = (bucket["monitor"], bucket["period"], bucket["start"])
+            if key in rolled:  # one row per key in a statement (Postgres insists)
+                for name in _ADDED:
+                    rolled[key][name] += bucket[name]
+            else:
+                rolled[key] = bucket
+        previous, values = row["status"], _next_state(row, monitor, outcome)
+        row.update(values)
+        updated[monitor.name] = {"key": monitor.name, **{f"new_{k}": v for k, v in values.items()}}
+        change = Recorded(previous, values["status"]) if values["status"] != previous else None
+        changes.append((outcome, change))
+    if added:
+        await conn.execute(sql.add_result, added)
+        await conn.execute(sql.roll_up, list(rolled.values()))
+        await conn.execute(sql.write_state, list(updated.values()))
+    return changes
+
+
+def _with_cause(
+    monitor: MonitorConfig, outcome: Outcome, rows: Mapping[str, Mapping[str, Any]]
+) -> Outcome:
+    if outcome.status != "down":
+        return outcome
+    down = [p for p in monitor.depends_on if rows.get(p, {}).get("status") == "down"]
+    if not down:
+        return outcome
+    return dataclasses.replace(
+        outcome, message=f"{outcome.message} (caused by {down[0]}, which is down)", cause=down[0]
     )
-    await conn.execute(result.on_conflict_do_nothing(index_elements=["monitor", "at"]))
-    await _roll_up(conn, monitor, outcome)
+
+
+def _result_row(monitor: MonitorConfig, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "monitor": monitor.name,
+        "at": outcome.at,
+        "status": outcome.status,
+        "latency_ms": outcome.latency_ms,
+        "message": outcome.message[:2000],
+        "trace_id": outcome.trace_id if outcome.status != "up" else None,  # 32 bytes a check
+    }
+
+
+def _next_state(row: Mapping[str, Any], monitor: MonitorConfig, outcome: Outcome) -> dict[str, Any]:
     if outcome.status == "maintenance":
         counts = Counts("maintenance", 0, 0)
     else:
         previous = Counts(
-            "pending" if row.status == "maintenance" else row.status, row.fails, row.oks
+            "pending" if row["status"] == "maintenance" else row["status"], row["fails"], row["oks"]
         )
         counts = next_status(
             previous, outcome.status, down_after=monitor.down_after, up_after=monitor.up_after
         )
-    changed = counts.status != row.status
-    await conn.execute(
-        state.update()
-        .where(state.c.name == monitor.name)
-        .values(
-            status=counts.status,
-            fails=counts.fails,
-            oks=counts.oks,
-            since=outcome.at if changed else row.since,
-            last_check=outcome.at,
-            latency_ms=outcome.latency_ms,
-            message=outcome.message[:2000],
-            trace_id=outcome.trace_id if outcome.status != "up" else row.trace_id,
-            cause=outcome.cause if counts.status == "down" else None,
-            components=dict(outcome.components or {}),
-        )
-    )
-    return Recorded(row.status, counts.status) if changed else None
+    changed = counts.status != row["status"]
+    return {
+        "status": counts.status,
+        "fails": counts.fails,
+        "oks": counts.oks,
+        "since": outcome.at if changed else row["since"],
+        "last_check": outcome.at,
+        "latency_ms": outcome.latency_ms,
+        "message": outcome.message[:2000],
+        "trace_id": outcome.trace_id if outcome.status != "up" else row["trace_id"],
+        "cause": outcome.cause if counts.status == "down" else None,
+        "components": dict(outcome.components or {}),
+    }
 
 
-async def _roll_up(conn: AsyncConnection, monitor: MonitorConfig, outcome: Outcome) -> None:
+def _rollup_rows(monitor: MonitorConfig, outcome: Outcome) -> list[dict[str, Any]]:
     kind = outcome.status
-    for period, size in (("hour", HOUR), ("day", DAY)):
-        values = {
+    return [
+        {
             "monitor": monitor.name,
             "period": period,
             "start": outcome.at - outcome.at % size,
@@ -209,22 +303,12 @@ async def _roll_up(conn: AsyncConnection, monitor: MonitorConfig, outcome: Outco
             "seconds_down": monitor.interval if kind == "down" else 0.0,
             "seconds_maintenance": monitor.interval if kind == "maintenance" else 0.0,
         }
-        await conn.execute(_upsert(conn, values))
+        for period, size in (("hour", HOUR), ("day", DAY))
+    ]
 
 
 def _dialect(conn: AsyncConnection) -> Any:
     return postgresql if conn.dialect.name == "postgresql" else sqlite
-
-
-def _upsert(conn: AsyncConnection, values: dict[str, Any]) -> Any:
-    insert = _dialect(conn).insert(rollups)
-    statement = insert.values(**values)
-    added: tuple[str, ...] = ("checks", "up", "degraded", "down", "maintenance")
-    added += ("latency_total", "seconds_down", "seconds_maintenance")
-    return statement.on_conflict_do_update(
-        index_elements=["monitor", "period", "start"],
-        set_={name: getattr(rollups.c, name) + getattr(statement.excluded, name) for name in added},
-    )
 
 
 async def uptime(
