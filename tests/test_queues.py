@@ -324,7 +324,7 @@ def test_a_celery_worker_process_with_prefork_children_continues_the_trace(
                     and any(s.name == "add numbers" for s in _otlp_spans(receiver))
                 ),
                 "the worker's spans over OTLP",
-                seconds=60,
+                seconds=120,  # a prefork worker starting on a loaded machine
             )
             jobs = multiprocess_registry(str(tmp_path))
             counts = {
