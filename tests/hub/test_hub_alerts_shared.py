@@ -14,7 +14,7 @@ from tests.hub._receivers import FakeReceiver, wait_until
 from tests.hub._support import HubProcess
 
 TOKEN = "shared-t0ken"
-HUBS, ALERTS, BATCH = 3, 60, 10
+HUBS, ALERTS, BATCH = 3, 30, 5
 CHANNELS = ("first", "second")
 
 
