@@ -245,16 +245,26 @@ class Directory:
         async with self.part.ctx.db.read() as conn:
             rows = await store.daily(conn, names, first)
         found: dict[tuple[str, float], Any] = {(r.monitor, r.start): r for r in rows}
+        # the days' names and their no-data entries once, not per monitor (1,000 x 90)
+        starts = [first + i * DAY for i in range(days)]
+        labels = {start: _day_name(start) for start in starts}
+        empty = {start: DayUptime(labels[start], None) for start in starts}
         return {
-            name: [_day(found.get((name, first + i * DAY)), first + i * DAY) for i in range(days)]
+            name: [
+                empty[start]
+                if (row := found.get((name, start))) is None
+                else _day(row, labels[start])
+                for start in starts
+            ]
             for name in names
         }
 
 
-def _day(row: Any, start: float) -> DayUptime:
-    day = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d")
-    if row is None:
-        return DayUptime(day, None)
+def _day_name(start: float) -> str:
+    return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d")
+
+
+def _day(row: Any, day: str) -> DayUptime:
     counted = row.checks - row.maintenance
     good = row.up + row.degraded
     return DayUptime(
