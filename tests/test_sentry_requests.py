@@ -28,7 +28,7 @@ from tests._apps import init_for_test, serve_in_thread
 from tests._sentry_receiver import SentryReceiver, sentry_receiver
 
 from agentwatch._redact import Redactor
-from agentwatch._sentry.requests import request_data
+from agentwatch._sentry.requests import RequestIsolation, request_data
 
 CONCURRENT = 8
 log = logging.getLogger("tests.sentry_requests")
@@ -205,3 +205,35 @@ def test_request_data_strips_secrets(case: str, parts: dict[str, Any], expected:
     assert data["method"] == "POST"
     for key, value in expected.items():
         assert data[key] == value, case
+
+
+@pytest.mark.parametrize("lazy", [True, False], ids=["lazy forks", "eager forks"])
+def test_request_scopes_fork_on_first_use(lazy: bool) -> None:
+    """The request's scopes start as the scopes before it, keep what it sets, and leave
+    those scopes untouched; events in them get the request's route. Eager forks are the
+    fallback for a sentry-sdk whose Scope has no __slots__."""
+    isolation = RequestIsolation(Redactor(), lambda scope, root_path: "/orders/{n}")
+    if not lazy:
+        isolation._lazy = None
+    parent = sentry_sdk.get_isolation_scope()
+    parent.set_tag("region", "eu")
+    try:
+        before = isolation.enter({"type": "http", "headers": [], "path": "/orders/1"})
+        sentry_sdk.set_tag("order", "order-1")
+        sentry_sdk.get_current_scope().set_tag("step", "charge")
+        inside = sentry_sdk.get_isolation_scope()
+        inside_current = sentry_sdk.get_current_scope()
+        isolation.exit(before)
+        assert sentry_sdk.get_isolation_scope() is parent
+        assert inside is not parent
+        assert inside._tags == {"region": "eu", "order": "order-1"}
+        assert "order" not in parent._tags
+        assert "step" in inside_current._tags
+        assert "step" not in sentry_sdk.get_current_scope()._tags
+        event: dict[str, Any] = {}
+        for processor in inside.fork()._event_processors:
+            event = processor(event, {})
+        assert event["transaction"] == "/orders/{n}"
+        assert event["request"]["url"] == "http:///orders/1"
+    finally:
+        parent.remove_tag("region")
