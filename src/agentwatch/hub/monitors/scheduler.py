@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import httpx
 import sqlalchemy as sa
 
 from ..events import MonitorChange
@@ -34,6 +35,7 @@ FIRST_SPREAD = 10.0  # seconds over which the first checks of a start are spread
 PRUNE_EVERY = 600.0
 DRAIN = 5.0  # seconds a stopping hub waits for its checks under way
 RETRY_AFTER = 0.05
+KEEP_IDLE = 8  # idle connections the probes' client keeps
 BATCH = (
     500  # outcomes written in one transaction at most  # past a lease's end, before asking for it
 )
@@ -59,6 +61,21 @@ class Scheduler:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _pending: list[_Pending] = field(default_factory=list)  # outcomes for the next commit
     _writer: asyncio.Task[None] | None = None
+    _http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The probes' own client: its pool sized to the checks at once, with few idle
+        connections kept (httpcore scans the whole pool, asking each idle socket whether it
+        is readable, on every request and every response: the hub's shared client, 100
+        connections, made that most of a check's CPU)."""
+        if self._http is None:
+            limits = httpx.Limits(
+                max_connections=self.concurrency,
+                max_keepalive_connections=min(self.concurrency, KEEP_IDLE),
+            )
+            self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=False, limits=limits)
+        return self._http
 
     def wake(self) -> None:
         self._wake.set()
@@ -173,7 +190,7 @@ class Scheduler:
 
     async def _probe(self, monitor: MonitorConfig, at: float) -> ProbeResult:
         if monitor.type != "push":
-            return await run_probe(monitor, self.ctx.http)
+            return await run_probe(monitor, self.http)
         async with self.ctx.db.read() as conn:
             last = (
                 await conn.execute(sa.select(state.c.last_push).where(state.c.name == monitor.name))
@@ -266,3 +283,6 @@ class Scheduler:
         if self._writer is not None:  # what the finished checks handed over is committed
             await asyncio.wait([self._writer], timeout=drain)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

@@ -273,16 +273,30 @@ class PageView:
         }
 
 
+_Bars = tuple[tuple[DayBar, ...], tuple[BarRun, ...], float | None]
+_BARS: dict[tuple[DayUptime, ...], _Bars] = {}
+_BARS_KEPT = 20_000  # monitors' bars remembered; past it the memory starts afresh
+
+
+def _bars(days: tuple[DayUptime, ...]) -> _Bars:
+    """A monitor's bars, runs and uptime, worked out once per distinct 90 days: between
+    two builds of a page only today changes, and most monitors' days repeat (a status page
+    of 1,000 monitors is 90,000 days to classify and label)."""
+    found = _BARS.get(days)
+    if found is None:
+        bars = tuple(day_bar(day) for day in days)
+        known = [d.uptime for d in days if d.uptime is not None]
+        found = (bars, tuple(bar_runs(bars)), sum(known) / len(known) if known else None)
+        if len(_BARS) >= _BARS_KEPT:
+            _BARS.clear()
+        _BARS[days] = found
+    return found
+
+
 def monitor_view(state: MonitorState, days: Sequence[DayUptime]) -> MonitorView:
-    bars = tuple(day_bar(day) for day in days)
-    known = [d.uptime for d in days if d.uptime is not None]
-    return MonitorView(
-        state=state,
-        days=tuple(days),
-        bars=bars,
-        runs=tuple(bar_runs(bars)),
-        uptime=sum(known) / len(known) if known else None,
-    )
+    key = tuple(days)
+    bars, runs, uptime = _bars(key)
+    return MonitorView(state=state, days=key, bars=bars, runs=runs, uptime=uptime)
 
 
 def _unknown(name: str) -> MonitorState:
