@@ -122,7 +122,6 @@ class AgentwatchMiddleware:
         self._on_exception = on_exception
         self._on_lifespan = on_lifespan
         self._isolation = isolation
-        self._serve = self._isolated if isolation is not None else self._traced
         self._series = HttpSeries(metrics)
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
@@ -130,7 +129,7 @@ class AgentwatchMiddleware:
         if kind == "http":
             path = scope["path"]
             if not path.startswith(self._skipped()):
-                await self._serve(scope, receive, send)
+                await self._traced(scope, receive, send)
                 return
             endpoint = self._endpoint_for(path)
             if endpoint is not None:
@@ -138,7 +137,7 @@ class AgentwatchMiddleware:
             elif path.startswith(self._exclude):
                 await self.app(scope, receive, send)
             else:
-                await self._serve(scope, receive, send)
+                await self._traced(scope, receive, send)
         elif kind == "lifespan" and self._on_lifespan is not None:
             await self.app(scope, self._lifespan_receive(receive), send)
         else:
@@ -168,30 +167,23 @@ class AgentwatchMiddleware:
 
         return wrapped
 
-    async def _isolated(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        """:meth:`_traced` inside the request's isolation (entered only when one is given)."""
-        isolation = self._isolation
-        assert isolation is not None
-        try:
-            token = isolation.enter(scope)
-        except Exception as exc:
-            report_internal_error("middleware", exc)
-            await self._traced(scope, receive, send)
-            return
-        try:
-            await self._traced(scope, receive, send)
-        finally:
+    async def _traced(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        isolation = self._isolation  # the request's own Sentry scopes, when given
+        entered = None
+        if isolation is not None:
             try:
-                isolation.exit(token)
+                entered = isolation.enter(scope)
             except Exception as exc:
                 report_internal_error("middleware", exc)
-
-    async def _traced(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+                isolation = None
         try:
             exchange = self._begin(scope)
         except Exception as exc:  # a request we cannot instrument is still served
             report_internal_error("middleware", exc)
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._leave(isolation, entered)
             return
         context = exchange.span.get_span_context()
 
@@ -213,6 +205,18 @@ class AgentwatchMiddleware:
         finally:
             self._end(scope, exchange, error)
             error = None  # this frame is in the error's traceback: leave no reference cycle
+            if isolation is not None:
+                self._leave(isolation, entered)
+
+    @staticmethod
+    def _leave(isolation: RequestScope | None, entered: Any) -> None:
+        """Leave the request's isolation (after its unhandled error was captured)."""
+        if isolation is None:
+            return
+        try:
+            isolation.exit(entered)
+        except Exception as exc:
+            report_internal_error("middleware", exc)
 
     def _begin(self, scope: MutableMapping[str, Any]) -> _Exchange:
         start = perf_counter()
