@@ -342,8 +342,15 @@ async def uptime(
     return out
 
 
+_DAY_COLUMNS: tuple[str, ...] = ("monitor", "start", "checks", "up", "degraded", "maintenance")
+_DAY_COLUMNS += ("seconds_down", "seconds_maintenance")
+
+
 async def daily(conn: AsyncConnection, names: Sequence[str], since: float) -> list[Any]:
-    query = sa.select(rollups).where(
+    """The daily rollups' columns a status page's bars need (90 days of 1,000 monitors is
+    90,000 rows: no column more than needed)."""
+    columns = [getattr(rollups.c, name) for name in _DAY_COLUMNS]
+    query = sa.select(*columns).where(
         rollups.c.period == "day", rollups.c.monitor.in_(list(names)), rollups.c.start >= since
     )
     return list((await conn.execute(query.order_by(rollups.c.start))).all())
