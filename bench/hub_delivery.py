@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _hubproc import free_port
 
 TOKEN = "bench-intake-t0ken"
 QUIET_SECONDS = 30.0  # stop waiting once nothing new arrived this long
@@ -236,7 +237,7 @@ class Hub:
             f"  channels:\n{hooks}  routes:\n{routes}"
         )
         self.database = database or f"sqlite:///{folder}/hub.db"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "hub.log"
         self.env = {**os.environ, "XDG_STATE_HOME": str(folder / "state")}
@@ -268,12 +269,6 @@ class Hub:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(30)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---------------------------------------------------------------- the runs
@@ -399,7 +394,7 @@ class Alertmanager:
             f"  - name: hook\n    webhook_configs: [{{url: '{receiver_url}'}}]\n"
         )
         self.storage = folder / "alertmanager-data"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "alertmanager.log"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -33,7 +33,6 @@ import multiprocessing
 import os
 import random
 import re
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _hubproc import free_port, wait_ready
 
 GiB = 1024**3
 DAY, HOUR = 86400.0, 3600.0
@@ -78,12 +78,6 @@ def _target(port: int) -> None:
     asyncio.run(serve())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # -- the hub -----------------------------------------------------------------------------
 
 
@@ -99,21 +93,14 @@ def _config(target: str, monitors: int, interval: float) -> str:
 
 def _start_hub(folder: Path, config: str) -> tuple[subprocess.Popen[bytes], str]:
     (folder / "hub.yaml").write_text(config)
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, "-m", "agentwatch", "hub", "serve", "--port", str(port)]
     args += ["--config", str(folder / "hub.yaml"), "--database", f"sqlite:///{folder}/hub.db"]
     args += ["--log-level", "warning"]
     hub = subprocess.Popen(args, env={**os.environ, "XDG_STATE_HOME": str(folder / "state")})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return hub, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    hub.kill()
-    raise SystemExit("the hub did not start")
+    wait_ready(hub, url, 60)
+    return hub, url
 
 
 def _settle(url: str, monitors: int, warmup: float) -> None:
@@ -185,7 +172,7 @@ def _table_bytes(db: Path) -> dict[str, tuple[int, int]]:
 
 
 def live(monitors: int, interval: float, duration: float, warmup: float) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     target = multiprocessing.Process(target=_target, args=(port,), daemon=True)
     target.start()
     with tempfile.TemporaryDirectory(prefix="bench-hub-monitors-") as folder:
@@ -266,7 +253,7 @@ def _prober(target: str, monitors: int, interval: float, duration: float, out: A
 
 
 def baseline(monitors: int, interval: float, duration: float) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     target = multiprocessing.Process(target=_target, args=(port,), daemon=True)
     target.start()
     time.sleep(0.5)

@@ -25,7 +25,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,19 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _hubproc import free_port, wait_ready
 
 SPANS_PER_TRACE = 8
 BATCH = 512
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_hub(folder: Path, database: str | None) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     db = database or f"sqlite:///{folder}/hub.db"
     env = {**os.environ, "XDG_STATE_HOME": str(folder / "state")}
     hub = subprocess.Popen(
@@ -67,15 +61,8 @@ def _start_hub(folder: Path, database: str | None) -> tuple[subprocess.Popen[byt
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return hub, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    hub.kill()
-    raise SystemExit("the hub did not start")
+    wait_ready(hub, url, 30)
+    return hub, url
 
 
 class _Spans:
