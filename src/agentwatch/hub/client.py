@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,13 @@ import httpx
 from .._exceptions import AgentwatchError
 from .configfile import DEFAULT_PORT
 
-__all__ = ["HubClient", "HubRequestError", "add_client_arguments"]
+__all__ = [
+    "HubClient",
+    "HubRequestError",
+    "add_client_arguments",
+    "hub_command",
+    "hub_request",
+]
 
 
 class HubRequestError(AgentwatchError):
@@ -89,3 +95,23 @@ def _message(response: httpx.Response) -> str:
     message = error.get("message", response.text[:500])
     field = error.get("field")
     return f"{message} (field: {field})" if field and field not in message else message
+
+
+def hub_request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    """One request to the hub the command's ``--hub``/``--token-file`` name; its JSON."""
+    with HubClient.from_args(args) as client:
+        return client.request(method, path, **kwargs)
+
+
+def hub_command(func: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], int]:
+    """A command's exit status: 0, or 1 with the hub's refusal printed."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            func(args)
+        except HubRequestError as exc:
+            print(f"agentwatch hub: {exc}")
+            return 1
+        return 0
+
+    return wrapped

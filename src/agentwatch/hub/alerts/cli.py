@@ -19,7 +19,7 @@ import getpass
 import json
 from typing import Any
 
-from ..client import HubClient, HubRequestError, add_client_arguments
+from ..client import HubRequestError, add_client_arguments, hub_command, hub_request
 
 __all__ = ["register"]
 
@@ -30,26 +30,11 @@ def _client_parser(commands: Any, name: str, help_text: str) -> Any:
     return parser
 
 
-def _run(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    with HubClient.from_args(args) as client:
-        return client.request(method, path, **kwargs)
-
-
-def _call(func: Any) -> Any:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            func(args)
-        except HubRequestError as exc:
-            print(f"agentwatch hub: {exc}")
-            return 1
-        return 0
-
-    return wrapped
-
-
 def _outbox_list(args: argparse.Namespace) -> None:
     params = {k: v for k, v in (("state", args.state), ("channel", args.channel)) if v}
-    rows = _run(args, "GET", "/api/v1/outbox", params={**params, "limit": args.limit})["rows"]
+    rows = hub_request(args, "GET", "/api/v1/outbox", params={**params, "limit": args.limit})[
+        "rows"
+    ]
     for row in rows:
         print(
             f"{row['id']:>8}  {row['state']:<9} {row['channel']:<16} {row['attempts']:>3}  {row['title']}"
@@ -61,9 +46,9 @@ def _outbox_list(args: argparse.Namespace) -> None:
 
 def _outbox_retry(args: argparse.Namespace) -> None:
     if args.all:
-        answer = _run(args, "POST", "/api/v1/outbox/retry", json={"all": True})
+        answer = hub_request(args, "POST", "/api/v1/outbox/retry", json={"all": True})
     elif args.id is not None:
-        answer = _run(args, "POST", f"/api/v1/outbox/{args.id}/retry")
+        answer = hub_request(args, "POST", f"/api/v1/outbox/{args.id}/retry")
     else:
         raise HubRequestError("give a row id or --all")
     print(f"{len(answer['retried'])} rows back to pending: {answer['retried']}")
@@ -76,13 +61,13 @@ def _silence_add(args: argparse.Namespace) -> None:
         "comment": args.comment,
         "createdBy": args.by or getpass.getuser(),
     }
-    answer = _run(args, "POST", "/api/v1/silences", json=body)
+    answer = hub_request(args, "POST", "/api/v1/silences", json=body)
     print(f"silence {answer['id']} added for {args.duration}: {', '.join(args.match)}")
 
 
 def _silence_list(args: argparse.Namespace) -> None:
     params = {"expired": "true"} if args.expired else {}
-    found = _run(args, "GET", "/api/v1/silences", params=params)["silences"]
+    found = hub_request(args, "GET", "/api/v1/silences", params=params)["silences"]
     for s in found:
         print(
             f"{s['id']:>5}  {s['state']:<8} until {s['endsAt']}  {' '.join(s['matchers'])}  {s['comment']}"
@@ -91,13 +76,13 @@ def _silence_list(args: argparse.Namespace) -> None:
 
 
 def _silence_expire(args: argparse.Namespace) -> None:
-    _run(args, "DELETE", f"/api/v1/silences/{args.id}")
+    hub_request(args, "DELETE", f"/api/v1/silences/{args.id}")
     print(f"silence {args.id} expired")
 
 
 def _alert_list(args: argparse.Namespace) -> None:
     params = {"status": args.status} if args.status else {}
-    found = _run(args, "GET", "/api/v1/alerts", params=params)["alerts"]
+    found = hub_request(args, "GET", "/api/v1/alerts", params=params)["alerts"]
     for a in found:
         muted = f"  ({a['mutedBy']})" if a.get("mutedBy") else ""
         print(
@@ -108,7 +93,7 @@ def _alert_list(args: argparse.Namespace) -> None:
 
 def _alert_ack(args: argparse.Namespace) -> None:
     body = {"by": args.by or getpass.getuser(), "comment": args.comment}
-    answer = _run(args, "POST", f"/api/v1/alerts/{args.fingerprint}/ack", json=body)
+    answer = hub_request(args, "POST", f"/api/v1/alerts/{args.fingerprint}/ack", json=body)
     print(f"alert {args.fingerprint} acknowledged; {answer['told']} channels told")
 
 
@@ -119,11 +104,11 @@ def _register_outbox(commands: Any) -> None:
     listing.add_argument("--state", choices=("pending", "sending", "sent", "dead", "coalesced"))
     listing.add_argument("--channel")
     listing.add_argument("--limit", type=int, default=50)
-    listing.set_defaults(func=_call(_outbox_list))
+    listing.set_defaults(func=hub_command(_outbox_list))
     retry = _client_parser(sub, "retry", "send dead-lettered rows again")
     retry.add_argument("id", nargs="?", type=int, help="the row id")
     retry.add_argument("--all", action="store_true", help="every dead row")
-    retry.set_defaults(func=_call(_outbox_retry))
+    retry.set_defaults(func=hub_command(_outbox_retry))
 
 
 def _register_silence(commands: Any) -> None:
@@ -134,13 +119,13 @@ def _register_silence(commands: Any) -> None:
     add.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h or 30m")
     add.add_argument("--comment", default="")
     add.add_argument("--by", default="", help="who (default: your user name)")
-    add.set_defaults(func=_call(_silence_add))
+    add.set_defaults(func=hub_command(_silence_add))
     listing = _client_parser(sub, "list", "silences in force or to come")
     listing.add_argument("--expired", action="store_true", help="also the expired ones")
-    listing.set_defaults(func=_call(_silence_list))
+    listing.set_defaults(func=hub_command(_silence_list))
     expire = _client_parser(sub, "expire", "end a silence now")
     expire.add_argument("id", type=int)
-    expire.set_defaults(func=_call(_silence_expire))
+    expire.set_defaults(func=hub_command(_silence_expire))
 
 
 def _register_alert(commands: Any) -> None:
@@ -148,12 +133,12 @@ def _register_alert(commands: Any) -> None:
     sub = parser.add_subparsers(dest="alert_command", metavar="COMMAND", required=True)
     listing = _client_parser(sub, "list", "alerts, newest first")
     listing.add_argument("--status", choices=("firing", "resolved"))
-    listing.set_defaults(func=_call(_alert_list))
+    listing.set_defaults(func=hub_command(_alert_list))
     ack = _client_parser(sub, "ack", "acknowledge a firing alert (stops repeats)")
     ack.add_argument("fingerprint")
     ack.add_argument("--comment", default="")
     ack.add_argument("--by", default="")
-    ack.set_defaults(func=_call(_alert_ack))
+    ack.set_defaults(func=hub_command(_alert_ack))
 
 
 def register(commands: Any) -> None:

@@ -16,33 +16,16 @@ from typing import Any
 
 import yaml
 
-from ..client import HubClient, HubRequestError, add_client_arguments
+from ..client import add_client_arguments, hub_command, hub_request
 
 __all__ = ["register"]
 
 
-def _run(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    with HubClient.from_args(args) as client:
-        return client.request(method, path, **kwargs)
-
-
-def _call(func: Any) -> Any:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            func(args)
-        except HubRequestError as exc:
-            print(f"agentwatch hub: {exc}")
-            return 1
-        return 0
-
-    return wrapped
-
-
 def _export(args: argparse.Namespace) -> None:
-    listing = _run(args, "GET", "/api/v1/monitors")["monitors"]
+    listing = hub_request(args, "GET", "/api/v1/monitors")["monitors"]
     out = ["monitors:\n" if listing else "monitors: []\n"]
     for monitor in listing:
-        detail = _run(args, "GET", f"/api/v1/monitors/{monitor['name']}")
+        detail = hub_request(args, "GET", f"/api/v1/monitors/{monitor['name']}")
         if args.with_owner:  # a comment, so the output is still a valid hub.yaml
             out.append(f"# owner: {detail['owner']}\n")
         out.append(yaml.safe_dump([dict(detail["spec"])], sort_keys=False, allow_unicode=True))
@@ -53,21 +36,21 @@ def _start(args: argparse.Namespace) -> None:
     body = {"monitors": args.monitor, "duration": args.duration, "reason": args.reason}
     if args.name:
         body["name"] = args.name
-    answer = _run(args, "POST", "/api/v1/maintenance", json=body)
+    answer = hub_request(args, "POST", "/api/v1/maintenance", json=body)
     print(
         f"maintenance {answer['id']} for {args.duration}: {', '.join(args.monitor) or 'every monitor'}"
     )
 
 
 def _list(args: argparse.Namespace) -> None:
-    windows = _run(args, "GET", "/api/v1/maintenance")["maintenance"]
+    windows = hub_request(args, "GET", "/api/v1/maintenance")["maintenance"]
     for w in windows:
         print(f"{w['id'] or '-':>6}  {w['name']:<30} {', '.join(w['monitors']) or 'every monitor'}")
     print(f"{len(windows)} windows in force")
 
 
 def _end(args: argparse.Namespace) -> None:
-    _run(args, "DELETE", f"/api/v1/maintenance/{args.id}")
+    hub_request(args, "DELETE", f"/api/v1/maintenance/{args.id}")
     print(f"maintenance {args.id} ended")
 
 
@@ -75,7 +58,7 @@ def register(commands: Any) -> None:
     export = commands.add_parser("export", help="print every monitor (file and API) as hub.yaml")
     add_client_arguments(export)
     export.add_argument("--with-owner", action="store_true", help="mark where each monitor lives")
-    export.set_defaults(func=_call(_export))
+    export.set_defaults(func=hub_command(_export))
 
     maintenance = commands.add_parser("maintenance", help="start, list or end maintenance windows")
     actions = maintenance.add_subparsers(dest="action", required=True)
@@ -87,11 +70,11 @@ def register(commands: Any) -> None:
     start.add_argument("--for", dest="duration", default="30m", help="how long (default 30m)")
     start.add_argument("--reason", default="", help="shown on the status page")
     start.add_argument("--name", default="", help="the window's name")
-    start.set_defaults(func=_call(_start))
+    start.set_defaults(func=hub_command(_start))
     listing = actions.add_parser("list", help="windows in force")
     add_client_arguments(listing)
-    listing.set_defaults(func=_call(_list))
+    listing.set_defaults(func=hub_command(_list))
     end = actions.add_parser("end", help="end a window started with `start`")
     add_client_arguments(end)
     end.add_argument("id", type=int)
-    end.set_defaults(func=_call(_end))
+    end.set_defaults(func=hub_command(_end))

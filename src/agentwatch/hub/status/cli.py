@@ -11,31 +11,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from collections.abc import Callable
 from typing import Any
 
-from ..client import HubClient, HubRequestError, add_client_arguments
+from ..client import add_client_arguments, hub_command, hub_request
 from ..web.render import format_duration
 from .incidents import IMPACTS, STATUSES
 
 __all__ = ["register", "render_incident", "render_list"]
-
-
-def _run(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    with HubClient.from_args(args) as client:
-        return client.request(method, path, **kwargs)
-
-
-def _call(func: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], int]:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            func(args)
-        except HubRequestError as exc:
-            print(f"agentwatch hub: {exc}")
-            return 1
-        return 0
-
-    return wrapped
 
 
 def _by(args: argparse.Namespace) -> str:
@@ -52,7 +34,7 @@ def _open(args: argparse.Namespace) -> None:
         "pages": args.page or [],
         "by": _by(args),
     }
-    print(render_incident(_run(args, "POST", "/api/v1/incidents", json=body)), end="")
+    print(render_incident(hub_request(args, "POST", "/api/v1/incidents", json=body)), end="")
 
 
 def _update(args: argparse.Namespace) -> None:
@@ -60,13 +42,13 @@ def _update(args: argparse.Namespace) -> None:
     for key in ("status", "impact", "title"):
         if getattr(args, key):
             body[key] = getattr(args, key)
-    answer = _run(args, "POST", f"/api/v1/incidents/{args.id}/updates", json=body)
+    answer = hub_request(args, "POST", f"/api/v1/incidents/{args.id}/updates", json=body)
     print(render_incident(answer), end="")
 
 
 def _resolve(args: argparse.Namespace) -> None:
     body = {"by": _by(args), **({"message": args.message} if args.message else {})}
-    answer = _run(args, "POST", f"/api/v1/incidents/{args.id}/resolve", json=body)
+    answer = hub_request(args, "POST", f"/api/v1/incidents/{args.id}/resolve", json=body)
     print(render_incident(answer), end="")
 
 
@@ -74,15 +56,18 @@ def _list(args: argparse.Namespace) -> None:
     params = {"state": args.state, "limit": str(args.limit)}
     if args.page:
         params["page"] = args.page
-    print(render_list(_run(args, "GET", "/api/v1/incidents", params=params)["incidents"]), end="")
+    print(
+        render_list(hub_request(args, "GET", "/api/v1/incidents", params=params)["incidents"]),
+        end="",
+    )
 
 
 def _show(args: argparse.Namespace) -> None:
-    print(render_incident(_run(args, "GET", f"/api/v1/incidents/{args.id}")), end="")
+    print(render_incident(hub_request(args, "GET", f"/api/v1/incidents/{args.id}")), end="")
 
 
 def _delete(args: argparse.Namespace) -> None:
-    _run(args, "DELETE", f"/api/v1/incidents/{args.id}")
+    hub_request(args, "DELETE", f"/api/v1/incidents/{args.id}")
     print(f"incident {args.id} deleted")
 
 
@@ -143,26 +128,26 @@ def register(commands: Any) -> None:
     opening.add_argument("--impact", choices=IMPACTS, default="major")
     opening.add_argument("--monitor", action="append", help="an affected monitor (repeatable)")
     opening.add_argument("--page", action="append", help="a status page's slug (repeatable)")
-    opening.set_defaults(func=_call(_open))
+    opening.set_defaults(func=hub_command(_open))
     update = _with_client(sub.add_parser("update", help="add to an incident's timeline"))
     update.add_argument("id", type=int)
     update.add_argument("--message", required=True)
     update.add_argument("--status", choices=STATUSES)
     update.add_argument("--impact", choices=IMPACTS)
     update.add_argument("--title")
-    update.set_defaults(func=_call(_update))
+    update.set_defaults(func=hub_command(_update))
     resolve = _with_client(sub.add_parser("resolve", help="resolve an incident"))
     resolve.add_argument("id", type=int)
     resolve.add_argument("--message", default="")
-    resolve.set_defaults(func=_call(_resolve))
+    resolve.set_defaults(func=hub_command(_resolve))
     listing = _with_client(sub.add_parser("list", help="incidents, newest first"))
     listing.add_argument("--state", choices=("open", "resolved", "all"), default="all")
     listing.add_argument("--page", help="only those shown on this page")
     listing.add_argument("--limit", type=int, default=30)
-    listing.set_defaults(func=_call(_list))
+    listing.set_defaults(func=hub_command(_list))
     show = _with_client(sub.add_parser("show", help="one incident and its timeline"))
     show.add_argument("id", type=int)
-    show.set_defaults(func=_call(_show))
+    show.set_defaults(func=hub_command(_show))
     delete = _with_client(sub.add_parser("delete", help="remove a false alarm and its timeline"))
     delete.add_argument("id", type=int)
-    delete.set_defaults(func=_call(_delete))
+    delete.set_defaults(func=hub_command(_delete))
