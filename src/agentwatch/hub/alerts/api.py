@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..web import ApiError
-from ..web.errors import read_json_object
+from ..web.errors import int_param, read_json_object
 from .acks import acknowledge
 from .message import iso
 from .model import AlertRecord
@@ -62,15 +62,6 @@ def alert_json(alert: AlertRecord, muted: str | None) -> dict[str, Any]:
     }
 
 
-def _int(request: Request, key: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(key)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ApiError(400, f"{key}: {raw!r} is not valid: expected 1 to {maximum}", field=key)
-    return int(raw)
-
-
 class AlertsApi:
     def __init__(self, part: AlertsPart) -> None:
         self._part = part
@@ -90,7 +81,7 @@ class AlertsApi:
             raise ApiError(
                 400, f"status: {status!r} is not valid: expected firing or resolved", field="status"
             )
-        limit = _int(request, "limit", 100, 1000)
+        limit = int_param(request, "limit", 100, 1000)
         query = sa.select(alerts).order_by(alerts.c.last_seen.desc()).limit(limit)
         if status:
             query = query.where(alerts.c.status == status)
@@ -191,7 +182,7 @@ class AlertsApi:
                 conn,
                 state=state,
                 channel=request.query_params.get("channel"),
-                limit=_int(request, "limit", 100, 1000),
+                limit=int_param(request, "limit", 100, 1000),
                 before=int(before) if before and before.isdigit() else None,
             )
         return JSONResponse({"rows": [r.public() for r in rows]})

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ..config import ENV_REFERENCE, HubConfigError, parse_duration
 from ..web import ApiError
-from ..web.errors import read_json_object
+from ..web.errors import int_param, read_json_object
 from . import store
 from .badge import badge_svg
 from .config import MonitorConfig, dependency_cycle, depends_problems, monitor_from_json
@@ -92,7 +92,7 @@ class MonitorsApi:
                 f"until: {until:.3f} is before since ({since:.3f}): expected until >= since",
                 field="until",
             )
-        limit = _int_param(request, "limit", 1000, HISTORY_LIMIT)
+        limit = int_param(request, "limit", 1000, HISTORY_LIMIT)
         async with self.ctx.db.read() as conn:
             if not await store.state_rows(conn, [name]):
                 raise _no_monitor(name)
@@ -466,12 +466,3 @@ def instant(raw: object, now: float) -> float | None:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
     ago = parse_duration(text)
     return None if ago is None else now - ago
-
-
-def _int_param(request: Request, key: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(key)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ApiError(400, f"{key}: {raw!r} is not valid: expected 1 to {maximum}", field=key)
-    return int(raw)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..web import ApiError
-from ..web.errors import read_json_object
+from ..web.errors import int_param, read_json_object
 from .bodies import incident_edit, new_incident, resolution
 from .cache import ViewCache
 from .incidents import (
@@ -43,15 +43,6 @@ __all__ = ["StatusApi"]
 
 MAX_LIMIT = 500
 VIEW_TTL = 2.0  # seconds a built page serves every visitor
-
-
-def _int_param(request: Request, key: str, default: int | None, maximum: int) -> int | None:
-    raw = request.query_params.get(key)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ApiError(400, f"{key}: {raw!r} is not valid: expected 1 to {maximum}", field=key)
-    return int(raw)
 
 
 def incident_id(request: Request) -> int:
@@ -171,13 +162,13 @@ class StatusApi:
         page = self._part.settings.page(slug) if slug else None
         if slug and page is None:
             raise ApiError(400, f"page: {slug!r} is not a status page", field="page")
-        limit = _int_param(request, "limit", 50, MAX_LIMIT) or 50
+        limit = int_param(request, "limit", 50, MAX_LIMIT, blank=True) or 50
         f = IncidentFilter(
             state=state,
             page=slug,
             page_monitors=page.monitors if page else (),
             monitor=params.get("monitor") or None,
-            before_id=_int_param(request, "before", None, 2**62),
+            before_id=int_param(request, "before", None, 2**62, blank=True),
             limit=limit,
         )
         async with self._part.ctx.db.read() as conn:

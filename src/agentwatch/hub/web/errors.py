@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-__all__ = ["ApiError", "api_error_response", "http_error_response", "read_json"]
+__all__ = [
+    "ApiError",
+    "api_error_response",
+    "http_error_response",
+    "int_param",
+    "read_json",
+    "read_json_object",
+]
 
 MAX_BODY = 10 * 1024 * 1024
+
+_Default = TypeVar("_Default", int, None)
 
 
 class ApiError(Exception):
@@ -43,6 +52,19 @@ class ApiError(Exception):
         if self.field is not None:
             body["field"] = self.field
         return JSONResponse({"error": body}, status_code=self.status, headers=self.headers)
+
+
+def int_param(
+    request: Request, key: str, default: _Default, maximum: int, *, blank: bool = False
+) -> int | _Default:
+    """Query parameter ``key`` as 1 to ``maximum``; ``default`` when absent (or empty, with
+    ``blank``); a 400 naming the key otherwise."""
+    raw = request.query_params.get(key)
+    if raw is None or (blank and raw == ""):
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ApiError(400, f"{key}: {raw!r} is not valid: expected 1 to {maximum}", field=key)
+    return int(raw)
 
 
 async def api_error_response(_request: Request, exc: Exception) -> Response:
