@@ -13,6 +13,7 @@ from alembic import command
 from agentwatch.hub.monitors import store
 from agentwatch.hub.monitors.config import MonitorConfig, Retention, monitor_from_json
 from agentwatch.hub.monitors.tables import results, rollups
+from agentwatch.hub.monitors.uptime import UptimeWindows
 from agentwatch.hub.store import Database
 from agentwatch.hub.store.migrate import alembic_config
 
@@ -48,7 +49,7 @@ async def test_retention_prunes_each_monitor_and_keeps_the_rest(url: str) -> Non
             )
         async with db.read() as conn:
             windows = {"24h": DAY, "90d": 90 * DAY, "1y": 365 * DAY}
-            uptime = await store.uptime(conn, ["a", "b", "c"], windows, NOW + 2)
+            uptime = await UptimeWindows(windows).of(conn, ["a", "b", "c"], NOW + 2)
         # a: down 1 d ago, down and up now (24 h, hourly); + down 8 d ago (90 d, daily)
         assert uptime["a"] == {"24h": round(1 / 3, 6), "90d": 0.25, "1y": 0.2}
         assert uptime["b"] == {"24h": 0.0, "90d": 0.0, "1y": 0.0}
@@ -102,3 +103,48 @@ def test_the_compact_tables_keep_rows_written_before_them(tmp_path: Path) -> Non
         ).all()
         assert not [i for i in indexes if "monitors_results" in i.name]
     engine.dispose()
+
+
+async def test_uptime_kept_between_asks_matches_uptime_summed_afresh(url: str) -> None:
+    """One UptimeWindows asked again and again (it keeps the older buckets' sums) answers
+    what a new one sums from every rollup: after new checks, a late check landing in the
+    bucket before, the windows moving past a bucket, and a monitor asked for the first time."""
+    db = Database.open(url)
+    windows = {"24h": DAY, "7d": 7 * DAY, "90d": 90 * DAY}
+    kept = UptimeWindows(windows)
+
+    async def check(name: str, status: str, at: float) -> None:
+        async with db.write() as conn:
+            await store.record(conn, _monitor(name), store.Outcome(status, at, 1.0, status))
+
+    async def both(names: list[str], now: float) -> tuple[object, object]:
+        async with db.read() as conn:
+            return await kept.of(conn, names, now), await UptimeWindows(windows).of(
+                conn, names, now
+            )
+
+    try:
+        await db.migrate()
+        async with db.write() as conn:
+            await store.sync_yaml(conn, [_monitor("a"), _monitor("b")], NOW)
+        for age, status in ((30 * DAY, "down"), (5 * DAY, "up"), (3 * 3600, "down"), (60, "up")):
+            await check("a", status, NOW - age)
+            await check("b", "up", NOW - age)
+        first, fresh = await both(["a"], NOW)
+        assert first == fresh == {"a": {"24h": 0.5, "7d": round(2 / 3, 6), "90d": 0.5}}
+        steps = [
+            (NOW + 10, "a", "down", NOW + 20),  # a new check, same buckets
+            (NOW - 5, "a", "up", NOW + 30),  # late: lands in the hour before (NOW is on the hour)
+            (NOW + 2 * 3600, "a", "down", NOW + 2 * 3600 + 1),  # the windows move an hour
+            (NOW + DAY + 1, "a", "up", NOW + 2 * DAY),  # and a day
+        ]
+        for at, name, status, now in steps:
+            await check(name, status, at)
+            asked, fresh = await both(["a"], now)
+            assert asked == fresh, (at, status, now)
+        asked, fresh = await both(["a", "b"], NOW + 2 * DAY)  # b: not asked before
+        assert asked == fresh and asked["b"]["90d"] == 1.0  # type: ignore[index]
+        asked, fresh = await both(["a", "c"], NOW + 2 * DAY)  # c: never checked
+        assert asked == fresh and asked["c"] == {"24h": None, "7d": None, "90d": None}  # type: ignore[index]
+    finally:
+        await db.close()

@@ -20,6 +20,7 @@ from . import store
 from .badge import badge_svg
 from .config import MonitorConfig, dependency_cycle, depends_problems, monitor_from_json
 from .maintenance import add_window, end_window
+from .uptime import UptimeWindows
 from .views import UPTIME_WINDOWS, monitor_json
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class MonitorsApi:
     def __init__(self, part: MonitorsPart) -> None:
         self.part = part
         self.ctx = part.ctx
+        self.uptime = UptimeWindows(UPTIME_WINDOWS)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -42,9 +44,7 @@ class MonitorsApi:
     ) -> list[dict[str, Any]]:
         async with self.ctx.db.read() as conn:
             rows = await store.state_rows(conn, names)
-            uptime = await store.uptime(
-                conn, [r.name for r in rows], UPTIME_WINDOWS, self.ctx.clock()
-            )
+            uptime = await self.uptime.of(conn, [r.name for r in rows], self.ctx.clock())
         return [monitor_json(row, uptime[row.name], detail=detail) for row in rows]
 
     async def list_monitors(self, request: Request) -> Response:

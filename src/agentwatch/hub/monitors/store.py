@@ -33,7 +33,7 @@ __all__ = [
     "shared_rows",
     "state_rows",
     "sync_yaml",
-    "uptime",
+    "uptime_sums",
 ]
 
 HOUR, DAY = 3600.0, 86400.0
@@ -311,35 +311,35 @@ def _dialect(conn: AsyncConnection) -> Any:
     return postgresql if conn.dialect.name == "postgresql" else sqlite
 
 
-async def uptime(
-    conn: AsyncConnection, names: Sequence[str], windows: Mapping[str, float], now: float
-) -> dict[str, dict[str, float | None]]:
-    """Uptime of each monitor over each window, summed by the database (maintenance
-    excluded; None when nothing was checked): windows up to a day from the hourly rollups,
-    longer ones from the daily rollups (whole days: the oldest may be partly outside)."""
-    out: dict[str, dict[str, float | None]] = {name: {} for name in names}
-    for label, seconds in windows.items():
-        period, size = ("hour", HOUR) if seconds <= DAY else ("day", DAY)
-        counted = sa.func.sum(rollups.c.checks - rollups.c.maintenance)
-        good = sa.func.sum(rollups.c.up + rollups.c.degraded)
-        query = (
-            sa.select(rollups.c.monitor, counted.label("counted"), good.label("good"))
-            .where(
-                rollups.c.monitor.in_(list(names)),
-                rollups.c.period == period,
-                rollups.c.start > now - seconds - size,
-            )
-            .group_by(rollups.c.monitor)
-        )
-        found = {row.monitor: row for row in await conn.execute(query)}
-        for name in names:
-            row = found.get(name)
-            out[name][label] = (
-                float(round(int(row.good) / int(row.counted), 6))
-                if row is not None and row.counted
-                else None
-            )
-    return out
+async def uptime_sums(
+    conn: AsyncConnection,
+    names: Sequence[str],
+    period: str,
+    firsts: Sequence[float],
+    *,
+    before: float | None = None,
+) -> dict[str, list[int]]:
+    """For each monitor with rollups of ``period``: ``[counted, good]`` for each start in
+    ``firsts`` (the rollups starting at or after it, and before ``before``), flat; counted
+    leaves maintenance out, good is up or degraded. One statement, one row a monitor."""
+    counted = rollups.c.checks - rollups.c.maintenance
+    good = rollups.c.up + rollups.c.degraded
+    sums = []
+    for first in firsts:
+        inside = rollups.c.start >= first
+        sums += [
+            sa.func.sum(sa.case((inside, counted), else_=0)),
+            sa.func.sum(sa.case((inside, good), else_=0)),
+        ]
+    query = sa.select(rollups.c.monitor, *sums).where(
+        rollups.c.monitor.in_(list(names)),
+        rollups.c.period == period,
+        rollups.c.start >= min(firsts),
+    )
+    if before is not None:
+        query = query.where(rollups.c.start < before)
+    rows = await conn.execute(query.group_by(rollups.c.monitor))
+    return {row[0]: [int(value or 0) for value in row[1:]] for row in rows}
 
 
 _DAY_COLUMNS: tuple[str, ...] = ("monitor", "start", "checks", "up", "degraded", "maintenance")
