@@ -397,3 +397,47 @@ def test_hub_check_reports_a_bad_channel_instead_of_crashing(tmp_path: Path) -> 
     )
     assert "notifications.channels[1].url_file: is not an http:// or https:// URL" in run.stderr
     assert "not-a-url" not in run.stderr
+
+
+def test_an_http_monitors_env_secrets_are_never_shown(tmp_path: Path) -> None:
+    """An API key from ``${ENV}`` in a URL's query, its password or a header was quoted by
+    the check's message ("HTTP 200 from http://u:KEY@.../?key=KEY"), the alert's target and
+    httpx's log line of every probe; the spec and export turned the references into
+    ``<secret>``, so an exported file no longer ran."""
+    key = "k3y-from-env-0987654321"
+    (tmp_path / "hub_token").write_text(TOKEN)
+    with Target() as web:
+        url = web.url.replace("http://", "http://probe:${API_KEY}@") + "/v1?key=${API_KEY}"
+        config = tmp_path / "hub.yaml"
+        config.write_text(
+            f'monitors:\n  - {{name: keyed, type: http, url: "{url}", interval: 1s,\n'
+            '      headers: {Authorization: "Bearer ${API_KEY}"}, expect: {status: 201}}\n'
+            "api: {token_file: hub_token}\n"
+        )
+        env = {"XDG_STATE_HOME": str(tmp_path / "state"), "API_KEY": key}
+        database = f"sqlite:///{tmp_path}/hub.db"
+        with (
+            HubProcess(config, database=database, env=env, log=tmp_path / "hub.log") as hub,
+            httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {TOKEN}"}) as api,
+        ):
+            wait_until("keyed down", lambda: api.get("/api/v1/alerts").json()["alerts"], 30)
+            monitor = api.get("/api/v1/monitors/keyed").json()
+            assert monitor["message"].startswith("HTTP 200 from http://probe:***@127.0.0.1")
+            assert monitor["spec"]["headers"] == {"Authorization": "Bearer ${API_KEY}"}
+            assert monitor["spec"]["url"] == url
+            [alert] = api.get("/api/v1/alerts").json()["alerts"]
+            assert alert["annotations"]["target"].endswith("/v1?key=***")
+            export = subprocess.run(
+                [sys.executable, "-m", "agentwatch", "hub", "export", "--hub", hub.url,
+                 "--token-file", str(tmp_path / "hub_token")],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert "Bearer ${API_KEY}" in export.stdout, export.stdout + export.stderr
+            seen = [
+                *(api.get(path).text for path in ("/api/v1/monitors", "/api/v1/alerts", "/")),
+                api.get("/api/v1/monitors/keyed/history").text,
+                export.stdout,
+                hub.output(),
+            ]
+        assert web.hits["/v1?key=" + key], "the probe sends the key"
+    assert not [text for text in seen if key in text]

@@ -85,6 +85,8 @@ def serve_command(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    for client in ("httpx", "httpcore"):  # they log each request's URL: a webhook's secret,
+        logging.getLogger(client).setLevel(logging.WARNING)  # a probe's ${ENV} API key
     config = config_from_args(args)
     refuse_open_without_token(config)
     asyncio.run(_serve(config))

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..config import Node, Secret, root
+from ..config import ENV_REFERENCE, Node, Secret, root
 from .cron import CronError, parse_cron
 
 __all__ = [
@@ -110,12 +110,15 @@ class MonitorConfig:
     grace: float = 60.0
     secret: Secret | None = None  # dsn, redis URL or push token
     spec: Mapping[str, Any] = field(default_factory=dict)  # the YAML it was read from
+    # what ``${ENV}`` put into the url, headers and body, and the url's password: an API key
+    # in a query string or a header is as secret as a DSN
+    hidden: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def target(self) -> str:
         """Where the check looks, never a secret."""
         if self.type in ("http", "health"):
-            return _without_credentials(self.url)
+            return self.scrub(_without_credentials(self.url))
         if self.type in ("tcp",):
             return f"{self.host}:{self.port}"
         if self.type == "dns":
@@ -123,6 +126,24 @@ class MonitorConfig:
         if self.type in ("postgres", "redis") and self.secret is not None:
             return _server_of(self.secret.reveal())
         return ""
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any part of the monitor's secrets (a DSN, a Redis URL, a token,
+        an expanded ``${ENV}``): a driver's error may quote what it was given, e.g. a DSN it
+        cannot parse, and an HTTP error names the URL."""
+        values = [*self.hidden, *([self.secret.reveal()] if self.secret is not None else [])]
+        pieces: set[str] = set()
+        for value in values:
+            pieces.update({value, *re.split(r"[\s'\"]+", value), *value.splitlines()})
+            try:
+                password = urlsplit(value.strip()).password
+            except ValueError:
+                password = None
+            pieces.update(filter(None, [password]))
+            pieces.update(re.findall(r"password\s*=\s*'?([^\s']+)", value))
+        for piece in sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True):
+            text = text.replace(piece, "***")
+        return text
 
 
 @dataclass(frozen=True)
@@ -234,8 +255,10 @@ def parse_monitor(node: Node) -> MonitorConfig | None:
 
 def _specific(node: Node, kind: str) -> dict[str, Any]:
     if kind in ("http", "health"):
+        url = _url(node, ("http://", "https://"))
         return {
-            "url": _url(node, ("http://", "https://")),
+            "url": url,
+            "hidden": _hidden(node, url),
             "method": str(node.text("method", "GET")).upper(),
             "headers": node.str_map("headers"),
             "body": node.text("body", None),
@@ -429,6 +452,21 @@ def _url(node: Node, schemes: tuple[str, ...]) -> str:
             "url", f"{url!r} is not valid: expected a URL starting with {' or '.join(schemes)}"
         )
     return str(url)
+
+
+def _hidden(node: Node, url: str) -> tuple[str, ...]:
+    """What ``${ENV}`` references in the url, headers and body expand to, and the url's
+    password: never shown in a message, a target or a log."""
+    headers = node.data.get("headers")
+    written = [node.data.get("url"), node.data.get("body")]
+    written += list(headers.values()) if isinstance(headers, Mapping) else []
+    names = {m.group(1) for w in written if isinstance(w, str) for m in ENV_REFERENCE.finditer(w)}
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    found = [node.environ[n] for n in sorted(names) if node.environ.get(n)]
+    return tuple(found + ([password] if password else []))
 
 
 def _without_credentials(url: str) -> str:

@@ -55,21 +55,8 @@ async def run_probe(monitor: MonitorConfig, http: httpx.AsyncClient) -> ProbeRes
 
 
 def scrub(message: str, monitor: MonitorConfig) -> str:
-    """``message`` without any part of the monitor's secret (a DSN, a Redis URL, a token):
-    a driver's error may quote what it was given, e.g. a DSN it cannot parse."""
-    if monitor.secret is None or not message:
-        return message
-    value = monitor.secret.reveal()
-    pieces = {value, *re.split(r"[\s'\"]+", value), *value.splitlines()}
-    try:
-        password = urlsplit(value.strip()).password
-    except ValueError:
-        password = None
-    pieces.update(filter(None, [password]))
-    pieces.update(re.findall(r"password\s*=\s*'?([^\s']+)", value))
-    for piece in sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True):
-        message = message.replace(piece, "***")
-    return message
+    """``message`` without any part of the monitor's secrets (see MonitorConfig.scrub)."""
+    return monitor.scrub(message) if message else message
 
 
 # -- http and health -------------------------------------------------------------------------

@@ -23,15 +23,23 @@ def public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         if key in _SECRET_KEYS and isinstance(value, str) and not _ENV_ONLY.fullmatch(value):
             out[key] = "<secret>"
         elif key == "url" and isinstance(value, str):
-            out[key] = re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:<secret>@", value)
+            out[key] = re.sub(r"//([^/@:]*):([^/@]*)@", _mask_password, value)
         elif key == "headers" and isinstance(value, Mapping):
             out[key] = {
-                name: "<secret>" if _SECRET_HEADERS.search(str(name)) else text
+                name: "<secret>"
+                if _SECRET_HEADERS.search(str(name)) and not _ENV_ONLY.search(str(text))
+                else text
                 for name, text in value.items()
             }
         else:
             out[key] = value
     return out
+
+
+def _mask_password(match: re.Match[str]) -> str:
+    """A URL's inline password masked; a ``${ENV}`` one is a reference and stays."""
+    user, password = match.groups()
+    return match.group(0) if _ENV_ONLY.fullmatch(password) else f"//{user}:<secret>@"
 
 
 def state_of(row: Any) -> MonitorState:
