@@ -151,7 +151,7 @@ def test_a_dead_lettered_row_is_listed_counted_and_resent_by_outbox_retry(setup:
 
     setup.broken.default = 200
     out = cli(setup, "outbox", "retry", str(row["id"]))
-    assert out == f"1 rows back to pending: [{row['id']}]\n"
+    assert out == f"1 row back to pending: [{row['id']}]\n"
     setup.broken.wait_for(1, what="the retried row")
     wait_until("the retry recorded", lambda: notifications(setup).get(("broken", "sent")) == 1)
     assert api(setup, "GET", "/api/v1/outbox?state=dead").json()["rows"] == []

@@ -22,6 +22,7 @@ __all__ = [
     "HubClient",
     "HubRequestError",
     "add_client_arguments",
+    "counted",
     "hub_command",
     "hub_request",
 ]
@@ -29,6 +30,11 @@ __all__ = [
 
 class HubRequestError(AgentwatchError):
     """The hub refused a request, or could not be reached."""
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``: the commands' summary lines."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ import getpass
 import json
 from typing import Any
 
-from ..client import HubRequestError, add_client_arguments, hub_command, hub_request
+from ..client import HubRequestError, add_client_arguments, counted, hub_command, hub_request
 
 __all__ = ["register"]
 
@@ -41,7 +41,7 @@ def _outbox_list(args: argparse.Namespace) -> None:
         )
         if row.get("last_error"):
             print(f"{'':>10}last error: {row['last_error']}")
-    print(f"{len(rows)} rows")
+    print(counted(len(rows), "row"))
 
 
 def _outbox_retry(args: argparse.Namespace) -> None:
@@ -51,7 +51,7 @@ def _outbox_retry(args: argparse.Namespace) -> None:
         answer = hub_request(args, "POST", f"/api/v1/outbox/{args.id}/retry")
     else:
         raise HubRequestError("give a row id or --all")
-    print(f"{len(answer['retried'])} rows back to pending: {answer['retried']}")
+    print(f"{counted(len(answer['retried']), 'row')} back to pending: {answer['retried']}")
 
 
 def _silence_add(args: argparse.Namespace) -> None:
@@ -72,7 +72,7 @@ def _silence_list(args: argparse.Namespace) -> None:
         print(
             f"{s['id']:>5}  {s['state']:<8} until {s['endsAt']}  {' '.join(s['matchers'])}  {s['comment']}"
         )
-    print(f"{len(found)} silences")
+    print(counted(len(found), "silence"))
 
 
 def _silence_expire(args: argparse.Namespace) -> None:
@@ -88,7 +88,7 @@ def _alert_list(args: argparse.Namespace) -> None:
         print(
             f"{a['fingerprint']}  {a['status']:<8} {json.dumps(a['labels'], sort_keys=True)}{muted}"
         )
-    print(f"{len(found)} alerts")
+    print(counted(len(found), "alert"))
 
 
 def _alert_ack(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..client import add_client_arguments, hub_command, hub_request
+from ..client import add_client_arguments, counted, hub_command, hub_request
 
 __all__ = ["register"]
 
@@ -46,7 +46,7 @@ def _list(args: argparse.Namespace) -> None:
     windows = hub_request(args, "GET", "/api/v1/maintenance")["maintenance"]
     for w in windows:
         print(f"{w['id'] or '-':>6}  {w['name']:<30} {', '.join(w['monitors']) or 'every monitor'}")
-    print(f"{len(windows)} windows in force")
+    print(f"{counted(len(windows), 'window')} in force")
 
 
 def _end(args: argparse.Namespace) -> None:
