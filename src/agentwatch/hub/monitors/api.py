@@ -43,7 +43,7 @@ class MonitorsApi:
         self, names: list[str] | None = None, *, detail: bool = False
     ) -> list[dict[str, Any]]:
         async with self.ctx.db.read() as conn:
-            rows = await store.state_rows(conn, names)
+            rows = await store.state_rows(conn, names, () if detail else store.LISTED)
             uptime = await self.uptime.of(conn, [r.name for r in rows], self.ctx.clock())
         return [monitor_json(row, uptime[row.name], detail=detail) for row in rows]
 

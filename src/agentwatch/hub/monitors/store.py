@@ -7,6 +7,7 @@ changed so the caller publishes the event in that same transaction.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -117,11 +118,28 @@ async def delete_monitor(conn: AsyncConnection, name: str) -> None:
     await conn.execute(state.delete().where(state.c.name == name))
 
 
-async def state_rows(conn: AsyncConnection, names: Iterable[str] | None = None) -> list[Any]:
-    query = sa.select(state).order_by(state.c.name)
+LISTED = tuple(c for c in state.c if c.name not in ("components", "last_push", "created_at"))
+LISTED = tuple(c for c in LISTED if not c.name.startswith("lease_"))  # what a listing shows
+
+
+async def state_rows(
+    conn: AsyncConnection, names: Iterable[str] | None = None, columns: Sequence[Any] = ()
+) -> list[Any]:
+    """The monitors' rows by name (``columns``: some, e.g. :data:`LISTED`; default all), as
+    named tuples: a SQLAlchemy row answers an attribute in about 0.6 µs, and listing 1,000
+    monitors reads 15 attributes of each."""
+    query = sa.select(*columns) if columns else sa.select(state)
+    query = query.order_by(state.c.name)
     if names is not None:
         query = query.where(state.c.name.in_(list(names)))
-    return list((await conn.execute(query)).all())
+    result = await conn.execute(query)
+    plain = _plain_row(tuple(result.keys()))
+    return [plain._make(row) for row in result]
+
+
+@functools.cache
+def _plain_row(fields: tuple[str, ...]) -> Any:
+    return collections.namedtuple("MonitorRow", fields)  # type: ignore[misc]
 
 
 async def shared_rows(conn: AsyncConnection) -> list[Any]:
