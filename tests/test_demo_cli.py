@@ -102,3 +102,20 @@ def test_a_port_already_taken_is_refused_before_anything_starts(tmp_path: Path) 
     assert done.returncode == 2
     assert "--hub-port" in done.stderr and str(port) in done.stderr, done.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_a_demo_killed_with_kill_9_leaves_no_process_behind(tmp_path: Path) -> None:
+    """The demo cannot stop its children when it is killed outright; its watchdog does."""
+    with demo_process(tmp_path / "demo") as demo:
+        demo.wait_for(
+            "every child started",
+            lambda: {"service", "hub"} <= set(demo.state().get("pids", {})),
+            90,
+        )
+        pids = dict(demo.state()["pids"])
+        demo.process.kill()
+        demo.process.wait(timeout=30)
+        deadline = time.monotonic() + 40
+        while demo.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert demo.leftovers() == [], pids

@@ -3,7 +3,8 @@
 Each child runs in its own session, so the terminal's Ctrl-C reaches only the demo, which
 then stops the children one after the other (the service first, so it can still flush its
 traces to the hub; the hub last). A child that does not stop within its grace period is
-killed, and with it anything it started.
+killed, and with it anything it started. Should the demo itself die without stopping them
+(``kill -9``), a watchdog process (:mod:`agentwatch.demo.reaper`) ends their groups.
 
 >>> child = Child("hub", ["agentwatch", "hub", "serve"], log=Path("hub.log"),
 ...               ready_url="http://127.0.0.1:9800/health/ready")
@@ -12,10 +13,13 @@ killed, and with it anything it started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +57,33 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+class _Reaper:
+    """The watchdog (:mod:`agentwatch.demo.reaper`) that outlives this process: it is told
+    each child's group and ends those still running when this process is gone."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # children start from several threads
+
+    def tell(self, line: str) -> None:
+        with self._lock, contextlib.suppress(OSError):  # no watchdog: a clean stop still works
+            self._tell(line)
+
+    def _tell(self, line: str) -> None:
+        if self._process is None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "agentwatch.demo.reaper"],
+                stdin=subprocess.PIPE,
+                start_new_session=True,  # Ctrl-C and the demo's end leave it running
+            )
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{line}\n".encode())
+        self._process.stdin.flush()
+
+
+_REAPER = _Reaper()
+
+
 def _tail(path: Path, chars: int = 2000) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")[-chars:]
@@ -85,6 +116,7 @@ class Child:
             env=dict(self.env) if self.env is not None else None,
             start_new_session=True,
         )
+        _REAPER.tell(f"+{self.process.pid}")  # its own session: the group is its pid
 
     @property
     def pid(self) -> int | None:
@@ -132,6 +164,7 @@ class Child:
             except subprocess.TimeoutExpired:
                 self._kill_group(process)
                 process.wait(10)
+            _REAPER.tell(f"-{process.pid}")
         self._close_log()
 
     def _kill_group(self, process: subprocess.Popen[bytes]) -> None:
