@@ -441,3 +441,20 @@ def test_an_http_monitors_env_secrets_are_never_shown(tmp_path: Path) -> None:
             ]
         assert web.hits["/v1?key=" + key], "the probe sends the key"
     assert not [text for text in seen if key in text]
+
+
+def test_pausing_twice_or_resuming_a_running_monitor_changes_nothing(tried: Tried) -> None:
+    """A resume of a monitor that was not paused set it back to ``pending`` (its counts
+    towards ``down_after`` gone), and a second pause moved its ``since``."""
+    wait_until("redis up", lambda: status_of(tried, "redis") == "up", 30)
+    before = tried.get("/api/v1/monitors/redis")
+    resumed = tried.client.post("/api/v1/monitors/redis/resume")
+    assert resumed.status_code == 200, resumed.text
+    assert (resumed.json()["status"], resumed.json()["since"]) == ("up", before["since"])
+    paused = tried.client.post("/api/v1/monitors/redis/pause").json()
+    try:
+        again = tried.client.post("/api/v1/monitors/redis/pause").json()
+        assert (again["status"], again["since"]) == ("paused", paused["since"])
+    finally:
+        assert tried.client.post("/api/v1/monitors/redis/resume").json()["status"] == "pending"
+

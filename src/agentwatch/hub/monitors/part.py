@@ -200,7 +200,8 @@ class MonitorsPart:
         now = self.ctx.clock()
         async with self.ctx.db.write() as conn:
             recorded = await store.set_paused(conn, monitor.name, paused, now)
-            if recorded is not None and recorded.previous != recorded.status:
+            changed = recorded is not None and recorded.previous != recorded.status
+            if changed and recorded is not None:
                 outcome = store.Outcome(
                     recorded.status, now, None, "paused" if paused else "resumed"
                 )
@@ -208,9 +209,10 @@ class MonitorsPart:
                     conn, self.scheduler.change(monitor, outcome, recorded)
                 )
         (self.scheduler.paused.add if paused else self.scheduler.paused.discard)(monitor.name)
-        self.metrics.show(monitor.name, "paused" if paused else "pending")
-        if not paused:
-            self.scheduler.soon(monitor.name)
+        if changed:  # resuming a monitor that runs keeps its status and its counts
+            self.metrics.show(monitor.name, "paused" if paused else "pending")
+            if not paused:
+                self.scheduler.soon(monitor.name)
 
     async def heartbeat(self, monitor: MonitorConfig, status: str, message: str) -> None:
         now = self.ctx.clock()

@@ -154,6 +154,8 @@ async def set_paused(conn: AsyncConnection, name: str, paused: bool, now: float)
     row = (await conn.execute(sa.select(state).where(state.c.name == name))).first()
     if row is None:
         return None
+    if row.paused == paused:  # a second pause, or a resume of a running monitor: as it is
+        return Recorded(row.status, row.status)
     status = "paused" if paused else "pending"
     await conn.execute(
         state.update()
