@@ -458,3 +458,9 @@ def test_pausing_twice_or_resuming_a_running_monitor_changes_nothing(tried: Trie
     finally:
         assert tried.client.post("/api/v1/monitors/redis/resume").json()["status"] == "pending"
 
+
+def test_a_tcp_monitor_needs_its_port(tried: Tried) -> None:
+    """A ``tcp`` monitor without ``port`` was taken, and checked port 0 forever."""
+    body = {"name": "portless", "type": "tcp", "host": "127.0.0.1"}
+    error = error_of(tried.client.post("/api/v1/monitors", json=body), 400)
+    assert error["field"] == "port" and "is required" in error["message"]

@@ -268,7 +268,7 @@ def _specific(node: Node, kind: str) -> dict[str, Any]:
     if kind == "tcp":
         return {
             "host": node.text("host"),
-            "port": node.integer("port", 0, minimum=1, maximum=65535),
+            "port": node.integer("port", minimum=1, maximum=65535),
         }
     if kind == "dns":
         return {
