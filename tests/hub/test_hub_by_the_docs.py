@@ -464,3 +464,23 @@ def test_a_tcp_monitor_needs_its_port(tried: Tried) -> None:
     body = {"name": "portless", "type": "tcp", "host": "127.0.0.1"}
     error = error_of(tried.client.post("/api/v1/monitors", json=body), 400)
     assert error["field"] == "port" and "is required" in error["message"]
+
+
+def test_a_push_that_says_down_stays_down_until_the_job_says_up(tried: Tried) -> None:
+    """A heartbeat with ``status=down`` was turned back to ``up`` by the next scheduled
+    check ("last heartbeat 1s ago"): a failing job showed as up within a second."""
+    body = {"name": "backup", "type": "push", "interval": "1s", "grace": "1h",
+            "token_file": str(tried.config.parent / "hub_token")}  # fmt: skip
+    assert tried.client.post("/api/v1/monitors", json=body).status_code == 201
+    try:
+        beat = {"token": TOKEN, "status": "down", "msg": "backup failed: disk full"}
+        assert tried.client.post("/api/v1/push/backup", params=beat).status_code == 200
+        checks = lambda: tried.get("/api/v1/monitors/backup/history")["results"]  # noqa: E731
+        wait_until("two checks after the heartbeat", lambda: len(checks()) >= 3, 30)
+        monitor = tried.get("/api/v1/monitors/backup")
+        assert (monitor["status"], monitor["message"]) == ("down", "backup failed: disk full")
+        assert tried.client.post("/api/v1/push/backup", params={"token": TOKEN}).status_code == 200
+        wait_until("the checks after an up heartbeat", lambda: checks()[0]["status"] == "up", 30)
+        assert status_of(tried, "backup") == "up"
+    finally:
+        tried.client.delete("/api/v1/monitors/backup")

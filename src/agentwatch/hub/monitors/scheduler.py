@@ -192,10 +192,17 @@ class Scheduler:
         if monitor.type != "push":
             return await run_probe(monitor, self.http)
         async with self.ctx.db.read() as conn:
-            last = (
-                await conn.execute(sa.select(state.c.last_push).where(state.c.name == monitor.name))
-            ).scalar()
-        if last is not None and at - last <= monitor.interval + monitor.grace:
+            row = (
+                await conn.execute(
+                    sa.select(state.c.last_push, state.c.fails, state.c.message).where(
+                        state.c.name == monitor.name
+                    )
+                )
+            ).first()
+        last = row.last_push if row is not None else None
+        if row is not None and last is not None and at - last <= monitor.interval + monitor.grace:
+            if row.fails:  # the job said ``status=down``: down until it says otherwise
+                return ProbeResult("down", None, row.message)
             return ProbeResult("up", None, f"last heartbeat {at - last:.0f}s ago")
         since = "never" if last is None else f"{at - last:.0f}s ago"
         return ProbeResult(
