@@ -56,7 +56,8 @@ class MonitorsPart:
         self._api = MonitorsApi(self)
         self._tasks: list[asyncio.Task[None]] = []
         ctx.maintenance = self.calendar
-        ctx.monitors = Directory(self)
+        self.directory = Directory(self)
+        ctx.monitors = self.directory
 
     def monitors(self) -> dict[str, MonitorConfig]:
         """Every monitor by name, the file's and the API's (the same dict until one changes)."""
@@ -74,6 +75,7 @@ class MonitorsPart:
 
     def _changed(self) -> None:
         self._merged = None
+        self.directory.forget()
         self.scheduler.wake()
 
     def is_public(self, name: str) -> bool:
@@ -110,7 +112,12 @@ class MonitorsPart:
         self.scheduler.paused = {row.name for row in rows if row.paused}
         jobs = [
             ("scheduler", self.scheduler.run()),
-            ("prune", self.scheduler.prune_forever(lambda: self.config.retention)),
+            (
+                "prune",
+                self.scheduler.prune_forever(
+                    lambda: self.config.retention, pruned=self.directory.forget
+                ),
+            ),
         ]
         if self.leases is not None:
             await self.leases.beat()
@@ -228,10 +235,22 @@ async def _mark_push(conn: AsyncConnection, name: str, now: float) -> None:
 
 
 class Directory:
-    """:class:`~agentwatch.hub.parts.MonitorDirectory` over the part's tables."""
+    """:class:`~agentwatch.hub.parts.MonitorDirectory` over the part's tables.
+
+    A status page of 1,000 monitors asks 90 days of each at every build: 90,000 rollup
+    rows. Only today and yesterday still change (a check is rolled up by the time it ran,
+    and one run just before midnight is recorded just after), so the days before them are
+    read once per monitor and kept (``_settled``) until the day rolls over, the monitors
+    change or old rollups are pruned (:meth:`forget`)."""
 
     def __init__(self, part: MonitorsPart) -> None:
         self.part = part
+        self._window: tuple[float, int] | None = None  # (first day, days) _settled covers
+        self._settled: dict[str, tuple[DayUptime, ...]] = {}
+
+    def forget(self) -> None:
+        """Read every day again at the next ask (monitors changed, rollups pruned)."""
+        self._settled = {}
 
     async def states(self, names: Sequence[str] | None = None) -> list[MonitorState]:
         async with self.part.ctx.db.read() as conn:
@@ -244,22 +263,41 @@ class Directory:
         now = self.part.ctx.clock()
         today = now - now % DAY
         first = today - (days - 1) * DAY
+        if self._window != (first, days):  # a new day (or another length): all afresh
+            self._window, self._settled = (first, days), {}
+        kept = self._settled  # forget() during the reads replaces it: theirs is dropped
+        settled = max(0, days - 2)  # the days before yesterday
+        unknown = [name for name in names if name not in kept]
+        known = [name for name in names if name in kept]
+        recent_first = first + settled * DAY
         async with self.part.ctx.db.read() as conn:
-            rows = await store.daily(conn, names, first)
-        found: dict[tuple[str, float], Any] = {(r.monitor, r.start): r for r in rows}
-        # the days' names and their no-data entries once, not per monitor (1,000 x 90)
-        starts = [first + i * DAY for i in range(days)]
-        labels = {start: _day_name(start) for start in starts}
-        empty = {start: DayUptime(labels[start], None) for start in starts}
-        return {
-            name: [
-                empty[start]
-                if (row := found.get((name, start))) is None
-                else _day(row, labels[start])
-                for start in starts
-            ]
-            for name in names
-        }
+            whole = await store.daily(conn, unknown, first) if unknown else []
+            latest = await store.daily(conn, known, recent_first) if known else []
+        found = _uptimes(whole, unknown, first, days)
+        for name in unknown:
+            kept[name] = tuple(found[name][:settled])
+        recent = _uptimes(latest, known, recent_first, days - settled)
+        for name in known:
+            found[name] = [*kept[name], *recent[name]]
+        return {name: found[name] for name in names}
+
+
+def _uptimes(
+    rows: Sequence[Any], names: Sequence[str], first: float, days: int
+) -> dict[str, list[DayUptime]]:
+    """Each monitor's ``days`` days from ``first``, oldest first, from its rollup rows."""
+    found: dict[tuple[str, float], Any] = {(r.monitor, r.start): r for r in rows}
+    # the days' names and their no-data entries once, not per monitor (1,000 x 90)
+    starts = [first + i * DAY for i in range(days)]
+    labels = {start: _day_name(start) for start in starts}
+    empty = {start: DayUptime(labels[start], None) for start in starts}
+    return {
+        name: [
+            empty[start] if (row := found.get((name, start))) is None else _day(row, labels[start])
+            for start in starts
+        ]
+        for name in names
+    }
 
 
 def _day_name(start: float) -> str:

@@ -271,12 +271,20 @@ class Scheduler:
             pages=self.pages(monitor.name),
         )
 
-    async def prune_forever(self, retention: Callable[[], Retention]) -> None:
+    async def prune_forever(
+        self,
+        retention: Callable[[], Retention],
+        pruned: Callable[[], None] = lambda: None,
+        every: float = PRUNE_EVERY,
+    ) -> None:
+        """Delete what is past retention every ``every`` seconds; ``pruned`` after each
+        (who keeps days read before must read them again)."""
         while True:
-            await asyncio.sleep(PRUNE_EVERY)
+            await asyncio.sleep(every)
             try:
                 async with self.ctx.db.write() as conn:
                     await store.prune(conn, retention(), self.ctx.clock())
+                pruned()
             except Exception:
                 _log.exception("pruning monitor history failed")
 
