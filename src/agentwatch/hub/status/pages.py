@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..web import ApiError
 from .feed import atom_feed
+from .fragments import Fragments
 from .incidents import IMPACTS, STATUSES, iso
 from .view import percent
 
@@ -50,6 +51,7 @@ class StatusPages:
             status_iso=iso,
             status_percent=percent,
         )
+        self.fragments = Fragments(env)
 
     async def index(self, request: Request) -> Response:
         part = self._part
@@ -87,7 +89,13 @@ class StatusPages:
             )
         view = await part.api.view(page)
         paused = request.query_params.get("refresh") == "off"
-        context = {"view": view, "page": page, "paused": paused, "now": view.now}
+        context = {
+            "view": view,
+            "page": page,
+            "paused": paused,
+            "now": view.now,
+            "monitor_html": self.fragments.of(page.slug, view.monitors),
+        }
         if not part.ctx.auth.allows(request):
             context["nav"] = ()  # a visitor sees the page, not the operators' links
         return templates.render(
