@@ -34,11 +34,10 @@ _log = logging.getLogger("agentwatch.hub.monitors")
 FIRST_SPREAD = 10.0  # seconds over which the first checks of a start are spread
 PRUNE_EVERY = 600.0
 DRAIN = 5.0  # seconds a stopping hub waits for its checks under way
-RETRY_AFTER = 0.05
+RETRY_AFTER = 0.05  # past a lease's end, before asking for it
 KEEP_IDLE = 8  # idle connections the probes' client keeps
-BATCH = (
-    500  # outcomes written in one transaction at most  # past a lease's end, before asking for it
-)
+BATCH = 500  # outcomes written in one transaction at most
+GATHER = 0.1  # seconds the writer waits for more outcomes before a transaction
 
 
 _Pending = tuple[MonitorConfig, store.Outcome, "asyncio.Future[None]"]
@@ -146,17 +145,20 @@ class Scheduler:
         self, semaphore: asyncio.Semaphore, monitor: MonitorConfig, due: float
     ) -> None:
         try:
-            async with semaphore:
+            async with semaphore:  # the probes at once; the commit is waited for outside
                 self.metrics.lateness.observe(max(0.0, time.monotonic() - due))
-                await self.check(monitor)
+                outcome = await self.check(monitor)
+            if outcome is not None:
+                await self.record(monitor, outcome)
         except Exception:  # one monitor's failure never stops the others
             _log.exception("check of monitor %s failed", monitor.name)
         finally:
             self._running.discard(monitor.name)
 
-    async def check(self, monitor: MonitorConfig) -> None:
+    async def check(self, monitor: MonitorConfig) -> store.Outcome | None:
+        """The monitor's outcome now (None: another hub holds its lease)."""
         if self.leases is not None and not await self._claim(monitor):
-            return
+            return None
         at = self.ctx.clock()
         window = self.calendar.window_of(monitor.name, at)
         if window is not None:
@@ -174,7 +176,7 @@ class Scheduler:
             self.metrics.checks.labels(monitor.name, result.status).inc()
             if result.latency_ms is not None:
                 self.metrics.latency.labels(monitor.name).observe(result.latency_ms / 1000.0)
-        await self.record(monitor, outcome)
+        return outcome
 
     async def _claim(self, monitor: MonitorConfig) -> bool:
         assert self.leases is not None
@@ -213,8 +215,9 @@ class Scheduler:
 
     async def record(self, monitor: MonitorConfig, outcome: store.Outcome) -> None:
         """Store ``outcome`` and publish the status change it makes, in one transaction;
-        returns once committed. Outcomes arriving while a transaction commits wait and go
-        in the next one together (group commit: one fsync for many checks)."""
+        returns once committed. Outcomes arriving within :data:`GATHER` seconds, or while a
+        transaction commits, go in one transaction together (group commit: one fsync and one
+        set of statements for many checks; a status change is published that much later)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((monitor, outcome, done))
         if self._writer is None or self._writer.done():
@@ -222,6 +225,7 @@ class Scheduler:
         await asyncio.shield(done)  # a cancelled check is still recorded
 
     async def _write_pending(self) -> None:
+        await asyncio.sleep(GATHER)  # 100 checks a second: 10 a transaction, not 1 or 2
         while self._pending:
             batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
             try:
