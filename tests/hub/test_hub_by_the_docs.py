@@ -484,3 +484,21 @@ def test_a_push_that_says_down_stays_down_until_the_job_says_up(tried: Tried) ->
         assert status_of(tried, "backup") == "up"
     finally:
         tried.client.delete("/api/v1/monitors/backup")
+
+
+def test_a_database_the_hub_cannot_reach_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """``--database`` naming a Postgres database that does not exist printed the driver's
+    two tracebacks."""
+    require_postgres()
+    config = tmp_path / "hub.yaml"
+    config.write_text("monitors:\n  - {name: a, type: tcp, host: 127.0.0.1, port: 1}\n")
+    url = "postgresql+psycopg://postgres:pw-never-shown@127.0.0.1:5432/hub_no_such_database"
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "serve", "--config", str(config),
+         "--port", "0", "--database", url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "database: cannot connect to postgresql+psycopg://postgres:***@127.0.0.1" in run.stderr
+    assert '"hub_no_such_database" does not exist' in run.stderr
+    assert "pw-never-shown" not in run.stderr

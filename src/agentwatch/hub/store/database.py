@@ -24,13 +24,19 @@ from typing import IO, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from ..config import HubConfigError, Problem
 
-__all__ = ["Database", "DatabaseInUseError", "default_database_url", "state_dir"]
+__all__ = [
+    "Database",
+    "DatabaseInUseError",
+    "DatabaseUnreachableError",
+    "default_database_url",
+    "state_dir",
+]
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -45,6 +51,11 @@ MIGRATE_LOCK = 0x61677477  # the Postgres advisory lock held while migrating ("a
 
 class DatabaseInUseError(HubConfigError):
     """Another hub process holds the SQLite database."""
+
+
+class DatabaseUnreachableError(HubConfigError):
+    """The database refused the hub's first connection (down, no such database, a bad
+    password): said in one line, not a driver's traceback."""
 
 
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -154,6 +165,7 @@ class Database:
         """Apply every pending migration; refuse a schema newer than this code."""
         from .migrate import upgrade
 
+        await self._reachable()
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":  # hubs starting together migrate one at a time
                 await conn.execute(
@@ -161,6 +173,18 @@ class Database:
                 )
             applied: list[str] = await conn.run_sync(upgrade)
         return applied
+
+    async def _reachable(self) -> None:
+        try:
+            async with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            password = self.engine.url.password
+            if password:
+                reason = reason.replace(str(password), "***")
+            problem = Problem("", "database", f"cannot connect to {self.url}: {reason}")
+            raise DatabaseUnreachableError([problem]) from None
 
     async def close(self) -> None:
         await self.engine.dispose()
