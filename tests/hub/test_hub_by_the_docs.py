@@ -502,3 +502,23 @@ def test_a_database_the_hub_cannot_reach_is_one_line_not_a_traceback(tmp_path: P
     assert "database: cannot connect to postgresql+psycopg://postgres:***@127.0.0.1" in run.stderr
     assert '"hub_no_such_database" does not exist' in run.stderr
     assert "pw-never-shown" not in run.stderr
+
+
+def test_hub_check_refuses_a_redis_url_that_is_not_one(tmp_path: Path) -> None:
+    """A ``url_file`` holding ``rediz://...`` (or the DSN file given by mistake) passed
+    ``hub check``, and the probe tried it."""
+    (tmp_path / "redis_url").write_text("rediz://:s3cr3t-redis-pw@127.0.0.1:6379/0\n")
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        "monitors:\n  - {name: cache, type: redis, url_file: redis_url}\n"
+        '  - {name: ok, type: redis, url: "rediss://127.0.0.1:6380/0"}\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "(1 problem)" in run.stderr, run.stderr
+    assert "monitors[0].url_file: is not a redis:// or rediss:// URL (from file" in run.stderr
+    assert "s3cr3t" not in run.stderr

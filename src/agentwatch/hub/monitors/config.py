@@ -278,7 +278,7 @@ def _specific(node: Node, kind: str) -> dict[str, Any]:
     if kind == "postgres":
         return {"secret": node.secret("dsn", required=True)}
     if kind == "redis":
-        return {"secret": node.secret("url", required=True)}
+        return {"secret": _redis_url(node)}
     return {"grace": node.duration("grace", 60.0, minimum=0.0), "secret": node.secret("token")}
 
 
@@ -452,6 +452,18 @@ def _url(node: Node, schemes: tuple[str, ...]) -> str:
             "url", f"{url!r} is not valid: expected a URL starting with {' or '.join(schemes)}"
         )
     return str(url)
+
+
+def _redis_url(node: Node) -> Secret | None:
+    """The Redis URL (a secret: never shown) is a ``redis://`` or ``rediss://`` one, or the
+    wrong file or variable was given (the probe would have tried it anyway)."""
+    url = node.secret("url", required=True)
+    if url is None or url.source.endswith("(not read)"):
+        return url
+    if not url.reveal().strip().startswith(("redis://", "rediss://")):
+        key = "url_file" if node.has("url_file") else "url"
+        node.problem(key, f"is not a redis:// or rediss:// URL (from {url.source}; not shown)")
+    return url
 
 
 def _hidden(node: Node, url: str) -> tuple[str, ...]:
