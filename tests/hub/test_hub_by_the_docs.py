@@ -459,11 +459,14 @@ def test_pausing_twice_or_resuming_a_running_monitor_changes_nothing(tried: Trie
         assert tried.client.post("/api/v1/monitors/redis/resume").json()["status"] == "pending"
 
 
-def test_a_tcp_monitor_needs_its_port(tried: Tried) -> None:
-    """A ``tcp`` monitor without ``port`` was taken, and checked port 0 forever."""
+def test_a_tcp_monitor_needs_its_port_and_http_a_method(tried: Tried) -> None:
+    """A ``tcp`` monitor without ``port`` was taken, and checked port 0 forever; an
+    ``http`` one with ``method: "GET X"`` was taken and failed every check."""
     body = {"name": "portless", "type": "tcp", "host": "127.0.0.1"}
     error = error_of(tried.client.post("/api/v1/monitors", json=body), 400)
     assert error["field"] == "port" and "is required" in error["message"]
+    spaced = {"name": "spaced", "type": "http", "url": "http://127.0.0.1:1/", "method": "GET X"}
+    assert error_of(tried.client.post("/api/v1/monitors", json=spaced), 400)["field"] == "method"
 
 
 def test_a_push_that_says_down_stays_down_until_the_job_says_up(tried: Tried) -> None:

@@ -259,7 +259,7 @@ def _specific(node: Node, kind: str) -> dict[str, Any]:
         return {
             "url": url,
             "hidden": _hidden(node, url),
-            "method": str(node.text("method", "GET")).upper(),
+            "method": _method(node),
             "headers": node.str_map("headers"),
             "body": node.text("body", None),
             "follow_redirects": node.flag("follow_redirects", False),
@@ -452,6 +452,13 @@ def _url(node: Node, schemes: tuple[str, ...]) -> str:
             "url", f"{url!r} is not valid: expected a URL starting with {' or '.join(schemes)}"
         )
     return str(url)
+
+
+def _method(node: Node) -> str:
+    method = str(node.text("method", "GET")).upper()
+    if not re.fullmatch(r"[A-Z]{1,20}", method):
+        node.problem("method", f"{method!r} is not valid: expected an HTTP method such as GET")
+    return method
 
 
 def _redis_url(node: Node) -> Secret | None:
