@@ -349,7 +349,9 @@ def test_a_badge_is_public_only_for_monitors_on_a_public_page(tried: Tried) -> N
     """``internal`` leaves ``public`` out: false, as documented, so its monitors' badges
     need the token (they were served to anyone)."""
     assert httpx.get(f"{tried.hub.url}/badge/api.svg").status_code == 200
-    assert error_of(httpx.get(f"{tried.hub.url}/badge/leaky.svg"), 401)
+    assert error_of(httpx.get(f"{tried.hub.url}/badge/leaky.svg"), 401)["field"] == "Authorization"
+    write = httpx.post(f"{tried.hub.url}/api/v1/monitors/api/pause")  # a 401 names it too
+    assert error_of(write, 401)["field"] == "Authorization"
     assert tried.client.get("/badge/leaky.svg").status_code == 200
 
 

@@ -81,6 +81,7 @@ class Intake:
         raise ApiError(
             401,
             "missing or invalid bearer token (Authorization: Bearer <intake.token_file>)",
+            field="Authorization",
             headers={"WWW-Authenticate": 'Bearer realm="agentwatch-hub-intake"'},
         )
 
@@ -93,12 +94,17 @@ class Intake:
         signature = request.headers.get(config.grafana_signature_header)
         stamp = request.headers.get(config.grafana_timestamp_header)
         if not signature:
-            raise ApiError(401, f"missing {config.grafana_signature_header} (Grafana hmacConfig)")
+            raise ApiError(
+                401,
+                f"missing {config.grafana_signature_header} (Grafana hmacConfig)",
+                field=config.grafana_signature_header,
+            )
         if not stamp or not stamp.strip().isdigit():
             raise ApiError(
                 401,
                 f"missing {config.grafana_timestamp_header}: set hmacConfig.timestampHeader "
                 "so replays can be refused",
+                field=config.grafana_timestamp_header,
             )
         age = abs(self._part.ctx.clock() - int(stamp))
         if age > config.grafana_replay_window:
@@ -106,6 +112,7 @@ class Intake:
                 401,
                 f"signature timestamp is {age:.0f} s away from now, over the replay window "
                 f"of {config.grafana_replay_window:.0f} s",
+                field=config.grafana_timestamp_header,
             )
         expected = hmac.new(
             config.grafana_secret.reveal().encode(),
@@ -113,7 +120,11 @@ class Intake:
             hashlib.sha256,
         ).hexdigest()
         if not hmac.compare_digest(expected, signature.strip().lower()):
-            raise ApiError(401, f"{config.grafana_signature_header} does not match the body")
+            raise ApiError(
+                401,
+                f"{config.grafana_signature_header} does not match the body",
+                field=config.grafana_signature_header,
+            )
 
     async def _accept(self, alerts: Sequence[IncomingAlert], source: str) -> Response:
         accepted = await self._part.accept(alerts)

@@ -56,5 +56,6 @@ class Auth:
             raise ApiError(
                 401,
                 "missing or invalid bearer token (Authorization: Bearer <api.token_file>)",
+                field="Authorization",
                 headers={"WWW-Authenticate": 'Bearer realm="agentwatch-hub"'},
             )
