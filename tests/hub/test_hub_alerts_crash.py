@@ -14,6 +14,7 @@ from tests.hub._support import HubProcess
 
 TOKEN = "crash-t0ken"
 ALERTS, BATCH = 240, 20
+WORKERS = 4  # rows a channel sends at once: what one kill may repeat at most
 
 
 def _config(tmp_path: Path, url: str) -> Path:
@@ -24,7 +25,7 @@ def _config(tmp_path: Path, url: str) -> Path:
         "notifications:\n"
         "  group_by: ['...']\n"
         "  group_wait: 0.2s\n  group_interval: 0.5s\n"
-        "  outbox: {retry_initial: 0.1s, retry_max: 0.5s, lease: 5s}\n"
+        f"  outbox: {{workers: {WORKERS}, retry_initial: 0.1s, retry_max: 0.5s, lease: 5s}}\n"
         f"  channels: [{{name: notifier, type: webhook, url: '{url}'}}]\n"
     )
     return path
@@ -107,4 +108,6 @@ def test_kill_9_mid_storm_then_restart_delivers_every_accepted_alert(
     assert len(accepted) == ALERTS
     assert set(accepted) <= set(delivered)
     duplicates = sum(count - 1 for count in delivered.values())
-    assert duplicates <= 1, f"{duplicates} duplicates: {[n for n, c in delivered.items() if c > 1]}"
+    assert duplicates <= WORKERS, (
+        f"{duplicates} duplicates: {[n for n, c in delivered.items() if c > 1]}"
+    )

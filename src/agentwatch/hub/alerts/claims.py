@@ -1,18 +1,23 @@
 """Taking outbox rows to send, and recording what happened to them.
 
-A claim takes due rows whose channel has a free send slot (``alerts_channel_slots``: the
+A claim takes due rows of the channels with a free send slot (``alerts_channel_slots``: the
 channel's rate limit as a row, shared by every hub), marks them ``sending`` under a lease
-and reserves the slot, all in one short transaction. A channel sends one row at a time,
-across all hubs (so a crash repeats at most one row per channel), and the rows of a group
-go out in the order they were made (a resolve never overtakes its firing's retries). When
-more than ``storm_threshold`` rows of a coalescing channel are waiting, they are folded into
-one summary row (a storm is coalesced, never dropped).
+and reserves the slot, all in one short transaction. The slot row is locked first (``FOR
+UPDATE SKIP LOCKED``), so one hub at a time claims for a channel and counts its rows in
+flight: a channel has at most ``per_channel`` rows ``sending`` across all hubs (so a crash
+repeats at most that many rows per channel), a rate-limited one takes one row per slot. The
+rows of a group go out in the order they were made (a resolve never overtakes its firing's
+retries: a row waits while an older row of its group and channel is pending or sending).
+When more than ``storm_threshold`` rows of a coalescing channel are waiting, they are folded
+into one summary row (a storm is coalesced, never dropped). The outcomes of many sends are
+recorded in one transaction (:func:`record`), each only if its lease still holds.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -26,11 +31,12 @@ from .tables import channel_slots, outbox
 
 __all__ = [
     "Claim",
+    "Outcome",
+    "Round",
     "backoff",
     "claim_batch",
-    "mark_failed",
-    "mark_sent",
     "next_due",
+    "record",
     "release_all",
 ]
 
@@ -41,6 +47,21 @@ class Claim(NamedTuple):
     row: OutboxRow
     lease_until: float
     members: int  # rows coalesced into it (0: a plain row)
+
+
+class Outcome(NamedTuple):
+    """What one send of a claim came to (``error`` None: delivered)."""
+
+    claim: Claim
+    error: DeliveryError | None
+
+
+class Round(NamedTuple):
+    """A claim's rows, and the channels that have ``per_channel`` rows in flight (their
+    next row waits for a send to end, not for a timer)."""
+
+    claims: list[Claim]
+    full: frozenset[str]
 
 
 def backoff(attempts: int, config: OutboxConfig, rng: random.Random | None = None) -> float:
@@ -56,24 +77,18 @@ def _due(now: float) -> sa.ColumnElement[bool]:
     )
 
 
-def _sending(now: float) -> sa.ColumnElement[bool]:
-    """Another row of the same channel is being sent (by this hub or another)."""
-    earlier = outbox.alias("sending")
-    return sa.exists().where(
-        earlier.c.channel == outbox.c.channel,
-        earlier.c.state == "sending",
-        earlier.c.lease_until > now,
-    )
-
-
-async def next_due(conn: AsyncConnection, now: float) -> float | None:
-    """When the next row of an idle channel becomes sendable (None: no row waits)."""
+async def next_due(
+    conn: AsyncConnection, now: float, full: frozenset[str] = frozenset()
+) -> float | None:
+    """When the next row of a channel not in ``full`` becomes sendable (None: none waits)."""
     greatest = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
     query = (
         sa.select(sa.func.min(greatest(outbox.c.next_attempt_at, channel_slots.c.next_send_at)))
         .select_from(outbox.join(channel_slots, channel_slots.c.channel == outbox.c.channel))
-        .where(outbox.c.state == "pending", ~_sending(now), ~_queued_before())
+        .where(outbox.c.state == "pending", ~_queued_before())
     )
+    if full:
+        query = query.where(outbox.c.channel.not_in(list(full)))
     value = (await conn.execute(query)).scalar()
     return None if value is None else float(value)
 
@@ -89,6 +104,31 @@ def _queued_before() -> sa.ColumnElement[bool]:
     )
 
 
+async def _ready(conn: AsyncConnection, channels: list[str], now: float) -> list[str]:
+    """The channels whose send slot is free and that have a due row, their slot rows locked
+    (another hub claiming for a channel holds its slot row: that channel is skipped)."""
+    waiting = sa.exists().where(outbox.c.channel == channel_slots.c.channel, _due(now))
+    query = (
+        sa.select(channel_slots.c.channel)
+        .where(channel_slots.c.channel.in_(channels), channel_slots.c.next_send_at <= now)
+        .where(waiting)
+        .order_by(channel_slots.c.channel)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def _in_flight(conn: AsyncConnection, channels: list[str], now: float) -> dict[str, int]:
+    """Rows being sent (by any hub, under a live lease), by channel."""
+    query = (
+        sa.select(outbox.c.channel, sa.func.count())
+        .where(outbox.c.channel.in_(channels), outbox.c.state == "sending")
+        .where(outbox.c.lease_until > now)
+        .group_by(outbox.c.channel)
+    )
+    return {channel: int(count) for channel, count in (await conn.execute(query)).all()}
+
+
 async def _reserve(conn: AsyncConnection, channel: ChannelConfig, now: float) -> None:
     if channel.rate:
         await conn.execute(
@@ -98,13 +138,13 @@ async def _reserve(conn: AsyncConnection, channel: ChannelConfig, now: float) ->
         )
 
 
-async def _take(conn: AsyncConnection, row: OutboxRow, lease_until: float) -> Claim:
+async def _take(conn: AsyncConnection, rows: list[OutboxRow], lease_until: float) -> list[Claim]:
     await conn.execute(
         sa.update(outbox)
-        .where(outbox.c.id == row.id)
+        .where(outbox.c.id.in_([row.id for row in rows]))
         .values(state="sending", lease_until=lease_until, attempts=outbox.c.attempts + 1)
     )
-    return Claim(row._replace(attempts=row.attempts + 1), lease_until, 0)
+    return [Claim(row._replace(attempts=row.attempts + 1), lease_until, 0) for row in rows]
 
 
 def summary(rows: list[OutboxRow], channel: str, now: float) -> Notification:
@@ -169,20 +209,18 @@ async def _coalesce(
 
 
 async def _candidates(
-    conn: AsyncConnection, channels: list[str], now: float, limit: int
+    conn: AsyncConnection, channel: str, now: float, limit: int
 ) -> list[OutboxRow]:
-    """Due rows of idle channels, oldest attempt first: rows whose lease ran out, then
-    pending rows. Two queries rather than one with ``OR``: each walks its index in order and
-    stops at ``limit`` (with the ``OR`` the database sorted every pending row on each claim,
-    40-90 ms at 10,000 pending on SQLite, inside the write transaction)."""
+    """Due rows of ``channel``, oldest attempt first: rows whose lease ran out, then pending
+    rows. Two queries rather than one with ``OR``: each walks its index in order and stops
+    at ``limit`` (with the ``OR`` the database sorted every pending row on each claim, 40-90
+    ms at 10,000 pending on SQLite, inside the write transaction)."""
     base = (
         sa.select(outbox)
-        .join(channel_slots, channel_slots.c.channel == outbox.c.channel)
-        .where(channel_slots.c.next_send_at <= now, outbox.c.channel.in_(channels))
-        .where(~_sending(now), ~_queued_before())
+        .where(outbox.c.channel == channel, ~_queued_before())
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=[outbox, channel_slots])
+        .with_for_update(skip_locked=True)
     )
     expired = base.where(outbox.c.state == "sending", outbox.c.lease_until <= now)
     pending = base.where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
@@ -191,71 +229,117 @@ async def _candidates(
     return rows[:limit]
 
 
+async def _claim_channel(
+    conn: AsyncConnection, channel: ChannelConfig, now: float, free: int, lease_until: float
+) -> list[Claim]:
+    """Up to ``free`` rows of one channel (its slot row locked), or its storm summary."""
+    rows = await _candidates(conn, channel.name, now, 1 if channel.rate else free)
+    if not rows:
+        return []
+    summary = await _coalesce(conn, channel, now, lease_until) if channel.coalesce else None
+    claims = [summary] if summary else await _take(conn, rows, lease_until)
+    await _reserve(conn, channel, now)
+    return claims
+
+
 async def claim_batch(
     conn: AsyncConnection,
     channels: Mapping[str, ChannelConfig],
     now: float,
-    limit: int,
+    per_channel: int,
     lease: float,
-) -> list[Claim]:
-    """Up to ``limit`` claims (call inside a write transaction)."""
-    if not channels or limit <= 0:
-        return []
-    rows = await _candidates(conn, list(channels), now, limit * 4)
+) -> Round:
+    """Rows of every ready channel, up to ``per_channel`` in flight each (call inside a
+    write transaction)."""
+    ready = await _ready(conn, list(channels), now) if channels and per_channel > 0 else []
+    if not ready:
+        return Round([], frozenset())
+    in_flight = Counter(await _in_flight(conn, ready, now))
     claims: list[Claim] = []
-    busy: set[str] = set()
-    lease_until = now + lease
-    for row in rows:
-        channel = channels[row.channel]
-        if row.channel in busy or len(claims) >= limit:
-            continue
-        claim = await _coalesce(conn, channel, now, lease_until) if channel.coalesce else None
-        busy.add(row.channel)
-        claims.append(claim or await _take(conn, row, lease_until))
-        await _reserve(conn, channel, now)
-    return claims
+    for name in ready:
+        free = per_channel - in_flight[name]
+        if free > 0:
+            taken = await _claim_channel(conn, channels[name], now, free, now + lease)
+            in_flight[name] += len(taken)
+            claims += taken
+    return Round(claims, frozenset(n for n, count in in_flight.items() if count >= per_channel))
 
 
-async def _owned(conn: AsyncConnection, claim: Claim, **values: object) -> bool:
-    result = await conn.execute(
-        sa.update(outbox)
-        .where(outbox.c.id == claim.row.id, outbox.c.state == "sending")
-        .where(outbox.c.lease_until == claim.lease_until)
-        .values(lease_until=None, **values)
+_RECORD = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("b_id"), outbox.c.state == "sending")
+    .where(outbox.c.lease_until == sa.bindparam("b_lease"))
+    .values(
+        state=sa.bindparam("b_state"),
+        next_attempt_at=sa.bindparam("b_next"),
+        sent_at=sa.bindparam("b_sent"),
+        dead_at=sa.bindparam("b_dead"),
+        last_error=sa.bindparam("b_error"),
+        lease_until=None,
     )
-    return bool(result.rowcount)
+)
 
 
-async def mark_sent(conn: AsyncConnection, claim: Claim, now: float) -> bool:
-    """Record a delivery (False: the lease was lost and another hub owns the row now)."""
-    owned = await _owned(conn, claim, state="sent", sent_at=now, last_error=None)
-    if owned and claim.members:
-        await conn.execute(
-            sa.update(outbox).where(outbox.c.summary_id == claim.row.id).values(sent_at=now)
-        )
-    return owned
-
-
-async def mark_failed(
-    conn: AsyncConnection, claim: Claim, error: DeliveryError, now: float, config: OutboxConfig
-) -> str:
-    """Schedule the next attempt, or dead-letter; returns ``"failed"`` or ``"dead"``."""
+def _result(outcome: Outcome, now: float, config: OutboxConfig) -> tuple[str, dict[str, object]]:
+    """``"sent"``, ``"failed"`` (to be tried again) or ``"dead"``, and the row's new values
+    for :data:`_RECORD`."""
+    row, error = outcome.claim.row, outcome.error
+    values: dict[str, object] = {
+        "b_id": row.id,
+        "b_lease": outcome.claim.lease_until,
+        "b_state": "sent",
+        "b_next": row.next_attempt_at,
+        "b_sent": None,
+        "b_dead": None,
+        "b_error": None,
+    }
+    if error is None:
+        return "sent", values | {"b_sent": now}
     message = str(error)[:1000]
-    row = claim.row
     if error.permanent or now >= row.deadline_at:
-        await _owned(conn, claim, state="dead", dead_at=now, last_error=message)
-        return "dead"
+        return "dead", values | {"b_state": "dead", "b_dead": now, "b_error": message}
     wait = error.retry_after if error.retry_after is not None else backoff(row.attempts, config)
     at = min(now + wait, row.deadline_at)
-    await _owned(conn, claim, state="pending", next_attempt_at=at, last_error=message)
-    if error.retry_after:
+    return "failed", values | {"b_state": "pending", "b_next": at, "b_error": message}
+
+
+async def record(
+    conn: AsyncConnection, outcomes: Sequence[Outcome], now: float, config: OutboxConfig
+) -> list[str]:
+    """Record many sends in one statement: each row ``sent``, back to ``pending`` for its
+    next attempt, or dead-lettered; a row whose lease was lost (another hub owns it now) is
+    left alone. Returns each outcome's result: ``"sent"``, ``"failed"`` or ``"dead"``."""
+    if not outcomes:
+        return []
+    results, values = zip(*(_result(o, now, config) for o in outcomes), strict=True)
+    await conn.execute(_RECORD, list(values))
+    summaries = [o.claim.row.id for o in outcomes if o.error is None and o.claim.members]
+    if summaries:
+        await conn.execute(
+            sa.update(outbox).where(outbox.c.summary_id.in_(summaries)).values(sent_at=now)
+        )
+    await _hold_slots(conn, outcomes, results, now)
+    return list(results)
+
+
+async def _hold_slots(
+    conn: AsyncConnection, outcomes: Sequence[Outcome], results: Sequence[str], now: float
+) -> None:
+    """A ``Retry-After`` holds its channel's send slot that long: no row of the channel is
+    claimed meanwhile (rows already being sent finish)."""
+    waits: dict[str, float] = {}
+    for outcome, result in zip(outcomes, results, strict=True):
+        after = outcome.error.retry_after if outcome.error else None
+        if after and result == "failed":
+            channel = outcome.claim.row.channel
+            waits[channel] = max(after, waits.get(channel, 0.0))
+    for channel, after in waits.items():
         await conn.execute(
             sa.update(channel_slots)
-            .where(channel_slots.c.channel == row.channel)
-            .where(channel_slots.c.next_send_at < now + error.retry_after)
-            .values(next_send_at=now + error.retry_after)
+            .where(channel_slots.c.channel == channel)
+            .where(channel_slots.c.next_send_at < now + after)
+            .values(next_send_at=now + after)
         )
-    return "failed"
 
 
 async def release_all(conn: AsyncConnection) -> int:

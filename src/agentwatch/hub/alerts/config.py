@@ -112,6 +112,9 @@ class InhibitRule:
 
 @dataclass(frozen=True)
 class OutboxConfig:
+    """``workers``: rows each channel sends at once, counted across every hub on the
+    database; a crash repeats at most that many rows per channel (1: one row at a time)."""
+
     workers: int = 4
     max_age: float = 24 * 3600.0
     retry_initial: float = 1.0

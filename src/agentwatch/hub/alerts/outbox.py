@@ -3,9 +3,10 @@
 States: ``pending`` (waiting for its attempt), ``sending`` (claimed under a lease),
 ``sent``, ``dead`` (undeliverable: a permanent refusal, or still failing at its
 ``deadline_at``, ``max_age`` after it was made), ``coalesced`` (folded into a storm summary,
-itself a row). A hub that dies while sending leaves the row ``sending``; when its lease runs
-out any hub takes it again, so a crash between sending and recording repeats that one row
-and no other. Several hubs on Postgres claim rows with ``FOR UPDATE SKIP LOCKED``.
+itself a row). A hub that dies while sending leaves its rows ``sending``; when their lease
+runs out any hub takes them again, so a crash between sending and recording repeats those
+rows and no other: at most ``outbox.workers`` per channel (the rows a channel has in flight,
+across all hubs). Several hubs on Postgres claim rows with ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations

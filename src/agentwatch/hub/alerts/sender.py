@@ -1,10 +1,12 @@
-"""The sender: claims outbox rows, sends them through their channels, records the outcome.
+"""The sender: claims outbox rows, sends them through their channels, records the outcomes.
 
-One claiming loop per hub hands claims to at most ``outbox.workers`` concurrent sends. Each
-outcome is recorded in its own transaction right after the send (so a crash repeats at most
-the row being sent). Failures are retried with exponential backoff and jitter, or after the
-receiver's ``Retry-After`` (which also holds the channel's whole send slot); a permanent
-refusal, or a row still failing at its deadline, is dead-lettered.
+One claiming loop per hub takes, in one transaction, the due rows of every channel up to
+``outbox.workers`` rows in flight per channel (counted across all hubs) and sends each at
+once. Outcomes are recorded together (group commit: the outcomes that arrive while one
+transaction commits go into the next), so a crash repeats at most the rows that were in
+flight: ``workers`` per channel. Failures are retried with exponential backoff and jitter,
+or after the receiver's ``Retry-After`` (which also holds the channel's send slot); a
+permanent refusal, or a row still failing at its deadline, is dead-lettered.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 
 from ..parts import HubContext
 from .channels import Channel, DeliveryError, build_channel
-from .claims import Claim, claim_batch, mark_failed, mark_sent, next_due
+from .claims import Claim, Outcome, Round, claim_batch, next_due, record
 from .config import AlertsConfig
 from .message import Notification
 from .metrics import AlertMetrics
@@ -24,7 +26,9 @@ from .wakeup import Wakeup
 __all__ = ["Sender"]
 
 POLL = 1.0
+BATCH = 500  # outcomes recorded in one transaction at most
 _log = logging.getLogger("agentwatch.hub.alerts")
+_Pending = tuple[Outcome, asyncio.Future[None]]
 
 
 class Sender:
@@ -36,6 +40,8 @@ class Sender:
         self._metrics = metrics
         self._wake = Wakeup()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._pending: list[_Pending] = []
+        self._writer: asyncio.Task[None] | None = None
         self.channels: dict[str, Channel] = {}
         self.rebuild()
 
@@ -60,35 +66,33 @@ class Sender:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
 
     async def _round(self) -> None:
-        free = self._config().outbox.workers - len(self._inflight)
-        delay = POLL
-        if free > 0:
-            try:
-                claims, delay = await self._claim(free)
-            except Exception:
-                _log.exception("claiming outbox rows failed; retrying in %.0f s", POLL)
-                claims, delay = [], POLL
-            for claim in claims:
-                task = asyncio.create_task(self._deliver(claim))
-                self._inflight.add(task)
-                task.add_done_callback(self._done)
-            if claims:
-                return
-        await self._wake.sleep(delay)  # a send finishing or a new row wakes it sooner
+        try:
+            claims, delay = await self._claim()
+        except Exception:
+            _log.exception("claiming outbox rows failed; retrying in %.0f s", POLL)
+            claims, delay = [], POLL
+        for claim in claims:
+            task = asyncio.create_task(self._deliver(claim))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
+        if not claims:
+            await self._wake.sleep(delay)  # a send finishing or a new row wakes it sooner
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         self._wake.set()
 
-    async def _claim(self, free: int) -> tuple[list[Claim], float]:
+    async def _claim(self) -> tuple[list[Claim], float]:
         config = self._config()
         now = self._ctx.clock()
         channels = {c.name: c for c in config.channels}
         async with self._ctx.db.write() as conn:
-            claims = await claim_batch(conn, channels, now, free, config.outbox.lease)
-            upcoming = None if claims else await next_due(conn, now)
-        if claims:
-            return claims, 0.0
+            taken: Round = await claim_batch(
+                conn, channels, now, config.outbox.workers, config.outbox.lease
+            )
+            upcoming = None if taken.claims else await next_due(conn, now, taken.full)
+        if taken.claims:
+            return taken.claims, 0.0
         if upcoming is None:
             return [], POLL
         return [], max(0.01, min(POLL, upcoming - now))
@@ -112,20 +116,52 @@ class Sender:
             except Exception as exc:  # a channel's bug: keep the row, say what happened
                 _log.exception("channel %s failed to send outbox row %s", row.channel, row.id)
                 error = DeliveryError(f"{row.channel}: {type(exc).__name__}: {exc}")
-        await self._record(claim, error)
+        await self._record(Outcome(claim, error))
 
-    async def _record(self, claim: Claim, error: DeliveryError | None) -> None:
-        row, config = claim.row, self._config()
+    async def _record(self, outcome: Outcome) -> None:
+        """Queue ``outcome`` for the next group commit; returns once it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((outcome, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_pending())
+        await asyncio.shield(done)  # a send cancelled at shutdown is still recorded
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+            try:
+                await self._write(batch)
+            except Exception:  # one bad outcome must not lose the others: each on its own
+                for item in batch:
+                    try:
+                        await self._write([item])
+                    except Exception:
+                        row = item[0].claim.row
+                        _log.exception(
+                            "recording outbox row %s failed; it is sent again when its "
+                            "lease runs out",
+                            row.id,
+                        )
+                        if not item[1].done():
+                            item[1].set_result(None)
+
+    async def _write(self, batch: list[_Pending]) -> None:
         now = self._ctx.clock()
+        outcomes = [outcome for outcome, _done in batch]
         async with self._ctx.db.write() as conn:
-            if error is None:
-                await mark_sent(conn, claim, now)
-                result = "sent"
-            else:
-                result = await mark_failed(conn, claim, error, now, config.outbox)
+            results = await record(conn, outcomes, now, self._config().outbox)
+        for outcome, result in zip(outcomes, results, strict=True):
+            self._count(outcome, result, now)
+        for _outcome, done in batch:
+            if not done.done():
+                done.set_result(None)
+
+    def _count(self, outcome: Outcome, result: str, now: float) -> None:
+        """Metrics and the log line of one recorded outcome."""
+        (row, _lease, members), error = outcome
         self._metrics.notifications.labels(row.channel, result).inc()
-        if claim.members:
-            self._metrics.notifications.labels(row.channel, "coalesced").inc(claim.members)
+        if members:
+            self._metrics.notifications.labels(row.channel, "coalesced").inc(members)
         if error is None:
             self._metrics.delay.labels(row.channel).observe(max(0.0, now - row.created_at))
         elif result == "dead":
