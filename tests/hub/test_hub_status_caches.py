@@ -1,5 +1,5 @@
 """What the status page keeps between visits, and when it lets go: the settled days of the
-monitors' rollups (until the day rolls over, the monitors change, old rollups are pruned),
+monitors' rollups (until the day rolls over or the prune deletes some),
 each monitor's rendered piece of the page (until what it shows changes), and the previous
 view while the next one builds (never after a change)."""
 
@@ -14,7 +14,7 @@ import pytest
 from tests.hub._support import running_hub
 
 from agentwatch.hub.app import Hub
-from agentwatch.hub.monitors.config import Retention, monitor_from_json
+from agentwatch.hub.monitors.config import Retention
 from agentwatch.hub.monitors.part import Directory, MonitorsPart
 from agentwatch.hub.monitors.tables import rollups
 from agentwatch.hub.parts import DayUptime, MonitorState
@@ -99,46 +99,52 @@ async def test_a_settled_day_is_read_once_until_the_day_rolls_over(tmp_path: Pat
         assert rolled["api"][-4].uptime == 0.5 and rolled["api"][-1].day != before["api"][-1].day
 
 
-@pytest.mark.parametrize("how", ["monitor added", "forget"])
-async def test_a_change_of_the_monitors_reads_every_day_again(tmp_path: Path, how: str) -> None:
+async def test_a_monitor_new_to_the_page_is_read_whole(tmp_path: Path) -> None:
     clock = Clock()
     async with running_hub(tmp_path, HUB_YAML, clock=clock) as (hub, _):
         directory, today = _directory(hub), _today(clock)
-        await _roll_up(hub, "api", today - 30 * DAY, up=10)
+        await _roll_up(hub, "db", today - 30 * DAY, up=1, down=3)
         await directory.daily_uptime(["api"], 90)
-        await _roll_up(hub, "api", today - 30 * DAY, up=1, down=3)
-        if how == "monitor added":
-            spec = {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": 9}
-            part: MonitorsPart = directory.part
-            part.set_api_monitor(monitor_from_json(spec, environ={}))
-        else:
-            directory.forget()
-        found = await directory.daily_uptime(["api"], 90)
-        assert found["api"][-31].uptime == 0.25
+        found = await directory.daily_uptime(["api", "db"], 90)
+        assert found == await _fresh_read(hub)
+        assert found["db"][-31].uptime == 0.25
 
 
-async def test_a_pruned_day_is_gone_from_the_page(tmp_path: Path) -> None:
+async def _prune_once(hub: Hub, retention: Retention) -> None:
+    """One round of the part's prune loop, handing the directory what it deleted."""
+    directory = _directory(hub)
+    done = asyncio.Event()
+
+    def pruned(before: float) -> None:
+        directory.pruned(before)
+        done.set()
+
+    part: MonitorsPart = directory.part
+    task = asyncio.ensure_future(
+        part.scheduler.prune_forever(lambda: retention, pruned=pruned, every=0.0)
+    )
+    try:
+        await asyncio.wait_for(done.wait(), 30)
+    finally:
+        task.cancel()
+
+
+@pytest.mark.parametrize(
+    ("daily", "shown"),
+    [(30 * DAY, None), (400 * DAY, 1.0)],  # pruned: no data; kept (and read again or not)
+)
+async def test_a_pruned_day_is_gone_from_the_page(
+    tmp_path: Path, daily: float, shown: float | None
+) -> None:
     clock = Clock()
     async with running_hub(tmp_path, HUB_YAML, clock=clock) as (hub, _):
         directory, today = _directory(hub), _today(clock)
         await _roll_up(hub, "api", today - 60 * DAY, up=10)
         assert (await directory.daily_uptime(["api"], 90))["api"][-61].uptime == 1.0
-        pruned = asyncio.Event()
-
-        def forget() -> None:
-            directory.forget()
-            pruned.set()
-
-        part: MonitorsPart = directory.part
-        retention = Retention(daily=30 * DAY)
-        task = asyncio.ensure_future(
-            part.scheduler.prune_forever(lambda: retention, pruned=forget, every=0.0)
-        )
-        try:
-            await asyncio.wait_for(pruned.wait(), 30)
-        finally:
-            task.cancel()
-        assert (await directory.daily_uptime(["api"], 90))["api"][-61].uptime is None
+        await _prune_once(hub, Retention(daily=daily))
+        found = await directory.daily_uptime(["api", "db"], 90)
+        assert found == await _fresh_read(hub)
+        assert found["api"][-61].uptime == shown
 
 
 # -- the rendered pieces -----------------------------------------------------------------

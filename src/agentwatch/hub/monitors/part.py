@@ -75,7 +75,6 @@ class MonitorsPart:
 
     def _changed(self) -> None:
         self._merged = None
-        self.directory.forget()
         self.scheduler.wake()
 
     def is_public(self, name: str) -> bool:
@@ -115,7 +114,7 @@ class MonitorsPart:
             (
                 "prune",
                 self.scheduler.prune_forever(
-                    lambda: self.config.retention, pruned=self.directory.forget
+                    lambda: self.config.retention, pruned=self.directory.pruned
                 ),
             ),
         ]
@@ -240,8 +239,10 @@ class Directory:
     A status page of 1,000 monitors asks 90 days of each at every build: 90,000 rollup
     rows. Only today and yesterday still change (a check is rolled up by the time it ran,
     and one run just before midnight is recorded just after), so the days before them are
-    read once per monitor and kept (``_settled``) until the day rolls over, the monitors
-    change or old rollups are pruned (:meth:`forget`)."""
+    read once per monitor and kept (``_settled``) until the day rolls over or the prune
+    deletes some of them (:meth:`pruned`). They are kept by monitor: a page that shows
+    another monitor reads that one's days; a monitor changed, removed or made again keeps
+    its rollups, so its days stay what they were (whichever hub wrote them)."""
 
     def __init__(self, part: MonitorsPart) -> None:
         self.part = part
@@ -249,8 +250,14 @@ class Directory:
         self._settled: dict[str, tuple[DayUptime, ...]] = {}
 
     def forget(self) -> None:
-        """Read every day again at the next ask (monitors changed, rollups pruned)."""
+        """Read every day again at the next ask."""
         self._settled = {}
+
+    def pruned(self, before: float) -> None:
+        """The daily rollups starting before ``before`` were deleted: forget the days kept if
+        that is some of them (a daily retention shorter than the days asked)."""
+        if self._window is not None and before > self._window[0]:
+            self.forget()
 
     async def states(self, names: Sequence[str] | None = None) -> list[MonitorState]:
         async with self.part.ctx.db.read() as conn:

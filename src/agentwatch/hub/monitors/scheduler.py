@@ -278,17 +278,18 @@ class Scheduler:
     async def prune_forever(
         self,
         retention: Callable[[], Retention],
-        pruned: Callable[[], None] = lambda: None,
+        pruned: Callable[[float], None] = lambda before: None,
         every: float = PRUNE_EVERY,
     ) -> None:
-        """Delete what is past retention every ``every`` seconds; ``pruned`` after each
-        (who keeps days read before must read them again)."""
+        """Delete what is past retention every ``every`` seconds; then ``pruned`` with the
+        start before which the daily rollups are gone (who kept some reads them again)."""
         while True:
             await asyncio.sleep(every)
             try:
+                kept, now = retention(), self.ctx.clock()
                 async with self.ctx.db.write() as conn:
-                    await store.prune(conn, retention(), self.ctx.clock())
-                pruned()
+                    await store.prune(conn, kept, now)
+                pruned(now - kept.daily)
             except Exception:
                 _log.exception("pruning monitor history failed")
 
