@@ -292,17 +292,31 @@ class Directory:
 def _uptimes(
     rows: Sequence[Any], names: Sequence[str], first: float, days: int
 ) -> dict[str, list[DayUptime]]:
-    """Each monitor's ``days`` days from ``first``, oldest first, from its rollup rows."""
-    found: dict[tuple[str, float], Any] = {(r.monitor, r.start): r for r in rows}
+    """Each monitor's ``days`` days from ``first``, oldest first, from its rollup rows.
+
+    A page's first build turns 90,000 rows into days: each row is unpacked (a row's
+    attribute costs more than the tuple's item), and a day alike in many monitors (every
+    check up, at the same interval) is one object, which the status bars then compare by
+    identity."""
     # the days' names and their no-data entries once, not per monitor (1,000 x 90)
     starts = [first + i * DAY for i in range(days)]
     labels = {start: _day_name(start) for start in starts}
     empty = {start: DayUptime(labels[start], None) for start in starts}
+    found: dict[str, dict[float, DayUptime]] = {}
+    alike: dict[tuple[float, ...], DayUptime] = {}
+    for monitor, start, *counts in rows:  # store.daily's columns, in their order
+        label = labels.get(start)
+        if label is None:
+            continue
+        key = (start, *counts)
+        day = alike.get(key)
+        if day is None:
+            day = alike[key] = _day(label, *counts)
+        found.setdefault(monitor, {})[start] = day
     return {
-        name: [
-            empty[start] if (row := found.get((name, start))) is None else _day(row, labels[start])
-            for start in starts
-        ]
+        name: [days_of.get(start) or empty[start] for start in starts]
+        if (days_of := found.get(name)) is not None
+        else list(empty.values())
         for name in names
     }
 
@@ -311,12 +325,20 @@ def _day_name(start: float) -> str:
     return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d")
 
 
-def _day(row: Any, day: str) -> DayUptime:
-    counted = row.checks - row.maintenance
-    good = row.up + row.degraded
+def _day(
+    day: str,
+    checks: int,
+    up: int,
+    degraded: int,
+    maintenance: int,
+    seconds_down: float,
+    seconds_maintenance: float,
+) -> DayUptime:
+    counted = checks - maintenance
+    good = up + degraded
     return DayUptime(
         day,
         round(good / counted, 6) if counted > 0 else None,
-        down_seconds=row.seconds_down,
-        maintenance_seconds=row.seconds_maintenance,
+        down_seconds=seconds_down,
+        maintenance_seconds=seconds_maintenance,
     )
