@@ -28,9 +28,11 @@ HUB_YAML = """
 monitors:
   - {name: api, type: tcp, host: 127.0.0.1, port: 9, paused: true}
   - {name: db, type: tcp, host: 127.0.0.1, port: 9, paused: true}
+  - {name: web, type: tcp, host: 127.0.0.1, port: 9, paused: true}
 status_pages:
-  - {slug: public, title: Agent API, public: true, monitors: [api, db]}
+  - {slug: public, title: Agent API, public: true, monitors: [web]}
 """
+SHOWN_YAML = HUB_YAML.replace("monitors: [web]", "monitors: [api, db]")  # read at start
 
 
 class Clock:
@@ -271,3 +273,17 @@ async def test_a_failed_build_drops_the_previous_view_too() -> None:
     with pytest.raises(RuntimeError):
         await cache.get("public", failing)
     assert await cache.get("public", builds) == 2
+
+
+# -- warm at start -----------------------------------------------------------------------
+
+
+async def test_the_hub_reads_its_pages_days_before_it_is_ready(tmp_path: Path) -> None:
+    clock = Clock()
+    async with running_hub(tmp_path, SHOWN_YAML, clock=clock) as (hub, _):
+        await _roll_up(hub, "api", _today(clock) - 5 * DAY, up=10)
+    async with running_hub(tmp_path, SHOWN_YAML, clock=clock) as (hub, client):
+        await _roll_up(hub, "api", _today(clock) - 5 * DAY, up=1, down=1)  # not by a check
+        page = (await client.get("/api/v1/status/public")).json()
+        (api,) = [m for m in page["monitors"] if m["name"] == "api"]
+        assert api["days"][-6]["uptime"] == 1.0  # as read when the hub started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -21,6 +22,8 @@ from .pages import StatusPages
 from .settings import StatusSettings
 
 __all__ = ["StatusPart", "build"]
+
+_log = logging.getLogger("agentwatch.hub.status")
 
 
 class StatusPart:
@@ -51,6 +54,11 @@ class StatusPart:
         ]
 
     async def start(self) -> None:
+        """Warm the pages (before the hub says it is ready), then count open incidents."""
+        try:
+            await self.pages.warm()
+        except Exception:  # the pages build when asked, as without
+            _log.exception("warming the status pages failed")
         self._task = asyncio.get_running_loop().create_task(
             self.open_gauge.run(), name="agentwatch-hub-status-gauge"
         )
