@@ -287,3 +287,17 @@ async def test_the_hub_reads_its_pages_days_before_it_is_ready(tmp_path: Path) -
         page = (await client.get("/api/v1/status/public")).json()
         (api,) = [m for m in page["monitors"] if m["name"] == "api"]
         assert api["days"][-6]["uptime"] == 1.0  # as read when the hub started
+
+
+async def test_the_json_twin_follows_the_view_and_the_days_asked(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, SHOWN_YAML, clock=Clock()) as (_, client):
+        first = await client.get("/api/v1/status/public")
+        assert first.headers["content-type"] == "application/json"
+        short = (await client.get("/api/v1/status/public?days=2")).json()
+        assert [len(m["days"]) for m in short["monitors"]] == [2, 2]
+        again = await client.get("/api/v1/status/public")
+        assert again.content == first.content and len(again.json()["monitors"][0]["days"]) == 90
+        incident = {"title": "API slow", "message": "Looking", "monitors": ["api"]}
+        assert (await client.post("/api/v1/incidents", json=incident)).status_code == 201
+        after = (await client.get("/api/v1/status/public")).json()
+        assert [i["title"] for i in after["incidents"]["active"]] == ["API slow"]

@@ -57,7 +57,8 @@ class StatusPages:
         """Build and render each page once, not kept as its view (a page changes before
         anyone asks): the monitors' days and pieces are then at hand, and the first visitors
         after a start, often during an incident, do not each wait for 90 days of 1,000
-        monitors read and rendered."""
+        monitors read and rendered, nor for the page's templates to compile."""
+        self._part.ctx.templates.env.get_template("status/page.html")
         for page in self._part.settings.pages:
             view = await self._part.api.build_view(page)
             self.fragments.of(page.slug, view.monitors)
