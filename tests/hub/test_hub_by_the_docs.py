@@ -527,3 +527,43 @@ def test_hub_check_refuses_a_redis_url_that_is_not_one(tmp_path: Path) -> None:
     assert run.returncode == 2 and "(1 problem)" in run.stderr, run.stderr
     assert "monitors[0].url_file: is not a redis:// or rediss:// URL (from file" in run.stderr
     assert "s3cr3t" not in run.stderr
+
+
+def test_paused_in_the_file_or_a_put_pauses_and_resumes(tmp_path: Path) -> None:
+    """``paused: true`` was read only when a monitor was first made: added to a monitor
+    already running, neither a reload nor a restart paused it (nor did a PUT of an API
+    monitor with ``paused: true``). The file changes it; the API's pause or resume of a
+    monitor whose ``paused`` the file leaves alone stays."""
+    with Target() as web:
+        port = web.url.rsplit(":", 1)[1]
+        running = (
+            f"monitors:\n  - {{name: a, type: tcp, host: 127.0.0.1, port: {port}, interval: 1s}}\n"
+        )
+        paused = running.replace("interval: 1s}", "interval: 1s, paused: true}")
+        config = tmp_path / "hub.yaml"
+        config.write_text(running)
+        database = f"sqlite:///{tmp_path}/hub.db"
+        env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+        with (
+            HubProcess(config, database=database, env=env) as hub,
+            httpx.Client(base_url=hub.url) as api,
+        ):
+            status = lambda name: api.get(f"/api/v1/monitors/{name}").json()["status"]  # noqa: E731
+            wait_until("a up", lambda: status("a") == "up", 30)
+            config.write_text(paused)
+            assert api.post("/api/v1/reload").status_code == 200
+            assert status("a") == "paused"
+            assert api.post("/api/v1/monitors/a/resume").json()["status"] == "pending"
+            assert api.post("/api/v1/reload").status_code == 200  # the file did not change
+            assert status("a") != "paused"
+            made = {"name": "b", "type": "tcp", "host": "127.0.0.1", "port": int(port)}
+            assert api.post("/api/v1/monitors", json=made).status_code == 201
+            assert (
+                api.put("/api/v1/monitors/b", json={**made, "paused": True}).json()["status"]
+                == "paused"
+            )
+            config.write_text(running)
+            assert api.post("/api/v1/reload").status_code == 200
+        config.write_text(paused)  # while the hub is stopped
+        with HubProcess(config, database=database, env=env) as hub:
+            assert httpx.get(f"{hub.url}/api/v1/monitors/a").json()["status"] == "paused"

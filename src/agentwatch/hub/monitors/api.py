@@ -147,9 +147,12 @@ class MonitorsApi:
         body = {**body, "name": name}
         monitor = _parse_body(body, self.ctx.environ)
         self._check_depends(monitor)
+        was_paused = self.part.api_monitors[name].paused
         async with self.ctx.db.write() as conn:
             await store.replace_api_monitor(conn, monitor)
         self.part.set_api_monitor(monitor)
+        if monitor.paused != was_paused:  # ``paused`` in the body, as the file's
+            await self.part.set_paused(monitor, monitor.paused)
         return JSONResponse((await self._listing([name], detail=True))[0])
 
     async def delete(self, request: Request) -> Response:

@@ -101,7 +101,7 @@ class MonitorsPart:
     async def start(self) -> None:
         now = self.ctx.clock()
         async with self.ctx.db.write() as conn:
-            await store.sync_yaml(conn, self.config.monitors, now)
+            toggled = await store.sync_yaml(conn, self.config.monitors, now)
             await self.calendar.load(conn, now)
             rows = await store.state_rows(conn)
         self.api_monitors = self._api_monitors(rows)
@@ -109,6 +109,8 @@ class MonitorsPart:
         for row in rows:
             self.metrics.show(row.name, row.status)
         self.scheduler.paused = {row.name for row in rows if row.paused}
+        for monitor in toggled:  # ``paused:`` changed in the file while the hub was down
+            await self.set_paused(monitor, monitor.paused)
         jobs = [
             ("scheduler", self.scheduler.run()),
             (
@@ -182,12 +184,14 @@ class MonitorsPart:
         gone = [m for name, m in self.config.by_name().items() if name not in kept]
         async with self.ctx.db.write() as conn:
             await self.removing(conn, gone)
-            await store.sync_yaml(conn, config.monitors, self.ctx.clock())
+            toggled = await store.sync_yaml(conn, config.monitors, self.ctx.clock())
         for monitor in gone:
             self.metrics.forget(monitor.name)
         self.config = config
         self.calendar.windows = config.maintenance
         self._changed()
+        for monitor in toggled:
+            await self.set_paused(monitor, monitor.paused)
 
     async def removing(self, conn: AsyncConnection, monitors: Sequence[MonitorConfig]) -> None:
         """Monitors about to be deleted: a down or degraded one resolves its alerts (a

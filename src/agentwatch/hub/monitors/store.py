@@ -60,11 +60,16 @@ class Recorded:
     status: str
 
 
-async def sync_yaml(conn: AsyncConnection, monitors: Sequence[MonitorConfig], now: float) -> None:
+async def sync_yaml(
+    conn: AsyncConnection, monitors: Sequence[MonitorConfig], now: float
+) -> list[MonitorConfig]:
     """Rows for the file's monitors (new ones pending); monitors gone from the file leave
-    the state table (their results stay until retention). API monitors are not touched."""
-    rows = (await conn.execute(sa.select(state.c.name, state.c.owner))).all()
+    the state table (their results stay until retention). API monitors are not touched.
+    Returns the monitors whose ``paused`` the file changed, for the caller to pause or
+    resume (the API's pause of a monitor the file leaves alone stays)."""
+    rows = (await conn.execute(sa.select(state.c.name, state.c.owner, state.c.spec))).all()
     owners = {row.name: row.owner for row in rows}
+    written = {row.name: bool((row.spec or {}).get("paused", False)) for row in rows}
     names = {m.name for m in monitors}
     gone = [name for name, owner in owners.items() if owner == "yaml" and name not in names]
     if gone:
@@ -79,6 +84,7 @@ async def sync_yaml(conn: AsyncConnection, monitors: Sequence[MonitorConfig], no
                 .where(state.c.name == monitor.name)
                 .values(owner="yaml", type=monitor.type, spec=_public_spec(monitor))
             )
+    return [m for m in monitors if m.name in written and written[m.name] != m.paused]
 
 
 def _new_row(monitor: MonitorConfig, owner: str, now: float) -> dict[str, Any]:
