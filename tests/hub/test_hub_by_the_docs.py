@@ -9,6 +9,7 @@ refusing RFC 3339, the monitors' API missing from ``/openapi.json``.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -567,3 +568,20 @@ def test_paused_in_the_file_or_a_put_pauses_and_resumes(tmp_path: Path) -> None:
         config.write_text(paused)  # while the hub is stopped
         with HubProcess(config, database=database, env=env) as hub:
             assert httpx.get(f"{hub.url}/api/v1/monitors/a").json()["status"] == "paused"
+
+
+def test_hub_check_never_quotes_what_env_put_in_a_url(tmp_path: Path) -> None:
+    """``url: "${API_URL}"`` holding a non-http URL with its password was quoted whole in
+    the problem ``hub check`` printed."""
+    config = tmp_path / "hub.yaml"
+    config.write_text('monitors:\n  - {name: x, type: http, url: "${API_URL}"}\n')
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "API_URL": "ftp://probe:pa55-from-env@127.0.0.1/"},
+    )
+    assert run.returncode == 2, run.stderr
+    assert "monitors[0].url: '${API_URL}' (its value is not shown) is not valid" in run.stderr
+    assert "pa55-from-env" not in run.stderr

@@ -449,15 +449,29 @@ def _url(node: Node, schemes: tuple[str, ...]) -> str:
     url = node.text("url")
     if url and not str(url).startswith(schemes):
         node.problem(
-            "url", f"{url!r} is not valid: expected a URL starting with {' or '.join(schemes)}"
+            "url",
+            f"{_written(node, 'url', url)} is not valid: expected a URL starting with "
+            f"{' or '.join(schemes)}",
         )
     return str(url)
+
+
+def _written(node: Node, key: str, value: object) -> str:
+    """``value`` as a problem may quote it: what the file says when ``${ENV}`` made it (an
+    API key or a password may be in it)."""
+    raw = node.data.get(key)
+    if isinstance(raw, str) and ENV_REFERENCE.search(raw):
+        return f"{raw!r} (its value is not shown)"
+    return repr(value)
 
 
 def _method(node: Node) -> str:
     method = str(node.text("method", "GET")).upper()
     if not re.fullmatch(r"[A-Z]{1,20}", method):
-        node.problem("method", f"{method!r} is not valid: expected an HTTP method such as GET")
+        node.problem(
+            "method",
+            f"{_written(node, 'method', method)} is not valid: expected an HTTP method such as GET",
+        )
     return method
 
 
