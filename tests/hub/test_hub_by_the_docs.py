@@ -282,6 +282,9 @@ def test_a_monitor_made_through_the_api_cannot_read_the_hubs_environment(tried: 
     assert error_of(tried.client.post("/api/v1/maintenance", json=window), 400)["field"] == (
         "reason"
     )
+    typo = {"monitor": ["api"], "duration": "30m"}  # was a window over every monitor
+    error = error_of(tried.client.post("/api/v1/maintenance", json=typo), 400)
+    assert error["field"] == "monitor" and "accepted here: monitors, duration" in error["message"]
 
 
 def test_a_reload_applies_a_rotated_api_token_and_refuses_to_drop_it(tried: Tried) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["MonitorsApi"]
 
 HISTORY_LIMIT = 10_000
+_WINDOW_KEYS = ("monitors", "duration", "starts_at", "name", "reason")  # a POSTed window
 
 
 class MonitorsApi:
@@ -274,6 +275,13 @@ class MonitorsApi:
 
     async def _start_window(self, request: Request, now: float) -> Response:
         body = await read_json_object(request)
+        unexpected = sorted(set(body) - set(_WINDOW_KEYS))
+        if unexpected:  # {"monitor": ["api"]} would be a window over every monitor
+            raise ApiError(
+                400,
+                f"{unexpected[0]}: unknown key; accepted here: {', '.join(_WINDOW_KEYS)}",
+                field=unexpected[0],
+            )
         monitors = body.get("monitors", [])
         if not isinstance(monitors, list) or not all(isinstance(m, str) for m in monitors):
             raise ApiError(400, "monitors: expected a list of monitor names", field="monitors")
