@@ -588,3 +588,20 @@ def test_hub_check_never_quotes_what_env_put_in_a_url(tmp_path: Path) -> None:
     assert run.returncode == 2, run.stderr
     assert "monitors[0].url: '${API_URL}' (its value is not shown) is not valid" in run.stderr
     assert "pa55-from-env" not in run.stderr
+
+
+def test_a_secret_file_that_is_not_a_dsn_shows_no_target(tried: Tried) -> None:
+    """An API monitor may name any file the hub reads: a postgres one whose ``dsn_file`` was
+    the hub's Slack webhook file put the webhook URL, path and all, in its alert's target."""
+    webhook = tried.config.parent / "slack_url"
+    webhook.write_text("https://hooks.slack.com/services/T0/B0/w3bh00k-secret-path\n")
+    body = {"name": "nosy", "type": "postgres", "dsn_file": str(webhook), "interval": "1s"}
+    assert tried.client.post("/api/v1/monitors", json=body).status_code == 201
+    try:
+        wait_until("its alert", lambda: tried.alerts("nosy"), 30)
+        [alert] = tried.alerts("nosy")
+        assert "target" not in alert["annotations"], alert
+        seen = [tried.client.get(p).text for p in ("/api/v1/alerts", "/api/v1/monitors/nosy")]
+        assert not [text for text in seen if "w3bh00k" in text]
+    finally:
+        tried.client.delete("/api/v1/monitors/nosy")

@@ -510,15 +510,16 @@ _DSN_WORD = re.compile(r"\b(host|hostaddr|port|dbname)\s*=\s*'?([^\s']+)")
 
 
 def _server_of(secret: str) -> str:
-    """``scheme://host:port/db`` of a URL or key=value DSN: what may be shown of a secret
-    (nothing when it is neither, e.g. a file that holds something else)."""
+    """``scheme://host:port/db`` of a Postgres or Redis URL or a key=value DSN: what may be
+    shown of a secret (nothing when it is neither, e.g. a file that holds something else: a
+    webhook URL's path is its secret, and an API monitor may name any file the hub reads)."""
     if "://" in secret:
         try:
             url = urlsplit(secret.strip())
             port = f":{url.port}" if url.port else ""
         except ValueError:
             return ""
-        if not url.hostname or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", url.scheme):
+        if not url.hostname or not re.fullmatch(r"(postgres(ql)?|rediss?)(\+\w+)?", url.scheme):
             return ""
         return f"{url.scheme}://{url.hostname}{port}{url.path}"
     words = dict(_DSN_WORD.findall(secret))
