@@ -167,6 +167,8 @@ def test_api_monitors_follow_the_files_rules_for_depends_on_and_names(tried: Tri
         assert error["field"] == "depends_on" and "one -> two -> one" in error["message"]
         renamed = tried.client.put("/api/v1/monitors/one", json={**one, "name": "uno"})
         assert error_of(renamed, 400)["field"] == "name"
+        orphan = error_of(tried.client.delete("/api/v1/monitors/one"), 409)  # two needs it
+        assert orphan["field"] == "name" and "in the depends_on of two" in orphan["message"]
     finally:
         tried.client.delete("/api/v1/monitors/two")
         tried.client.delete("/api/v1/monitors/one")

@@ -159,11 +159,19 @@ class MonitorsApi:
     async def delete(self, request: Request) -> Response:
         """Delete a monitor made through the API; its alerts resolve.
         ---
-        responses: {204: {description: deleted}, 401: {description: token required}, 404: {description: no such monitor}, 409: {description: defined in hub.yaml}}
+        responses: {204: {description: deleted}, 401: {description: token required}, 404: {description: no such monitor}, 409: {description: defined in hub.yaml, or in the depends_on of another monitor}}
         """
         self.ctx.auth.require(request)
         name = request.path_params["name"]
         self._owned_by_api(name)
+        children = sorted(m.name for m in self.part.monitors().values() if name in m.depends_on)
+        if children:  # as the file's rule: no depends_on naming a monitor that is not there
+            raise ApiError(
+                409,
+                f"monitor {name!r} is in the depends_on of {', '.join(children)}: "
+                "change or delete those first",
+                field="name",
+            )
         async with self.ctx.db.write() as conn:
             await self.part.removing(conn, [self.part.api_monitors[name]])
             await store.delete_monitor(conn, name)
