@@ -607,3 +607,19 @@ def test_a_secret_file_that_is_not_a_dsn_shows_no_target(tried: Tried) -> None:
         assert not [text for text in seen if "w3bh00k" in text]
     finally:
         tried.client.delete("/api/v1/monitors/nosy")
+
+
+def test_a_shortened_interval_applies_at_once(tried: Tried) -> None:
+    """A monitor changed from ``interval: 1h`` to ``1s`` (a PUT, or a reload of the file)
+    was checked again only when the hour was up."""
+    body = {"name": "hourly", "type": "tcp", "host": "127.0.0.1", "port": tried.hub.port,
+            "interval": "1h"}  # fmt: skip
+    assert tried.client.post("/api/v1/monitors", json=body).status_code == 201
+    try:
+        wait_until("its first check", lambda: tried.get("/api/v1/monitors/hourly")["last_check"])
+        changed = tried.client.put("/api/v1/monitors/hourly", json={**body, "interval": "1s"})
+        assert changed.status_code == 200, changed.text
+        history = lambda: tried.get("/api/v1/monitors/hourly/history")["results"]  # noqa: E731
+        wait_until("checks every second", lambda: len(history()) >= 3, 30)
+    finally:
+        tried.client.delete("/api/v1/monitors/hourly")

@@ -87,7 +87,7 @@ class Scheduler:
         while True:
             current = self.monitors()
             if current is not known:  # the file or the API changed the monitors
-                self._sync(current)
+                self._sync(current, known or {})
                 known = current
             now = time.monotonic()
             while self._heap and self._heap[0][0] <= now:
@@ -107,13 +107,19 @@ class Scheduler:
                     self._start(semaphore, monitor, due)
             await self._sleep((self._heap[0][0] if self._heap else now + 1.0) - time.monotonic())
 
-    def _sync(self, current: Mapping[str, MonitorConfig]) -> None:
+    def _sync(
+        self, current: Mapping[str, MonitorConfig], known: Mapping[str, MonitorConfig]
+    ) -> None:
+        """Schedule new monitors, forget removed ones, and bring in the next check of one
+        whose interval was shortened (1h to 10s was checked again only an hour later)."""
         now = time.monotonic()
         for name in [n for n in self._due if n not in current]:
             del self._due[name]
             self._forget_lease(name)
         for name, monitor in current.items():
-            if name not in self._due:
+            before = known.get(name)
+            shortened = before is not None and monitor.interval < before.interval
+            if name not in self._due or (shortened and self._due[name] > now + monitor.interval):
                 self._schedule(name, now + random.uniform(0, min(monitor.interval, FIRST_SPREAD)))
 
     def soon(self, name: str) -> None:
