@@ -134,6 +134,15 @@ def test_maintenance_with_a_bad_start_is_a_400_naming_it(tried: Tried) -> None:
     created = tried.client.post("/api/v1/maintenance", json=later)
     assert created.status_code == 201, created.text
     assert created.json()["starts_at"] == 4070908800.0
+    [listed] = [w for w in tried.get("/api/v1/maintenance")["maintenance"]
+                if w["id"] == created.json()["id"]]  # fmt: skip
+    assert listed["active"] is False  # a window to come was listed nowhere
+    listing = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "maintenance", "list", "--hub", tried.hub.url,
+         "--token-file", str(tried.config.parent / "hub_token")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "until 2099-01-01 00:10 UTC  (from 2099-01-01 00:00 UTC)" in listing.stdout, listing
     assert tried.client.delete(f"/api/v1/maintenance/{created.json()['id']}").status_code == 204
 
 

@@ -258,7 +258,8 @@ class MonitorsApi:
     # -- maintenance ---------------------------------------------------------------------
 
     async def maintenance(self, request: Request) -> Response:
-        """GET: the maintenance windows in force. POST: start one now (or at starts_at).
+        """GET: the maintenance windows in force, then those to come (active false). POST:
+        start one now (or at starts_at).
         ---
         requestBody: {content: {application/json: {schema: {type: object, properties: {monitors: {type: array, items: {type: string}, description: "none: every monitor"}, duration: {type: string, example: 30m}, starts_at: {type: string, description: unix seconds or RFC 3339}, name: {type: string}, reason: {type: string}}}}}}
         responses: {200: {description: "{maintenance: [...]}"}, 201: {description: started}, 400: {description: invalid, the field is named}, 401: {description: token required}}
@@ -267,6 +268,7 @@ class MonitorsApi:
         now = self.ctx.clock()
         if request.method == "POST":
             return await self._start_window(request, now)
+        calendar = self.part.calendar
         windows = [
             {
                 "id": w.id,
@@ -276,8 +278,9 @@ class MonitorsApi:
                 "ends_at": w.ends_at,
                 "reason": w.reason,
                 "source": "api" if w.id else "hub.yaml",
+                "active": w.starts_at <= now,
             }
-            for w in self.part.calendar.active(now)
+            for w in [*calendar.active(now), *calendar.upcoming(now)]
         ]
         return JSONResponse({"maintenance": windows})
 

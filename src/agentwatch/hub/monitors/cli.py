@@ -12,6 +12,7 @@ commands, through a running hub's API.
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 import yaml
@@ -45,8 +46,15 @@ def _start(args: argparse.Namespace) -> None:
 def _list(args: argparse.Namespace) -> None:
     windows = hub_request(args, "GET", "/api/v1/maintenance")["maintenance"]
     for w in windows:
-        print(f"{w['id'] or '-':>6}  {w['name']:<30} {', '.join(w['monitors']) or 'every monitor'}")
-    print(f"{counted(len(windows), 'window')} in force")
+        when = "" if w.get("active", True) else f"  (from {_utc(w['starts_at'])})"
+        monitors = ", ".join(w["monitors"]) or "every monitor"
+        print(f"{w['id'] or '-':>6}  {w['name']:<30} {monitors}  until {_utc(w['ends_at'])}{when}")
+    active = sum(1 for w in windows if w.get("active", True))
+    print(f"{counted(active, 'window')} in force, {len(windows) - active} to come")
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
 
 
 def _end(args: argparse.Namespace) -> None:
@@ -71,7 +79,7 @@ def register(commands: Any) -> None:
     start.add_argument("--reason", default="", help="shown on the status page")
     start.add_argument("--name", default="", help="the window's name")
     start.set_defaults(func=hub_command(_start))
-    listing = actions.add_parser("list", help="windows in force")
+    listing = actions.add_parser("list", help="windows in force and to come")
     add_client_arguments(listing)
     listing.set_defaults(func=hub_command(_list))
     end = actions.add_parser("end", help="end a window started with `start`")

@@ -63,6 +63,20 @@ class Calendar:
                 )
         return found
 
+    def upcoming(self, at: float) -> list[ActiveWindow]:
+        """Windows with a set start still to come: the API's, and the file's one-offs
+        (``start:``); a cron window is in force or not, its next time is not listed."""
+        found = [w for w in self.added if w.starts_at > at]
+        for window in self.windows:
+            if window.start is not None and window.start > at:
+                end = window.start + window.duration
+                found.append(
+                    ActiveWindow(
+                        None, window.name, window.monitors, window.start, end, window.reason
+                    )
+                )
+        return sorted(found, key=lambda w: w.starts_at)
+
     def active_for(self, labels: Mapping[str, str], at: float) -> str | None:
         for window in self.active(at):
             if window.covers(labels):
