@@ -632,3 +632,22 @@ def test_a_shortened_interval_applies_at_once(tried: Tried) -> None:
         wait_until("checks every second", lambda: len(history()) >= 3, 30)
     finally:
         tried.client.delete("/api/v1/monitors/hourly")
+
+
+def test_a_reload_keeps_the_parent_of_an_api_monitor(tried: Tried) -> None:
+    """A reload that dropped a monitor of the file an API monitor depends on was applied,
+    leaving the API monitor with a parent that is not there (so the export failed
+    ``hub check``)."""
+    child = {"name": "on-llm", "type": "tcp", "host": "127.0.0.1", "port": tried.hub.port,
+             "interval": "1h", "depends_on": ["llm-provider"]}  # fmt: skip
+    assert tried.client.post("/api/v1/monitors", json=child).status_code == 201
+    kept = [line for line in tried.text.splitlines()
+            if "llm-provider" not in line and "depends_on: [internet]" not in line]  # fmt: skip
+    tried.config.write_text("\n".join(kept) + "\n")
+    try:
+        error = error_of(tried.client.post("/api/v1/reload"), 400)
+        assert "'llm-provider' is in the depends_on of the API monitor 'on-llm'" in error["message"]
+        assert tried.client.get("/api/v1/monitors/llm-provider").status_code == 200
+    finally:
+        tried.config.write_text(tried.text)
+        tried.client.delete("/api/v1/monitors/on-llm")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.routing import BaseRoute, Route
 
-from ..config import HubConfigError
+from ..config import HubConfigError, Problem
 from ..parts import DayUptime, HubContext, MonitorState
 from . import store
 from .api import MonitorsApi
@@ -181,6 +181,7 @@ class MonitorsPart:
         if not isinstance(config, MonitorsConfig):
             return
         kept = config.by_name()
+        self._refuse_orphans(kept)
         gone = [m for name, m in self.config.by_name().items() if name not in kept]
         async with self.ctx.db.write() as conn:
             await self.removing(conn, gone)
@@ -192,6 +193,23 @@ class MonitorsPart:
         self._changed()
         for monitor in toggled:
             await self.set_paused(monitor, monitor.paused)
+
+    def _refuse_orphans(self, kept: dict[str, MonitorConfig]) -> None:
+        """A file that drops a monitor an API monitor depends on is refused, as a DELETE
+        of it is: the API monitor would name a parent that is not there."""
+        problems = [
+            Problem(
+                "",
+                "monitors",
+                f"{parent!r} is in the depends_on of the API monitor {child.name!r}: keep it "
+                "in the file, or change that monitor first",
+            )
+            for child in self.api_monitors.values()
+            for parent in child.depends_on
+            if parent != "internet" and parent not in kept and parent not in self.api_monitors
+        ]
+        if problems:
+            raise HubConfigError(problems)
 
     async def removing(self, conn: AsyncConnection, monitors: Sequence[MonitorConfig]) -> None:
         """Monitors about to be deleted: a down or degraded one resolves its alerts (a
