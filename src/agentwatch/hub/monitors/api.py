@@ -145,7 +145,7 @@ class MonitorsApi:
                 "a monitor is its name; create a new one to rename",
                 field="name",
             )
-        body = {**body, "name": name}
+        body = {"name": name, **body}  # name first, as the export prints it
         monitor = _parse_body(body, self.ctx.environ)
         self._check_depends(monitor)
         was_paused = self.part.api_monitors[name].paused
