@@ -87,6 +87,12 @@ async def test_health_monitor_maps_pass_warn_fail_and_keeps_components(tmp_path:
             assert detail["components"] == {"db": "pass", "llm": "warn"}
             service.health("fail", db="fail")
             await eventually("down", lambda: _is(client, "api-health", "down"))
+            service.health("pass")
+            await eventually("up again", lambda: _is(client, "api-health", "up"))
+            service.body = '["pass"]'  # JSON, not a health document
+            await eventually("down", lambda: _is(client, "api-health", "down"))
+            detail = (await client.get("/api/v1/monitors/api-health")).json()
+            assert detail["message"] == "HTTP 200, not health+json"  # was an AttributeError
 
 
 async def test_api_writes_errors_pause_push_and_reload_keeps_history(tmp_path: Path) -> None:

@@ -164,6 +164,8 @@ async def _health(monitor: MonitorConfig, http: httpx.AsyncClient) -> ProbeResul
     try:
         document = response.json()
     except ValueError:
+        document = None
+    if not isinstance(document, dict):  # not JSON, or a list: "'list' object has no attribute"
         return ProbeResult(
             "down", latency, f"HTTP {response.status_code}, not health+json", trace_id
         )
