@@ -95,6 +95,39 @@ async def test_health_monitor_maps_pass_warn_fail_and_keeps_components(tmp_path:
             assert detail["message"] == "HTTP 200, not health+json"  # was an AttributeError
 
 
+async def test_http_expectations_body_regex_and_json_path(tmp_path: Path) -> None:
+    """Each ``expect`` of an http monitor against a real server (the JSON-path condition
+    had no test, and a body that was not JSON read "Expecting value: line 1 column 1")."""
+    expectations = {
+        "n-is-3": '{json: {path: "$.items[0].n", equals: 3}}',
+        "status-fail": '{json: {path: "$.status", equals: fail}}',
+        "no-such-key": '{json: {path: "$.nope"}}',
+        "has-pass": '{body: pass, body_regex: "\\"n\\": *3"}',
+        "has-absent": "{body: absent}",
+    }
+    with Target() as web:
+        web.body = '{"status": "pass", "items": [{"n": 3}]}'
+        config = "monitors:\n" + "".join(
+            f'  - {{name: {name}, type: http, url: "{web.url}/", interval: 1s, expect: {e}}}\n'
+            for name, e in expectations.items()
+        )
+        async with running_hub(tmp_path, config) as (_hub, client):
+            for name, status in [("n-is-3", "up"), ("status-fail", "down"),
+                                 ("no-such-key", "down"), ("has-pass", "up"),
+                                 ("has-absent", "down")]:  # fmt: skip
+                await eventually(f"{name} {status}", lambda n=name, s=status: _is(client, n, s))
+            messages = {
+                m["name"]: m["message"]
+                for m in (await client.get("/api/v1/monitors")).json()["monitors"]
+            }
+            assert messages["status-fail"] == "$.status is 'pass', expected 'fail'"
+            assert messages["has-absent"] == "the body does not contain 'absent'"
+            web.body = "<html>not json</html>"
+            await eventually("n-is-3 down", lambda: _is(client, "n-is-3", "down"))
+            detail = (await client.get("/api/v1/monitors/n-is-3")).json()
+            assert detail["message"] == "$.items[0].n: the body is not JSON"
+
+
 async def test_api_writes_errors_pause_push_and_reload_keeps_history(tmp_path: Path) -> None:
     with Target() as web:
         config = f'monitors:\n  - {{name: web, type: http, url: "{web.url}/", interval: 1s}}\n'

@@ -106,7 +106,11 @@ def _expectation_problem(expect: Expect, response: httpx.Response) -> str | None
         return f"the body does not match {expect.body_regex!r}"
     if expect.json_path is not None:
         try:
-            value = json_path(json.loads(text), expect.json_path)
+            document = json.loads(text)
+        except ValueError:
+            return f"{expect.json_path}: the body is not JSON"
+        try:
+            value = json_path(document, expect.json_path)
         except (ValueError, LookupError, TypeError) as exc:
             return f"{expect.json_path}: {exc}"
         if expect.json_equals is not None and value != expect.json_equals:
