@@ -653,3 +653,51 @@ def test_a_reload_keeps_the_parent_of_an_api_monitor(tried: Tried) -> None:
     finally:
         tried.config.write_text(tried.text)
         tried.client.delete("/api/v1/monitors/on-llm")
+
+
+def test_an_https_monitor_is_degraded_when_its_certificate_is_close_to_expiry(
+    tmp_path: Path,
+) -> None:
+    """``expect: {cert_days: N}`` had no test: a real HTTPS server whose certificate has
+    less than a day left, trusted through ``SSL_CERT_FILE``."""
+    import http.server
+    import ssl
+    import threading
+
+    from tests.hub._receivers import self_signed
+
+    cert, key = self_signed(tmp_path)
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/"
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        f'monitors:\n  - {{name: soon, type: http, url: "{url}", interval: 1s, expect: {{cert_days: 14}}}}\n'
+        f'  - {{name: fine, type: http, url: "{url}", interval: 1s, expect: {{cert_days: 0}}}}\n'
+    )
+    env = {"XDG_STATE_HOME": str(tmp_path / "state"), "SSL_CERT_FILE": str(cert)}
+    try:
+        with HubProcess(config, database=f"sqlite:///{tmp_path}/hub.db", env=env) as hub:
+            monitor = lambda name: httpx.get(f"{hub.url}/api/v1/monitors/{name}").json()  # noqa: E731
+            wait_until("both checked", lambda: monitor("soon")["last_check"] and
+                       monitor("fine")["last_check"], 30)  # fmt: skip
+            soon, fine = monitor("soon"), monitor("fine")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (soon["status"], soon["message"]) == ("degraded", "TLS certificate expires in 0 days")
+    assert (fine["status"], fine["message"]) == ("up", "HTTP 200")
