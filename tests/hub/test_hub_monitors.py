@@ -128,6 +128,20 @@ async def test_http_expectations_body_regex_and_json_path(tmp_path: Path) -> Non
             assert detail["message"] == "$.items[0].n: the body is not JSON"
 
 
+async def test_dns_monitors_resolve_or_go_down(tmp_path: Path) -> None:
+    """The ``dns`` type had no test: ``localhost`` resolves (from /etc/hosts, as the hub's
+    resolver would), a name under ``.invalid`` never does."""
+    config = (
+        "monitors:\n  - {name: local, type: dns, host: localhost, record: A, interval: 1s}\n"
+        "  - {name: nowhere, type: dns, host: nothing.invalid, interval: 1s}\n"
+    )
+    async with running_hub(tmp_path, config) as (_hub, client):
+        await eventually("local up", lambda: _is(client, "local", "up"))
+        await eventually("nowhere down", lambda: _is(client, "nowhere", "down"))
+        local = (await client.get("/api/v1/monitors/local")).json()
+        assert "127.0.0.1" in local["message"]
+
+
 async def test_api_writes_errors_pause_push_and_reload_keeps_history(tmp_path: Path) -> None:
     with Target() as web:
         config = f'monitors:\n  - {{name: web, type: http, url: "{web.url}/", interval: 1s}}\n'
