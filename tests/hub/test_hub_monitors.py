@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -140,6 +141,22 @@ async def test_dns_monitors_resolve_or_go_down(tmp_path: Path) -> None:
         await eventually("nowhere down", lambda: _is(client, "nowhere", "down"))
         local = (await client.get("/api/v1/monitors/local")).json()
         assert "127.0.0.1" in local["message"]
+
+
+async def test_a_new_push_monitor_waits_its_interval_before_going_down(tmp_path: Path) -> None:
+    """A new ``interval: 24h`` push monitor (the docs' nightly backup) was down at its first
+    check, seconds after the hub started: "no heartbeat within 90000s (last: never)"."""
+    config = (
+        "monitors:\n  - {name: nightly, type: push, interval: 24h, grace: 1h}\n"
+        "  - {name: quick, type: push, interval: 1s, grace: 1s}\n"
+    )
+    async with running_hub(tmp_path, config) as (hub, client):
+        part: Any = hub.parts["monitors"]  # its first check, now
+        assert await part.scheduler.check(part.monitors()["nightly"]) is None
+        await eventually("quick down", lambda: _is(client, "quick", "down"), timeout=10)
+        assert await status_of(client, "nightly") == "pending"
+        assert (await client.post("/api/v1/push/nightly")).status_code == 200
+        assert await status_of(client, "nightly") == "up"
 
 
 async def test_api_writes_errors_pause_push_and_reload_keeps_history(tmp_path: Path) -> None:

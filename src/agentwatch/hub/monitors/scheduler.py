@@ -162,7 +162,8 @@ class Scheduler:
             self._running.discard(monitor.name)
 
     async def check(self, monitor: MonitorConfig) -> store.Outcome | None:
-        """The monitor's outcome now (None: another hub holds its lease)."""
+        """The monitor's outcome now (None: another hub holds its lease, or a new push
+        monitor is still within its first ``interval + grace``)."""
         if self.leases is not None and not await self._claim(monitor):
             return None
         at = self.ctx.clock()
@@ -171,6 +172,8 @@ class Scheduler:
             outcome = store.Outcome("maintenance", at, None, f"maintenance: {window.name}")
         else:
             result = await self._probe(monitor, at)
+            if result is None:
+                return None
             outcome = store.Outcome(
                 result.status,
                 at,
@@ -196,18 +199,21 @@ class Scheduler:
             self.wake()
         return claim.run
 
-    async def _probe(self, monitor: MonitorConfig, at: float) -> ProbeResult:
+    async def _probe(self, monitor: MonitorConfig, at: float) -> ProbeResult | None:
         if monitor.type != "push":
             return await run_probe(monitor, self.http)
+        columns = (state.c.last_push, state.c.fails, state.c.message, state.c.created_at)
         async with self.ctx.db.read() as conn:
             row = (
-                await conn.execute(
-                    sa.select(state.c.last_push, state.c.fails, state.c.message).where(
-                        state.c.name == monitor.name
-                    )
-                )
+                await conn.execute(sa.select(*columns).where(state.c.name == monitor.name))
             ).first()
         last = row.last_push if row is not None else None
+        if (
+            row is not None
+            and last is None
+            and at - row.created_at <= monitor.interval + monitor.grace
+        ):
+            return None  # new: pending until the job has had its interval (a nightly job...)
         if row is not None and last is not None and at - last <= monitor.interval + monitor.grace:
             if row.fails:  # the job said ``status=down``: down until it says otherwise
                 return ProbeResult("down", None, row.message)
