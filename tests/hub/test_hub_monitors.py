@@ -131,16 +131,22 @@ async def test_http_expectations_body_regex_and_json_path(tmp_path: Path) -> Non
 
 async def test_dns_monitors_resolve_or_go_down(tmp_path: Path) -> None:
     """The ``dns`` type had no test: ``localhost`` resolves (from /etc/hosts, as the hub's
-    resolver would), a name under ``.invalid`` never does."""
+    resolver would), a name under ``.invalid`` never does, and says so (an http monitor of
+    such a name read "connection refused or unreachable")."""
     config = (
         "monitors:\n  - {name: local, type: dns, host: localhost, record: A, interval: 1s}\n"
         "  - {name: nowhere, type: dns, host: nothing.invalid, interval: 1s}\n"
+        '  - {name: web, type: http, url: "http://nothing.invalid/", interval: 1s}\n'
     )
     async with running_hub(tmp_path, config) as (_hub, client):
         await eventually("local up", lambda: _is(client, "local", "up"))
         await eventually("nowhere down", lambda: _is(client, "nowhere", "down"))
+        await eventually("web down", lambda: _is(client, "web", "down"))
         local = (await client.get("/api/v1/monitors/local")).json()
         assert "127.0.0.1" in local["message"]
+        for name in ("nowhere", "web"):  # not "connection refused or unreachable", "gaierror"
+            message = (await client.get(f"/api/v1/monitors/{name}")).json()["message"]
+            assert message.startswith("the host name does not resolve: "), message
 
 
 async def test_a_new_push_monitor_waits_its_interval_before_going_down(tmp_path: Path) -> None:

@@ -279,9 +279,22 @@ def _ms(started: float) -> float:
 
 
 def _describe(exc: Exception, monitor: MonitorConfig) -> str:
+    unresolved = _gaierror(exc)
+    if unresolved is not None:  # not "connection refused": the name does not resolve
+        return f"the host name does not resolve: {unresolved.strerror or unresolved}"[:500]
     if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
         return f"connection refused or unreachable: {exc}"[:500]
     if monitor.type == "postgres" and type(exc).__name__ == "ProgrammingError":
         return "the DSN is not valid (libpq cannot read it; not shown, it is a secret)"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _gaierror(exc: BaseException) -> socket.gaierror | None:
+    """The resolver's error under ``exc`` (httpx wraps it twice), if that is what failed."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
