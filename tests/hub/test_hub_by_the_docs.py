@@ -241,6 +241,9 @@ def test_openapi_documents_every_api_path_with_its_parameters(tried: Tried) -> N
             declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert set(re.findall(r"{(\w+)}", path)) == declared, (method, path)
             assert operation.get("summary"), (method, path)
+    bodies = [(m, p) for p, ops in paths.items() for m, op in ops.items() if "requestBody" in op]
+    assert all(m in ("post", "put", "patch") for m, _p in bodies), bodies  # not GET maintenance
+    assert ("post", "/api/v1/maintenance") in bodies
     history = paths["/api/v1/monitors/{name}/history"]["get"]
     assert {"since", "until"} <= {p["name"] for p in history["parameters"]}
     assert paths["/api/v1/monitors"]["post"]["security"] == [{"bearer": []}]

@@ -47,6 +47,8 @@ def openapi_document(routes: Sequence[BaseRoute], *, title: str, version: str) -
     for endpoint in SchemaGenerator({}).get_endpoints(list(routes)):
         path = _PARAM.sub(r"{\1}", endpoint.path)
         operation = _operation(endpoint.func, path)
+        if endpoint.http_method in ("get", "head", "delete"):  # one handler, GET and POST
+            operation.pop("requestBody", None)  # a body there is undefined in OpenAPI 3.0
         paths.setdefault(path, {})[endpoint.http_method] = operation
     return {
         "openapi": "3.0.3",
