@@ -122,6 +122,9 @@ def test_durations_that_are_not_finite_are_refused(tried: Tried) -> None:
     )
     assert "'2y' is not valid" in bad["message"]
     assert tried.client.get("/api/v1/silences").status_code == 200
+    typo = {"matchers": ["alertname=X"], "duration": "1h", "coment": "a typo, not dropped"}
+    error = error_of(tried.client.post("/api/v1/silences", json=typo), 400)
+    assert error["field"] == "coment" and "accepted here: matchers, duration" in error["message"]
     monitor = {"name": "forever", "type": "tcp", "host": "127.0.0.1", "port": 1, "interval": "inf"}
     assert error_of(tried.client.post("/api/v1/monitors", json=monitor), 400)["field"] == "interval"
 

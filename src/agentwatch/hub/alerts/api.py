@@ -26,6 +26,7 @@ from .model import AlertRecord
 from .muting import Muting
 from .outbox import STATES, list_rows, retry_rows
 from .silences import (
+    SILENCE_KEYS,
     active_silences,
     add_silence,
     expire_silence,
@@ -145,7 +146,7 @@ class AlertsApi:
             async with self._part.ctx.db.read() as conn:
                 found = await list_silences(conn, now, expired=expired)
             return JSONResponse({"silences": [public(s, now) for s in found]})
-        values = parse_silence(await read_json_object(request), now)
+        values = parse_silence(await read_json_object(request, SILENCE_KEYS), now)
         async with self._part.ctx.db.write() as conn:
             silence_id = await add_silence(conn, values)
         return JSONResponse({"id": silence_id}, status_code=201)

@@ -21,7 +21,14 @@ from .message import iso
 from .muting import Silence
 from .tables import silences
 
-__all__ = ["active_silences", "add_silence", "expire_silence", "list_silences", "parse_silence"]
+__all__ = [
+    "SILENCE_KEYS",
+    "active_silences",
+    "add_silence",
+    "expire_silence",
+    "list_silences",
+    "parse_silence",
+]
 
 
 def _silence(row: Any) -> Silence:
@@ -80,6 +87,9 @@ def _when(body: dict[str, Any], key: str) -> float | None:
         raise ApiError(
             400, f"{key}: {value!r} is not valid: expected an RFC 3339 time", field=key
         ) from None
+
+
+SILENCE_KEYS = ("matchers", "duration", "startsAt", "endsAt", "createdBy", "comment")
 
 
 def parse_silence(body: dict[str, Any], now: float) -> dict[str, Any]:

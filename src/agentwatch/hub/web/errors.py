@@ -9,7 +9,7 @@ Every API error has the same shape, so clients and tests read one thing::
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from starlette.exceptions import HTTPException
@@ -94,9 +94,19 @@ async def read_json(request: Request) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object."""
+async def read_json_object(
+    request: Request, accepted: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The request body as a JSON object; with ``accepted``, a key outside it is a 400
+    naming it (a typo such as ``monitor`` for ``monitors`` is not dropped silently)."""
     data = await read_json(request)
     if not isinstance(data, dict):
         raise ApiError(400, f"request body is a JSON {type(data).__name__}: expected an object")
+    unknown = [key for key in data if accepted is not None and key not in accepted]
+    if unknown:
+        raise ApiError(
+            400,
+            f"{unknown[0]}: unknown key; accepted here: {', '.join(accepted or ())}",
+            field=unknown[0],
+        )
     return data
