@@ -217,7 +217,12 @@ class Hub:
     """``agentwatch hub serve`` on a fixed port and database, killed and started again."""
 
     def __init__(
-        self, folder: Path, receiver_url: str, database: str | None, channels: int
+        self,
+        folder: Path,
+        receiver_url: str,
+        database: str | None,
+        channels: int,
+        workers: int | None = None,
     ) -> None:
         (folder / "intake_token").write_text(TOKEN)
         self.config = folder / "hub.yaml"
@@ -233,7 +238,9 @@ class Hub:
             "notifications:\n"
             "  group_by: ['...']\n"
             "  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 24h\n"
-            "  outbox: {retry_initial: 0.2s, retry_max: 2s, lease: 10s}\n"
+            "  outbox: {retry_initial: 0.2s, retry_max: 2s, lease: 10s"
+            + (f", workers: {workers}" if workers else "")
+            + "}\n"
             f"  channels:\n{hooks}  routes:\n{routes}"
         )
         self.database = database or f"sqlite:///{folder}/hub.db"
@@ -336,7 +343,7 @@ def run_hub(args: argparse.Namespace, folder: Path, config: str = "hub") -> Resu
     bodies: list[Any] = batches(args.alerts, args.batch, args.channels)
     hub: Hub | Alertmanager
     if config == "hub":
-        hub = Hub(folder, receiver.url, args.database, args.channels)
+        hub = Hub(folder, receiver.url, args.database, args.channels, args.workers)
         path = "/api/v1/alerts/alertmanager"
     else:
         hub = Alertmanager(folder, receiver.url)
@@ -463,6 +470,12 @@ def main() -> None:
     )
     parser.add_argument("--configs", default="hub,alertmanager,direct")
     parser.add_argument("--database", default=None, help="the hub's database (default: SQLite)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="the hub's outbox.workers: rows a channel sends at once (default: the hub's, 4)",
+    )
     args = parser.parse_args()
     rows = []
     for config in args.configs.split(","):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -70,63 +70,105 @@ def backoff(attempts: int, config: OutboxConfig, rng: random.Random | None = Non
     return float(delay / 2 + (rng or random).random() * delay / 2)
 
 
-def _due(now: float) -> sa.ColumnElement[bool]:
+# The claim's statements are built once, with bind parameters: building and hashing a
+# statement with its EXISTS subqueries cost more than running it, on every turn.
+_NOW = sa.bindparam("b_now", type_=sa.Float(precision=53))
+_CHANNELS: sa.BindParameter[list[str]] = sa.bindparam("b_channels", expanding=True)
+_QUEUED = outbox.alias("queued")
+
+
+def _due() -> sa.ColumnElement[bool]:
     return sa.or_(
-        sa.and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now),
-        sa.and_(outbox.c.state == "sending", outbox.c.lease_until <= now),
+        sa.and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= _NOW),
+        sa.and_(outbox.c.state == "sending", outbox.c.lease_until <= _NOW),
     )
+
+
+def _queued_before() -> sa.ColumnElement[bool]:
+    """An older row of the same group and channel is still to be sent."""
+    return sa.exists().where(
+        _QUEUED.c.group_id == outbox.c.group_id,
+        _QUEUED.c.channel == outbox.c.channel,
+        _QUEUED.c.id < outbox.c.id,
+        _QUEUED.c.state.in_(("pending", "sending")),
+    )
+
+
+def _next_due_query(greatest: Callable[..., sa.ColumnElement[float]]) -> sa.Select[Any]:
+    return (
+        sa.select(sa.func.min(greatest(outbox.c.next_attempt_at, channel_slots.c.next_send_at)))
+        .select_from(outbox.join(channel_slots, channel_slots.c.channel == outbox.c.channel))
+        .where(outbox.c.state == "pending", ~_queued_before())
+        .where(outbox.c.channel.not_in(sa.bindparam("b_full", expanding=True)))
+    )
+
+
+_NEXT_DUE = {
+    "sqlite": _next_due_query(sa.func.max),
+    "postgresql": _next_due_query(sa.func.greatest),
+}
+
+# the channels whose send slot is free and that have a due row, their slot rows locked
+_READY = (
+    sa.select(channel_slots.c.channel)
+    .where(channel_slots.c.channel.in_(_CHANNELS), channel_slots.c.next_send_at <= _NOW)
+    .where(sa.exists().where(outbox.c.channel == channel_slots.c.channel, _due()))
+    .order_by(channel_slots.c.channel)
+    .with_for_update(skip_locked=True)
+)
+
+# rows being sent by channel: under a live lease (by any hub), and whose lease ran out
+_LIVE = outbox.c.lease_until > _NOW
+_SENDING = (
+    sa.select(
+        outbox.c.channel,
+        sa.func.count().filter(_LIVE),
+        sa.func.count().filter(~_LIVE),
+    )
+    .where(outbox.c.channel.in_(_CHANNELS), outbox.c.state == "sending")
+    .group_by(outbox.c.channel)
+)
+
+_CANDIDATES = (
+    sa.select(outbox)
+    .where(outbox.c.channel == sa.bindparam("b_channel"), ~_queued_before())
+    .order_by(outbox.c.next_attempt_at, outbox.c.id)
+    .limit(sa.bindparam("b_limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+)
+_EXPIRED = _CANDIDATES.where(outbox.c.state == "sending", outbox.c.lease_until <= _NOW)
+_PENDING = _CANDIDATES.where(outbox.c.state == "pending", outbox.c.next_attempt_at <= _NOW)
+
+_TAKE = (
+    sa.update(outbox)
+    .where(outbox.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .values(state="sending", lease_until=sa.bindparam("b_lease"), attempts=outbox.c.attempts + 1)
+)
 
 
 async def next_due(
     conn: AsyncConnection, now: float, full: frozenset[str] = frozenset()
 ) -> float | None:
     """When the next row of a channel not in ``full`` becomes sendable (None: none waits)."""
-    greatest = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
-    query = (
-        sa.select(sa.func.min(greatest(outbox.c.next_attempt_at, channel_slots.c.next_send_at)))
-        .select_from(outbox.join(channel_slots, channel_slots.c.channel == outbox.c.channel))
-        .where(outbox.c.state == "pending", ~_queued_before())
-    )
-    if full:
-        query = query.where(outbox.c.channel.not_in(list(full)))
-    value = (await conn.execute(query)).scalar()
+    query = _NEXT_DUE[conn.dialect.name]
+    value = (await conn.execute(query, {"b_now": now, "b_full": list(full)})).scalar()
     return None if value is None else float(value)
-
-
-def _queued_before() -> sa.ColumnElement[bool]:
-    """An older row of the same group and channel is still to be sent."""
-    earlier = outbox.alias("queued")
-    return sa.exists().where(
-        earlier.c.group_id == outbox.c.group_id,
-        earlier.c.channel == outbox.c.channel,
-        earlier.c.id < outbox.c.id,
-        earlier.c.state.in_(("pending", "sending")),
-    )
 
 
 async def _ready(conn: AsyncConnection, channels: list[str], now: float) -> list[str]:
     """The channels whose send slot is free and that have a due row, their slot rows locked
     (another hub claiming for a channel holds its slot row: that channel is skipped)."""
-    waiting = sa.exists().where(outbox.c.channel == channel_slots.c.channel, _due(now))
-    query = (
-        sa.select(channel_slots.c.channel)
-        .where(channel_slots.c.channel.in_(channels), channel_slots.c.next_send_at <= now)
-        .where(waiting)
-        .order_by(channel_slots.c.channel)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await conn.execute(query)).scalars())
+    return list((await conn.execute(_READY, {"b_channels": channels, "b_now": now})).scalars())
 
 
-async def _in_flight(conn: AsyncConnection, channels: list[str], now: float) -> dict[str, int]:
-    """Rows being sent (by any hub, under a live lease), by channel."""
-    query = (
-        sa.select(outbox.c.channel, sa.func.count())
-        .where(outbox.c.channel.in_(channels), outbox.c.state == "sending")
-        .where(outbox.c.lease_until > now)
-        .group_by(outbox.c.channel)
-    )
-    return {channel: int(count) for channel, count in (await conn.execute(query)).all()}
+class _Sending(NamedTuple):
+    live: int  # rows being sent now
+    expired: int  # rows whose sender died (their lease ran out): to be taken again
+
+
+async def _sending(conn: AsyncConnection, channels: list[str], now: float) -> dict[str, _Sending]:
+    rows = await conn.execute(_SENDING, {"b_channels": channels, "b_now": now})
+    return {channel: _Sending(int(live), int(expired)) for channel, live, expired in rows.all()}
 
 
 async def _reserve(conn: AsyncConnection, channel: ChannelConfig, now: float) -> None:
@@ -139,11 +181,7 @@ async def _reserve(conn: AsyncConnection, channel: ChannelConfig, now: float) ->
 
 
 async def _take(conn: AsyncConnection, rows: list[OutboxRow], lease_until: float) -> list[Claim]:
-    await conn.execute(
-        sa.update(outbox)
-        .where(outbox.c.id.in_([row.id for row in rows]))
-        .values(state="sending", lease_until=lease_until, attempts=outbox.c.attempts + 1)
-    )
+    await conn.execute(_TAKE, {"b_ids": [row.id for row in rows], "b_lease": lease_until})
     return [Claim(row._replace(attempts=row.attempts + 1), lease_until, 0) for row in rows]
 
 
@@ -173,12 +211,12 @@ async def _coalesce(
 ) -> Claim | None:
     query = (
         sa.select(outbox)
-        .where(outbox.c.channel == channel.name, _due(now), ~_queued_before())
+        .where(outbox.c.channel == channel.name, _due(), ~_queued_before())
         .order_by(outbox.c.id)
         .limit(MAX_SUMMARY)
         .with_for_update(skip_locked=True)
     )
-    rows = [OutboxRow.from_row(r) for r in (await conn.execute(query)).all()]
+    rows = [OutboxRow.from_row(r) for r in (await conn.execute(query, {"b_now": now})).all()]
     if len(rows) <= channel.storm_threshold:
         return None
     note = summary(rows, channel.name, now)
@@ -209,31 +247,30 @@ async def _coalesce(
 
 
 async def _candidates(
-    conn: AsyncConnection, channel: str, now: float, limit: int
+    conn: AsyncConnection, channel: str, now: float, limit: int, expired: bool
 ) -> list[OutboxRow]:
-    """Due rows of ``channel``, oldest attempt first: rows whose lease ran out, then pending
-    rows. Two queries rather than one with ``OR``: each walks its index in order and stops
-    at ``limit`` (with the ``OR`` the database sorted every pending row on each claim, 40-90
-    ms at 10,000 pending on SQLite, inside the write transaction)."""
-    base = (
-        sa.select(outbox)
-        .where(outbox.c.channel == channel, ~_queued_before())
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    expired = base.where(outbox.c.state == "sending", outbox.c.lease_until <= now)
-    pending = base.where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
-    rows = [OutboxRow.from_row(r) for q in (expired, pending) for r in await conn.execute(q)]
+    """Due rows of ``channel``, oldest attempt first: rows whose lease ran out (if
+    ``expired``: there are some), then pending rows. Two queries rather than one with
+    ``OR``: each walks its index in order and stops at ``limit`` (with the ``OR`` the
+    database sorted every pending row on each claim, 40-90 ms at 10,000 pending on SQLite,
+    inside the write transaction)."""
+    params = {"b_channel": channel, "b_now": now, "b_limit": limit}
+    queries = (_EXPIRED, _PENDING) if expired else (_PENDING,)
+    rows = [OutboxRow.from_row(r) for q in queries for r in await conn.execute(q, params)]
     rows.sort(key=lambda r: (r.next_attempt_at, r.id))
     return rows[:limit]
 
 
 async def _claim_channel(
-    conn: AsyncConnection, channel: ChannelConfig, now: float, free: int, lease_until: float
+    conn: AsyncConnection,
+    channel: ChannelConfig,
+    now: float,
+    free: int,
+    lease_until: float,
+    expired: bool,
 ) -> list[Claim]:
     """Up to ``free`` rows of one channel (its slot row locked), or its storm summary."""
-    rows = await _candidates(conn, channel.name, now, 1 if channel.rate else free)
+    rows = await _candidates(conn, channel.name, now, 1 if channel.rate else free, expired)
     if not rows:
         return []
     summary = await _coalesce(conn, channel, now, lease_until) if channel.coalesce else None
@@ -254,12 +291,14 @@ async def claim_batch(
     ready = await _ready(conn, list(channels), now) if channels and per_channel > 0 else []
     if not ready:
         return Round([], frozenset())
-    in_flight = Counter(await _in_flight(conn, ready, now))
+    sending = await _sending(conn, ready, now)
+    in_flight = Counter({name: counts.live for name, counts in sending.items()})
     claims: list[Claim] = []
     for name in ready:
         free = per_channel - in_flight[name]
         if free > 0:
-            taken = await _claim_channel(conn, channels[name], now, free, now + lease)
+            expired = name in sending and sending[name].expired > 0
+            taken = await _claim_channel(conn, channels[name], now, free, now + lease, expired)
             in_flight[name] += len(taken)
             claims += taken
     return Round(claims, frozenset(n for n, count in in_flight.items() if count >= per_channel))

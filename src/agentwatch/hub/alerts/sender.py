@@ -1,12 +1,12 @@
 """The sender: claims outbox rows, sends them through their channels, records the outcomes.
 
-One claiming loop per hub takes, in one transaction, the due rows of every channel up to
-``outbox.workers`` rows in flight per channel (counted across all hubs) and sends each at
-once. Outcomes are recorded together (group commit: the outcomes that arrive while one
-transaction commits go into the next), so a crash repeats at most the rows that were in
-flight: ``workers`` per channel. Failures are retried with exponential backoff and jitter,
-or after the receiver's ``Retry-After`` (which also holds the channel's send slot); a
-permanent refusal, or a row still failing at its deadline, is dead-lettered.
+One loop per hub takes turns at the database: each turn records the outcomes of the sends
+that ended since the last (group commit) and claims, in the same transaction, the due rows
+of every channel up to ``outbox.workers`` rows in flight per channel (counted across all
+hubs), which are then sent at once. A crash repeats at most the rows in flight, sent or
+not yet recorded: ``workers`` per channel. Failures are retried with exponential backoff
+and jitter, or after the receiver's ``Retry-After`` (which also holds the channel's send
+slot); a permanent refusal, or a row still failing at its deadline, is dead-lettered.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from .wakeup import Wakeup
 __all__ = ["Sender"]
 
 POLL = 1.0
-BATCH = 500  # outcomes recorded in one transaction at most
+BATCH = 500  # outcomes recorded in one turn at most
 _log = logging.getLogger("agentwatch.hub.alerts")
-_Pending = tuple[Outcome, asyncio.Future[None]]
 
 
 class Sender:
@@ -40,8 +39,7 @@ class Sender:
         self._metrics = metrics
         self._wake = Wakeup()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._pending: list[_Pending] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._finished: list[Outcome] = []  # sent or failed, not yet recorded
         self.channels: dict[str, Channel] = {}
         self.rebuild()
 
@@ -66,36 +64,51 @@ class Sender:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
 
     async def _round(self) -> None:
+        """Record the sends that ended and claim the next rows, in one transaction (one
+        turn at the write lock, one commit, however many rows)."""
+        outcomes, self._finished = self._finished[:BATCH], self._finished[BATCH:]
         try:
-            claims, delay = await self._claim()
+            claims, delay = await self._turn(outcomes)  # delay: until the next row is due
         except Exception:
-            _log.exception("claiming outbox rows failed; retrying in %.0f s", POLL)
+            _log.exception("recording and claiming outbox rows failed; retrying in %.0f s", POLL)
+            await self._record_each(outcomes)
             claims, delay = [], POLL
         for claim in claims:
             task = asyncio.create_task(self._deliver(claim))
             self._inflight.add(task)
-            task.add_done_callback(self._done)
-        if not claims:
-            await self._wake.sleep(delay)  # a send finishing or a new row wakes it sooner
+            task.add_done_callback(self._inflight.discard)
+        await self._wake.sleep(delay)  # a send ending or a new row wakes it sooner
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._wake.set()
-
-    async def _claim(self) -> tuple[list[Claim], float]:
+    async def _turn(self, outcomes: list[Outcome]) -> tuple[list[Claim], float]:
         config = self._config()
         now = self._ctx.clock()
         channels = {c.name: c for c in config.channels}
         async with self._ctx.db.write() as conn:
+            results = await record(conn, outcomes, now, config.outbox)
             taken: Round = await claim_batch(
                 conn, channels, now, config.outbox.workers, config.outbox.lease
             )
-            upcoming = None if taken.claims else await next_due(conn, now, taken.full)
-        if taken.claims:
-            return taken.claims, 0.0
+            upcoming = await next_due(conn, now, taken.full)
+        for outcome, result in zip(outcomes, results, strict=True):
+            self._count(outcome, result, now)
         if upcoming is None:
-            return [], POLL
-        return [], max(0.01, min(POLL, upcoming - now))
+            return taken.claims, POLL
+        return taken.claims, max(0.01, min(POLL, upcoming - now))
+
+    async def _record_each(self, outcomes: list[Outcome]) -> None:
+        """After a failed turn: each outcome in a transaction of its own (one bad row must
+        not lose the others); a row that cannot be recorded is sent again after its lease."""
+        now = self._ctx.clock()
+        for outcome in outcomes:
+            try:
+                async with self._ctx.db.write() as conn:
+                    (result,) = await record(conn, [outcome], now, self._config().outbox)
+                self._count(outcome, result, now)
+            except Exception:
+                _log.exception(
+                    "recording outbox row %s failed; it is sent again when its lease runs out",
+                    outcome.claim.row.id,
+                )
 
     async def _deliver(self, claim: Claim) -> None:
         row = claim.row
@@ -116,45 +129,8 @@ class Sender:
             except Exception as exc:  # a channel's bug: keep the row, say what happened
                 _log.exception("channel %s failed to send outbox row %s", row.channel, row.id)
                 error = DeliveryError(f"{row.channel}: {type(exc).__name__}: {exc}")
-        await self._record(Outcome(claim, error))
-
-    async def _record(self, outcome: Outcome) -> None:
-        """Queue ``outcome`` for the next group commit; returns once it is committed."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((outcome, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_pending())
-        await asyncio.shield(done)  # a send cancelled at shutdown is still recorded
-
-    async def _write_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
-            try:
-                await self._write(batch)
-            except Exception:  # one bad outcome must not lose the others: each on its own
-                for item in batch:
-                    try:
-                        await self._write([item])
-                    except Exception:
-                        row = item[0].claim.row
-                        _log.exception(
-                            "recording outbox row %s failed; it is sent again when its "
-                            "lease runs out",
-                            row.id,
-                        )
-                        if not item[1].done():
-                            item[1].set_result(None)
-
-    async def _write(self, batch: list[_Pending]) -> None:
-        now = self._ctx.clock()
-        outcomes = [outcome for outcome, _done in batch]
-        async with self._ctx.db.write() as conn:
-            results = await record(conn, outcomes, now, self._config().outbox)
-        for outcome, result in zip(outcomes, results, strict=True):
-            self._count(outcome, result, now)
-        for _outcome, done in batch:
-            if not done.done():
-                done.set_result(None)
+        self._finished.append(Outcome(claim, error))
+        self._wake.set()
 
     def _count(self, outcome: Outcome, result: str, now: float) -> None:
         """Metrics and the log line of one recorded outcome."""
