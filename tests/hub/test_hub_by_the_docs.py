@@ -707,3 +707,21 @@ def test_an_https_monitor_is_degraded_when_its_certificate_is_close_to_expiry(
         server.server_close()
     assert (soon["status"], soon["message"]) == ("degraded", "TLS certificate expires in 0 days")
     assert (fine["status"], fine["message"]) == ("up", "HTTP 200")
+
+
+def test_hub_check_refuses_a_key_given_twice(tmp_path: Path) -> None:
+    """A second ``monitors:`` (a pasted block) silently replaced the first: its monitors
+    were gone and ``hub check`` said the file was valid."""
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        'monitors:\n  - {name: a, type: http, url: "http://127.0.0.1:1/"}\n'
+        'monitors:\n  - {name: b, type: http, url: "http://127.0.0.1:1/"}\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "line 3, column 1: not valid YAML: 'monitors' is given twice" in run.stderr
