@@ -83,10 +83,9 @@ class StatusApi:
 
     async def view(self, page: StatusPage) -> PageView:
         """The page's view, shared for VIEW_TTL seconds (see cache.py)."""
-        return await self.views.get(page.slug, lambda: self.build_view(page))
+        return await self.views.get(page.slug, lambda: self._build_view(page))
 
-    async def build_view(self, page: StatusPage) -> PageView:
-        """The page's view as of now (not shared: :meth:`view` is what visitors get)."""
+    async def _build_view(self, page: StatusPage) -> PageView:
         ctx = self._part.ctx
         now = ctx.clock()
         async with ctx.db.read() as conn:

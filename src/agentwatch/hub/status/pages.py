@@ -54,13 +54,12 @@ class StatusPages:
         self.fragments = Fragments(env)
 
     async def warm(self) -> None:
-        """Build and render each page once, not kept as its view (a page changes before
-        anyone asks): the monitors' days and pieces are then at hand, and the first visitors
-        after a start, often during an incident, do not each wait for 90 days of 1,000
-        monitors read and rendered, nor for the page's templates to compile."""
+        """Build each page's view (shared as any other) and render its monitors' pieces:
+        the first visitors after a start, often during an incident, then do not each wait
+        for 90 days of 1,000 monitors read and rendered, nor for the templates to compile."""
         self._part.ctx.templates.env.get_template("status/page.html")
         for page in self._part.settings.pages:
-            view = await self._part.api.build_view(page)
+            view = await self._part.api.view(page)
             self.fragments.of(page.slug, view.monitors)
 
     async def index(self, request: Request) -> Response:
