@@ -725,3 +725,21 @@ def test_hub_check_refuses_a_key_given_twice(tmp_path: Path) -> None:
     )
     assert run.returncode == 2, run.stdout + run.stderr
     assert "line 3, column 1: not valid YAML: 'monitors' is given twice" in run.stderr
+
+
+def test_a_request_while_the_database_is_gone_is_a_json_503(tmp_path: Path, pg_url: str) -> None:
+    """With its Postgres database gone, the API answered Starlette's plain-text "Internal
+    Server Error"."""
+    import psycopg
+    from tests.hub._support import PG_ADMIN
+
+    config = tmp_path / "hub.yaml"
+    config.write_text("monitors:\n  - {name: a, type: tcp, host: 127.0.0.1, port: 1}\n")
+    with HubProcess(config, database=pg_url, log=tmp_path / "hub.log") as hub:
+        assert httpx.get(f"{hub.url}/api/v1/monitors").status_code == 200
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{pg_url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        gone = httpx.get(f"{hub.url}/api/v1/monitors", timeout=30)
+        error = error_of(gone, 503)
+        assert error["message"] == "the hub's database is unavailable (the hub's log says why)"
+        assert httpx.get(f"{hub.url}/health/ready", timeout=30).status_code == 503

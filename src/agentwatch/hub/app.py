@@ -29,6 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -41,7 +42,7 @@ from .parts import HubContext, Part, PartSpec, load_parts
 from .store import Database, state_dir
 from .web import ApiError, Auth, Templates
 from .web.auth import COOKIE
-from .web.errors import api_error_response, http_error_response
+from .web.errors import api_error_response, database_error_response, http_error_response
 from .web.openapi import openapi_document
 
 __all__ = ["Hub"]
@@ -164,7 +165,11 @@ class Hub:
         app = Starlette(
             routes=routes,
             lifespan=self.lifespan,
-            exception_handlers={ApiError: api_error_response, HTTPException: http_error_response},
+            exception_handlers={
+                ApiError: api_error_response,
+                HTTPException: http_error_response,
+                OperationalError: database_error_response,
+            },
         )
         self._routes = routes
         return app

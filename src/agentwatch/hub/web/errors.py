@@ -9,6 +9,7 @@ Every API error has the same shape, so clients and tests read one thing::
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 __all__ = [
     "ApiError",
     "api_error_response",
+    "database_error_response",
     "http_error_response",
     "int_param",
     "read_json",
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 MAX_BODY = 10 * 1024 * 1024
+_log = logging.getLogger("agentwatch.hub")
 
 _Default = TypeVar("_Default", int, None)
 
@@ -79,6 +82,19 @@ async def http_error_response(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         message = f"no such path: {request.url.path}"
     return ApiError(exc.status_code, message, headers=exc.headers).response()
+
+
+async def database_error_response(_request: Request, exc: Exception) -> Response:
+    """The database refused or went away (Postgres restarting, the file's disk gone): a
+    503 in the JSON shape of every error, its reason in the log only (a public page's API
+    would show where the database lives); it was Starlette's plain "Internal Server Error"."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    _log.warning("a request failed, the database is unavailable: %s", reason)
+    return ApiError(
+        503,
+        "the hub's database is unavailable (the hub's log says why)",
+        headers={"Retry-After": "5"},
+    ).response()
 
 
 async def read_json(request: Request) -> Any:
