@@ -7,12 +7,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from tests.hub._receivers import FakeReceiver, eventually
 from tests.hub._support import running_hub
 
 from agentwatch.hub.alerts import verify_signature
 from agentwatch.hub.alerts.model import fingerprint
+from agentwatch.hub.alerts.tables import outbox
+from agentwatch.hub.store import Database
 
 TOKEN = "intake-t0ken"
 FAST = "group_wait: 0.2s\n  group_interval: 0.3s\n  repeat_interval: 1h"
@@ -229,3 +232,22 @@ async def test_unauthenticated_reads_are_refused(tmp_path: Path) -> None:
         )
         assert posted.status_code == 200
     _ = httpx  # the client type used by running_hub
+
+
+async def test_a_hub_stopped_right_after_a_send_records_it(tmp_path: Path) -> None:
+    """The sends that ended are recorded when the hub stops (not left ``sending`` for the
+    next start to repeat)."""
+    with FakeReceiver() as hook:
+        channels = f"    - {{name: notifier, type: webhook, url: '{hook.url}'}}\n"
+        routes = "    - {match: {severity: critical}, channels: [notifier]}\n"
+        async with running_hub(tmp_path, hub_yaml(tmp_path, channels, routes)) as (_hub, client):
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            await client.post("/api/v1/alerts", json=alert(), headers=auth)
+            await hook.arrive(1)
+    db = Database.open(f"sqlite:///{tmp_path}/hub.db")
+    try:
+        async with db.read() as conn:
+            rows = (await conn.execute(sa.select(outbox.c.state, outbox.c.attempts))).all()
+    finally:
+        await db.close()
+    assert [tuple(r) for r in rows] == [("sent", 1)]

@@ -27,6 +27,7 @@ __all__ = ["Sender"]
 
 POLL = 1.0
 BATCH = 500  # outcomes recorded in one turn at most
+STOP_GRACE = 5.0  # seconds the sends under way have to end when the hub stops
 _log = logging.getLogger("agentwatch.hub.alerts")
 
 
@@ -58,10 +59,19 @@ class Sender:
             while True:
                 await self._round()
         finally:
-            for task in list(self._inflight):
-                task.cancel()
-            if self._inflight:
-                await asyncio.gather(*self._inflight, return_exceptions=True)
+            await self._stop()
+
+    async def _stop(self) -> None:
+        """Let the sends under way end (up to :data:`STOP_GRACE`) and record them: a hub
+        stopped on purpose leaves no delivered row for the next start to send again."""
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=STOP_GRACE)
+        for task in list(self._inflight):
+            task.cancel()
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        finished, self._finished = self._finished, []
+        await self._record_each(finished)
 
     async def _round(self) -> None:
         """Record the sends that ended and claim the next rows, in one transaction (one
@@ -69,6 +79,10 @@ class Sender:
         outcomes, self._finished = self._finished[:BATCH], self._finished[BATCH:]
         try:
             claims, delay = await self._turn(outcomes)  # delay: until the next row is due
+        except asyncio.CancelledError:
+            # the hub stops: _stop records them (a row recorded already is left as it is)
+            self._finished[:0] = outcomes
+            raise
         except Exception:
             _log.exception("recording and claiming outbox rows failed; retrying in %.0f s", POLL)
             await self._record_each(outcomes)
@@ -96,8 +110,9 @@ class Sender:
         return taken.claims, max(0.01, min(POLL, upcoming - now))
 
     async def _record_each(self, outcomes: list[Outcome]) -> None:
-        """After a failed turn: each outcome in a transaction of its own (one bad row must
-        not lose the others); a row that cannot be recorded is sent again after its lease."""
+        """Each outcome in a transaction of its own, after a failed turn (one bad row must
+        not lose the others) and when the hub stops; a row that cannot be recorded is sent
+        again after its lease."""
         now = self._ctx.clock()
         for outcome in outcomes:
             try:
