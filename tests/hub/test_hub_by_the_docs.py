@@ -433,25 +433,31 @@ def test_an_http_monitors_env_secrets_are_never_shown(tmp_path: Path) -> None:
     (tmp_path / "hub_token").write_text(TOKEN)
     with Target() as web:
         url = web.url.replace("http://", "http://probe:${API_KEY}@") + "/v1?key=${API_KEY}"
+        port = web.url.rsplit(":", 1)[1]
         config = tmp_path / "hub.yaml"
         config.write_text(
             f'monitors:\n  - {{name: keyed, type: http, url: "{url}", interval: 1s,\n'
             '      headers: {Authorization: "Bearer ${API_KEY}"}, expect: {status: 201}}\n'
+            '  - {name: placed, type: http, url: "http://${API_HOST}:${API_PORT}/v1",\n'
+            "      interval: 1s, expect: {status: 201}}\n"
             "api: {token_file: hub_token}\n"
         )
-        env = {"XDG_STATE_HOME": str(tmp_path / "state"), "API_KEY": key}
+        env = {"XDG_STATE_HOME": str(tmp_path / "state"), "API_KEY": key,
+               "API_HOST": "127.0.0.1", "API_PORT": port}  # fmt: skip
         database = f"sqlite:///{tmp_path}/hub.db"
         with (
             HubProcess(config, database=database, env=env, log=tmp_path / "hub.log") as hub,
             httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {TOKEN}"}) as api,
         ):
-            wait_until("keyed down", lambda: api.get("/api/v1/alerts").json()["alerts"], 30)
+            wait_until("both down", lambda: len(api.get("/api/v1/alerts").json()["alerts"]) == 2)
             monitor = api.get("/api/v1/monitors/keyed").json()
             assert monitor["message"].startswith("HTTP 200 from http://probe:***@127.0.0.1")
             assert monitor["spec"]["headers"] == {"Authorization": "Bearer ${API_KEY}"}
             assert monitor["spec"]["url"] == url
-            [alert] = api.get("/api/v1/alerts").json()["alerts"]
-            assert alert["annotations"]["target"].endswith("/v1?key=***")
+            alerts = {a["labels"]["monitor"]: a for a in api.get("/api/v1/alerts").json()["alerts"]}
+            assert alerts["keyed"]["annotations"]["target"].endswith("/v1?key=***")
+            # a host and port from the environment are not secrets: shown as they are
+            assert alerts["placed"]["annotations"]["target"] == f"http://127.0.0.1:{port}/v1"
             export = subprocess.run(
                 [sys.executable, "-m", "agentwatch", "hub", "export", "--hub", hub.url,
                  "--token-file", str(tmp_path / "hub_token")],

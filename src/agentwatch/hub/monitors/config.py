@@ -487,18 +487,26 @@ def _redis_url(node: Node) -> Secret | None:
     return url
 
 
+_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#]*)")
+
+
 def _hidden(node: Node, url: str) -> tuple[str, ...]:
-    """What ``${ENV}`` references in the url, headers and body expand to, and the url's
-    password: never shown in a message, a target or a log."""
+    """What ``${ENV}`` references in the headers, the body and the url (but its host and
+    port: ``http://${API_HOST}:${API_PORT}/`` hides nothing; a whole ``${API_URL}`` hides
+    all of it) expand to, and the url's password: never shown in a message, a target or a
+    log."""
+    raw = node.data.get("url")
     headers = node.data.get("headers")
-    written = [node.data.get("url"), node.data.get("body")]
-    written += list(headers.values()) if isinstance(headers, Mapping) else []
+    written = [node.data.get("body"), *(headers.values() if isinstance(headers, Mapping) else [])]
+    if isinstance(raw, str):
+        authority = _AUTHORITY.match(raw)
+        written.append(raw[: authority.start(1)] + raw[authority.end(1) :] if authority else raw)
     names = {m.group(1) for w in written if isinstance(w, str) for m in ENV_REFERENCE.finditer(w)}
+    found = [node.environ[n] for n in sorted(names) if node.environ.get(n)]
     try:
         password = urlsplit(url).password
     except ValueError:
         password = None
-    found = [node.environ[n] for n in sorted(names) if node.environ.get(n)]
     return tuple(found + ([password] if password else []))
 
 
