@@ -749,3 +749,17 @@ def test_a_request_while_the_database_is_gone_is_a_json_503(tmp_path: Path, pg_u
         error = error_of(gone, 503)
         assert error["message"] == "the hub's database is unavailable (the hub's log says why)"
         assert httpx.get(f"{hub.url}/health/ready", timeout=30).status_code == 503
+
+
+def test_pausing_a_down_monitor_does_not_say_it_recovered(tried: Tried) -> None:
+    """Pausing resolves a monitor's alert; the resolution read "leaky recovered", which an
+    on-call engineer takes for fixed."""
+    wait_until("leaky down", lambda: status_of(tried, "leaky") == "down", 30)
+    wait_until("its alert", lambda: tried.alerts("leaky"), 10)
+    assert tried.client.post("/api/v1/monitors/leaky/pause").status_code == 200
+    try:
+        [alert] = [a for a in tried.alerts("leaky") if a["labels"]["alertname"] == "MonitorDown"]
+        assert alert["status"] == "resolved"
+        assert alert["annotations"]["summary"] == "leaky was paused: no longer checked"
+    finally:
+        tried.client.post("/api/v1/monitors/leaky/resume")

@@ -41,6 +41,8 @@ def _monitor_alert(
     summary = f"{event.monitor} {_WORDS.get(state, 'recovered')}"
     if event.status == "removed":
         summary = f"{event.monitor} was removed from the hub"
+    elif event.status == "paused":  # resolved because no longer checked, not "recovered"
+        summary = f"{event.monitor} was paused: no longer checked"
     annotations = {"summary": summary, "description": event.message}
     if event.target:
         annotations["target"] = event.target
