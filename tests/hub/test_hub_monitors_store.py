@@ -4,16 +4,19 @@ table keeps rows written before it, a passing check keeps no trace id."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from starlette.responses import JSONResponse
 
 from agentwatch.hub.monitors import store
 from agentwatch.hub.monitors.config import MonitorConfig, Retention, monitor_from_json
 from agentwatch.hub.monitors.tables import results, rollups
 from agentwatch.hub.monitors.uptime import UptimeWindows
+from agentwatch.hub.monitors.views import UPTIME_WINDOWS, EncodedListing, monitor_json
 from agentwatch.hub.store import Database
 from agentwatch.hub.store.migrate import alembic_config
 
@@ -146,5 +149,42 @@ async def test_uptime_kept_between_asks_matches_uptime_summed_afresh(url: str) -
         assert asked == fresh and asked["b"]["90d"] == 1.0  # type: ignore[index]
         asked, fresh = await both(["a", "c"], NOW + 2 * DAY)  # c: never checked
         assert asked == fresh and asked["c"] == {"24h": None, "7d": None, "90d": None}  # type: ignore[index]
+    finally:
+        await db.close()
+
+
+async def test_the_kept_listing_says_what_a_listing_encoded_afresh_says(url: str) -> None:
+    """/api/v1/monitors keeps each monitor's encoded JSON; after checks, a pause and a
+    monitor gone, it is byte for byte what Starlette encodes from the rows afresh."""
+    db = Database.open(url)
+    kept = EncodedListing()
+    monitors = [_monitor(name) for name in ("a", "b", "c")]
+
+    async def listing(names: list[str]) -> tuple[bytes, bytes]:
+        async with db.read() as conn:
+            rows = await store.state_rows(conn, names, store.LISTED)
+            uptime = await UptimeWindows(UPTIME_WINDOWS).of(conn, names, NOW + 10)
+        fresh = JSONResponse({"monitors": [monitor_json(r, uptime[r.name]) for r in rows]}).body
+        return kept.body(rows, uptime), bytes(fresh)
+
+    try:
+        await db.migrate()
+        async with db.write() as conn:
+            await store.sync_yaml(conn, monitors, NOW)
+        first, fresh = await listing(["a", "b", "c"])
+        assert first == fresh and b'"status":"pending"' in first
+        async with db.write() as conn:
+            await store.record(conn, monitors[0], store.Outcome("down", NOW + 1, 2.0, "refused"))
+            await store.set_paused(conn, "b", True, NOW + 2)
+        second, fresh = await listing(["a", "b", "c"])
+        assert second == fresh != first
+        assert json.loads(second)["monitors"][0]["uptime"]["24h"] == 0.0
+        assert [m["status"] for m in json.loads(second)["monitors"]] == [
+            "down",
+            "paused",
+            "pending",
+        ]
+        third, fresh = await listing(["a", "c"])
+        assert third == fresh and b'"name":"b"' not in third
     finally:
         await db.close()

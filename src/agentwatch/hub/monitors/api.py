@@ -21,7 +21,7 @@ from .badge import badge_svg
 from .config import MonitorConfig, dependency_cycle, depends_problems, monitor_from_json
 from .maintenance import add_window, end_window
 from .uptime import UptimeWindows
-from .views import UPTIME_WINDOWS, monitor_json
+from .views import UPTIME_WINDOWS, EncodedListing, monitor_json
 
 if TYPE_CHECKING:
     from .part import MonitorsPart
@@ -37,15 +37,22 @@ class MonitorsApi:
         self.part = part
         self.ctx = part.ctx
         self.uptime = UptimeWindows(UPTIME_WINDOWS)
+        self.encoded = EncodedListing()
 
     # -- reading -------------------------------------------------------------------------
+
+    async def _rows(
+        self, names: list[str] | None = None, *, detail: bool = False
+    ) -> tuple[list[Any], dict[str, dict[str, float | None]]]:
+        async with self.ctx.db.read() as conn:
+            rows = await store.state_rows(conn, names, () if detail else store.LISTED)
+            uptime = await self.uptime.of(conn, [r.name for r in rows], self.ctx.clock())
+        return rows, uptime
 
     async def _listing(
         self, names: list[str] | None = None, *, detail: bool = False
     ) -> list[dict[str, Any]]:
-        async with self.ctx.db.read() as conn:
-            rows = await store.state_rows(conn, names, () if detail else store.LISTED)
-            uptime = await self.uptime.of(conn, [r.name for r in rows], self.ctx.clock())
+        rows, uptime = await self._rows(names, detail=detail)
         return [monitor_json(row, uptime[row.name], detail=detail) for row in rows]
 
     async def list_monitors(self, request: Request) -> Response:
@@ -56,7 +63,8 @@ class MonitorsApi:
           401: {description: token required}
         """
         self.ctx.auth.require(request)
-        return JSONResponse({"monitors": await self._listing()})
+        rows, uptime = await self._rows()
+        return Response(self.encoded.body(rows, uptime), media_type="application/json")
 
     async def get_monitor(self, request: Request) -> Response:
         """One monitor, with its health components and the spec it runs.

@@ -283,7 +283,7 @@ class Directory:
 
     async def states(self, names: Sequence[str] | None = None) -> list[MonitorState]:
         async with self.part.ctx.db.read() as conn:
-            rows = await store.state_rows(conn, names)
+            rows = await store.state_rows(conn, names, store.LISTED)
         by_name = {row.name: state_of(row) for row in rows}
         order = list(names) if names is not None else sorted(by_name)
         return [by_name[name] for name in order if name in by_name]

@@ -124,8 +124,12 @@ async def delete_monitor(conn: AsyncConnection, name: str) -> None:
     await conn.execute(state.delete().where(state.c.name == name))
 
 
-LISTED = tuple(c for c in state.c if c.name not in ("components", "last_push", "created_at"))
-LISTED = tuple(c for c in LISTED if not c.name.startswith("lease_"))  # what a listing shows
+_UNLISTED = ("spec", "components", "last_push", "created_at", "lease_owner", "lease_until")
+# what a listing shows, the spec as its JSON text (decoded only where shown anew)
+LISTED = (
+    *(c for c in state.c if c.name not in _UNLISTED),
+    sa.cast(state.c.spec, sa.Text).label("spec"),
+)
 
 
 async def state_rows(
