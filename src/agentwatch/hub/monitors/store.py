@@ -348,7 +348,7 @@ async def uptime_sums(
     firsts: Sequence[float],
     *,
     before: float | None = None,
-) -> dict[str, list[int]]:
+) -> dict[str, tuple[int, ...]]:
     """For each monitor with rollups of ``period``: ``[counted, good]`` for each start in
     ``firsts`` (the rollups starting at or after it, and before ``before``), flat; counted
     leaves maintenance out, good is up or degraded. One statement, one row a monitor."""
@@ -368,8 +368,8 @@ async def uptime_sums(
     )
     if before is not None:
         query = query.where(rollups.c.start < before)
-    rows = await conn.execute(query.group_by(rollups.c.monitor))
-    return {row[0]: [int(value or 0) for value in row[1:]] for row in rows}
+    rows = (await conn.execute(query.group_by(rollups.c.monitor))).all()
+    return {values[0]: values[1:] for values in map(tuple, rows)}  # sums of integers: ints
 
 
 _DAY_COLUMNS: tuple[str, ...] = ("monitor", "start", "checks", "up", "degraded", "maintenance")
