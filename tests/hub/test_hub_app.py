@@ -42,13 +42,60 @@ async def test_core_routes_and_token(tmp_path: Path) -> None:
             content="token=t0ken&next=/",
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
-        assert login.status_code == 303 and "agentwatch_hub_token" in login.headers["set-cookie"]
+        assert login.status_code == 303 and "agentwatch_hub_session" in login.headers["set-cookie"]
         wrong = await client.post(
             "/login",
             content="token=nope",
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         assert wrong.status_code == 401 and "Wrong token" in wrong.text
+
+
+async def test_the_login_cookie_is_a_signed_session_not_the_token(tmp_path: Path) -> None:
+    """The cookie holds an expiry and its HMAC: not the token; it expires after 12 h,
+    a forged or altered one is refused, and rotating the token ends it."""
+    (tmp_path / "token").write_text("t0ken-kept-secret")
+    (tmp_path / "hub.yaml").write_text("api: {token_file: token}\n")
+    now = [1_800_000_000.0]
+    hub = Hub(
+        load_config(tmp_path / "hub.yaml"),
+        environ={"XDG_STATE_HOME": str(tmp_path)},
+        clock=lambda: now[0],
+    )
+    app = hub.asgi()
+    transport = httpx.ASGITransport(app=app)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="https://hub") as client,
+    ):
+        login = await client.post("/login", content="token=t0ken-kept-secret&next=/", headers=form)
+        cookie = login.headers["set-cookie"]
+        assert "t0ken-kept-secret" not in cookie
+        attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+        assert {"httponly", "secure", "max-age"} <= attributes
+        assert "samesite=lax" in cookie.lower() and "max-age=43200" in cookie.lower()
+        value = client.cookies["agentwatch_hub_session"]
+
+        async def reload_with(session: str) -> int:
+            client.cookies.clear()
+            client.cookies.set("agentwatch_hub_session", session)
+            return (await client.post("/api/v1/reload")).status_code
+
+        assert await reload_with(value) == 200
+        assert await reload_with("t0ken-kept-secret") == 401  # the old cookie's content
+        version, expires, signature = value.split(".")
+        later = f"{version}.{int(expires) + 86400}.{signature}"
+        assert await reload_with(later) == 401  # a longer expiry is not signed
+        now[0] += 12 * 3600 + 1
+        assert await reload_with(value) == 401  # expired
+        now[0] -= 12 * 3600 + 1
+        (tmp_path / "token").write_text("rotated")
+        ok = await client.post(
+            "/api/v1/reload", headers={"Authorization": "Bearer t0ken-kept-secret"}
+        )
+        assert ok.status_code == 200
+        assert await reload_with(value) == 401  # the token rotated: the session ended
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -41,7 +41,6 @@ from .events import Events
 from .parts import HubContext, Part, PartSpec, load_parts
 from .store import Database, state_dir
 from .web import ApiError, Auth, Templates
-from .web.auth import COOKIE
 from .web.errors import api_error_response, database_error_response, http_error_response
 from .web.openapi import openapi_document
 
@@ -76,7 +75,7 @@ class Hub:
             events=Events(),
             registry=CollectorRegistry(),
             http=http or httpx.AsyncClient(timeout=10.0, follow_redirects=False),
-            auth=Auth(config.api_token),
+            auth=Auth(config.api_token, clock=clock),
             templates=Templates([spec.name for spec in self.specs], nav=nav, clock=clock),
             public_url=config.server.base_url,
             state_dir=state_dir(self.environ),
@@ -240,7 +239,7 @@ class Hub:
                 request, "web/login.html", {"next": nxt, "failed": True}, status_code=401
             )
         response = RedirectResponse(nxt, status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=30 * 86400)
+        self.context.auth.start_session(request, response)
         return response
 
 
