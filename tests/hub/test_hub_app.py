@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -111,6 +117,47 @@ def test_serve_as_a_process_and_stop_on_sigterm(
     # uvicorn re-raises the signal it caught once shut down, as a well-behaved process does
     assert hub.proc is not None and hub.proc.returncode in (0, -15), hub.output()
     assert "Application shutdown complete" in hub.output()
+
+
+def test_serve_on_port_0_links_to_the_port_bound(tmp_path: Path) -> None:
+    """``--port 0``: the system picks the port, and the links the hub writes name it."""
+    (tmp_path / "hub.yaml").write_text(
+        "status_pages: [{slug: public, title: Agent API, public: true, monitors: [api]}]\n"
+    )
+    log = tmp_path / "hub.log"
+    hub = HubProcess(tmp_path / "hub.yaml", database=f"sqlite:///{tmp_path}/hub.db", log=log)
+    hub.args[hub.args.index("--port") + 1] = "0"
+    hub.spawn()
+    try:
+        deadline = time.monotonic() + 30
+        while not (
+            bound := re.search(r"agentwatch hub on (http://127\.0\.0\.1:\d+)", hub.output())
+        ):
+            assert hub.proc is not None and hub.proc.poll() is None, hub.output()
+            assert time.monotonic() < deadline, hub.output()
+            time.sleep(0.1)
+        hub.url = bound[1]
+        hub.ready()
+        page = httpx.get(hub.url + "/api/v1/status/public").json()
+        assert page["page"]["url"] == f"{hub.url}/status/public" and not hub.url.endswith(":0")
+    finally:
+        hub.stop()
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = subprocess.run(
+            [sys.executable, "-m", "agentwatch", "hub", "serve", "--port", str(port)],
+            env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert served.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in served.stderr
 
 
 @pytest.mark.parametrize(

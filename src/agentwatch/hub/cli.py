@@ -11,9 +11,11 @@ import asyncio
 import importlib
 import logging
 import signal
+import socket
 import sys
 from typing import Any
 
+from .._exceptions import AgentwatchError
 from .configfile import (
     DEFAULT_PORT,
     HubConfig,
@@ -98,6 +100,8 @@ async def _serve(config: HubConfig) -> None:
 
     from .app import Hub
 
+    listening = _bind(config.server.host, config.server.port)
+    config = config.with_server(port=listening.getsockname()[1])  # --port 0: the one bound
     hub = Hub(config)
     await hub.context.db.migrate()  # a schema too new, or a database in use, stops here
     server = uvicorn.Server(
@@ -114,7 +118,22 @@ async def _serve(config: HubConfig) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(hub)))
     _log.info("agentwatch hub on %s (database %s)", config.server.base_url, hub.context.db.url)
-    await server.serve()
+    await server.serve(sockets=[listening])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the hub is built so that ``--port 0`` links (status
+    pages, notifications) name the port the system chose, not ``:0``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host.strip("[]"), port))
+    except OSError as exc:
+        listening.close()
+        raise AgentwatchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 async def _reload(hub: Any) -> None:
