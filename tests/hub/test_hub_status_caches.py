@@ -171,8 +171,10 @@ def _state(status: str, message: str = "", name: str = "api", **more: Any) -> Mo
     return MonitorState(name, "http", status, message=message, **fields)
 
 
-def _piece(fragments: Fragments, state: MonitorState, days: list[DayUptime]) -> str:
-    return str(fragments.of("public", [monitor_view(state, days)])[state.name])
+def _piece(
+    fragments: Fragments, state: MonitorState, days: list[DayUptime], *, operator: bool = True
+) -> str:
+    return str(fragments.of("public", [monitor_view(state, days)], operator=operator)[state.name])
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ def test_a_monitors_piece_is_rendered_again_when_what_it_shows_changes(
     fragments = Fragments(env)
     first = _piece(fragments, _state("up", "ok"), _days(1.0, 1.0))
     again = _piece(fragments, second, second_days)
-    direct = env.get_template(TEMPLATE).render(m=monitor_view(second, second_days))
+    direct = env.get_template(TEMPLATE).render(m=monitor_view(second, second_days), operator=True)
     assert again == direct  # what an include of the template would give
     assert (again != first) == changes
 
@@ -205,6 +207,19 @@ def test_a_down_monitor_shows_its_new_message_and_cause() -> None:
     assert "HTTP 503" in _piece(fragments, _state("down", "HTTP 503"), days)
     piece = _piece(fragments, _state("down", "HTTP 502", cause="postgres"), days)
     assert "because postgres is down: HTTP 502" in piece and "HTTP 503" not in piece
+
+
+def test_a_visitors_piece_has_the_cause_not_the_check_message() -> None:
+    """The check's message names the probe's target: an operator's piece has it, a
+    visitor's (kept apart, so neither serves the other) does not."""
+    fragments = Fragments(_env())
+    days = _days(1.0, 0.5)
+    state = _state("down", "HTTP 500 from http://127.0.0.1:8000/", cause="postgres")
+    operator = _piece(fragments, state, days, operator=True)
+    visitor = _piece(fragments, state, days, operator=False)
+    assert "because postgres is down: HTTP 500 from http://127.0.0.1:8000/" in operator
+    assert "because postgres is down" in visitor and "127.0.0.1" not in visitor
+    assert _piece(fragments, state, days, operator=True) == operator
 
 
 # -- the view, stale while the next builds ---------------------------------------------

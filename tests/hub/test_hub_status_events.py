@@ -75,9 +75,8 @@ async def test_a_monitor_on_a_page_going_down_opens_one_and_recovery_resolves_it
         assert incident["status"] == "investigating" and incident["impact"] == "major"
         assert incident["pages"] == ["public", "ops"]
         assert incident["opened_by"] == "monitor:api"
-        assert (
-            incident["updates"][0]["message"] == "api is down: HTTP 503 from http://127.0.0.1:8000/"
-        )
+        # the page's words, not the probe's message (its target is the operator's to see)
+        assert incident["updates"][0]["message"] == "api is down."
         assert [(e.status, e.url) for e in told] == [
             ("investigating", "http://127.0.0.1:9800/status/public")
         ]
@@ -144,7 +143,7 @@ async def test_a_child_down_because_of_its_parent_joins_the_parents_incident(
         assert [m["name"] for m in incident["monitors"]] == ["api", "postgres"]
         assert incident["pages"] == ["ops", "public"]  # the child's pages joined
         assert incident["updates"][-1]["message"] == (
-            "api is down because postgres, which it depends on, is down: HTTP 500"
+            "api is down because postgres, which it depends on, is down."
         )
         clock.now += 50
         await change(hub, "postgres", "up")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import html as html_text
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -203,6 +204,57 @@ def test_a_private_page_sends_a_browser_to_the_login_and_back(tmp_path: Path) ->
             browser.get(f"{url}/status")
             links = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#pages a")]
             assert links == ["Agent API", "Internal"]
+
+
+def test_a_visitor_sees_status_and_cause_an_operator_also_the_check_message(
+    tmp_path: Path,
+) -> None:
+    """The check's message names the probe's target (``HTTP 503 from http://...``): a public
+    page shows a visitor the status and the cause, and an operator, signed in on the same
+    page, the message too; the JSON twin nulls it for the visitor."""
+    directory = Directory()
+    api = directory.state["api"]
+    directory.state["api"] = MonitorState(
+        api.name, api.type, api.status, api.last_check, api.latency_ms, api.message,
+        cause="postgres",
+    )  # fmt: skip
+    probe = "HTTP 503 from http://127.0.0.1:8000/"
+    with _serve(tmp_path) as (hub, url):
+        _show(hub, directory)
+        with chromium() as browser:
+
+            def messages() -> dict[str, str]:
+                rows = browser.find_elements(By.CSS_SELECTOR, "#monitors li.monitor")
+                return {
+                    row.get_attribute("data-monitor") or "": " | ".join(
+                        e.text for e in row.find_elements(By.CSS_SELECTOR, ".message")
+                    )
+                    for row in rows
+                }
+
+            browser.get(f"{url}/status/public")
+            assert messages() == {"api": "because postgres is down", "search": "",
+                                  "postgres": "", "redis": ""}  # fmt: skip
+            assert "127.0.0.1:8000" not in browser.page_source
+            assert "slow: 800 ms" not in browser.page_source
+            browser.get(f"{url}/login?next=/status/public")
+            browser.find_element(By.NAME, "token").send_keys(TOKEN)
+            browser.find_element(By.CSS_SELECTOR, "form button, form input[type=submit]").click()
+            wait_for(lambda: browser.current_url == f"{url}/status/public")
+            assert messages() == {
+                "api": f"because postgres is down: {probe}",
+                "search": "",
+                "postgres": "deploy window",
+                "redis": "slow: 800 ms",
+            }
+        visitor = httpx.get(f"{url}/api/v1/status/public").json()
+        operator = httpx.get(f"{url}/api/v1/status/public", headers=AUTH).json()
+        again = httpx.get(f"{url}/api/v1/status/public").json()
+        assert [m["message"] for m in visitor["monitors"]] == [None] * 4
+        assert visitor["monitors"][0]["cause"] == "postgres"
+        assert operator["monitors"][0]["message"] == probe
+        assert [m["message"] for m in again["monitors"]] == [None] * 4  # not the operator's
+        assert probe not in json.dumps(again)
 
 
 def test_the_json_twin_and_the_openapi_document(tmp_path: Path) -> None:

@@ -51,6 +51,11 @@ class _Body(NamedTuple):
     body: bytes
 
 
+class _BodyKey(NamedTuple):
+    slug: str
+    operator: bool  # the token: the monitors' check messages are in the body
+
+
 def incident_id(request: Request) -> int:
     raw = request.path_params["incident_id"]
     if not raw.isdigit():
@@ -62,7 +67,7 @@ class StatusApi:
     def __init__(self, part: StatusPart) -> None:
         self._part = part
         self.views: ViewCache[PageView] = ViewCache(VIEW_TTL)
-        self._bodies: dict[str, _Body] = {}
+        self._bodies: dict[_BodyKey, _Body] = {}
 
     # -- pages -----------------------------------------------------------------------------
 
@@ -138,17 +143,20 @@ class StatusApi:
         raw = request.query_params.get("days", str(DAYS))
         if not raw.isdigit() or int(raw) > DAYS:
             raise ApiError(400, f"days: {raw!r} is not valid: expected 0 to {DAYS}", field="days")
-        return Response(await self._body(page, int(raw)), media_type="application/json")
+        key = _BodyKey(page.slug, self._part.ctx.auth.allows(request))
+        return Response(await self._body(page, key, int(raw)), media_type="application/json")
 
-    async def _body(self, page: StatusPage, days: int) -> bytes:
+    async def _body(self, page: StatusPage, key: _BodyKey, days: int) -> bytes:
         """The page's JSON, encoded once per view and ``days`` (1,000 monitors' 90 days are
-        90,000 objects: most of a visit's time), the last one asked for each page."""
+        90,000 objects: most of a visit's time), the last one asked for each page by
+        visitors and by operators (only theirs has the check messages)."""
         view = await self.view(page)
-        kept = self._bodies.get(page.slug)
+        kept = self._bodies.get(key)
         if kept is not None and kept.view is view and kept.days == days:
             return kept.body
-        body = bytes(JSONResponse(view.as_json(self._part.ctx.public_url, days)).body)
-        self._bodies[page.slug] = _Body(view, days, body)
+        shown = view.as_json(self._part.ctx.public_url, days, operator=key.operator)
+        body = bytes(JSONResponse(shown).body)
+        self._bodies[key] = _Body(view, days, body)
         return body
 
     # -- incidents -------------------------------------------------------------------------

@@ -145,7 +145,9 @@ class AutoIncidents:
 
 
 def _down_message(event: MonitorChange, *, again: bool = False) -> str:
+    """What is down, in the page's words: not the check's message, which names the probe's
+    target (an operator reads it on ``/`` and in the monitors API)."""
     what = f"{event.monitor} is down{' again' if again else ''}"
     if event.cause:
         what += f" because {event.cause}, which it depends on, is down"
-    return f"{what}: {event.message}" if event.message else f"{what}."
+    return f"{what}."

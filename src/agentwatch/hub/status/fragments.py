@@ -2,9 +2,11 @@
 
 A page of 1,000 monitors is 1,000 renderings of the piece, about 110 ms on every request,
 while between two builds almost every monitor shows the same. The piece shows the
-monitor's name, status, description, message and cause (when not up) and its bars
-(uptime, runs, the days table), not its last check: kept under those, a page is its
-wrapper around strings already made. The bars are compared by identity: ``view.py`` hands
+monitor's name, status, description, cause (when not up), the check's message (when not
+up, and to an operator only: it names the probe's target) and its bars (uptime, runs, the
+days table), not its last check: kept under those, a page is its wrapper around strings
+already made. Visitors' and operators' pieces are kept apart (an operator's visit does
+not make every visitor's piece render again). The bars are compared by identity: ``view.py`` hands
 back the same bars object for the same days (and the piece kept holds it, so the identity
 cannot be reused by another object).
 """
@@ -35,13 +37,13 @@ class _Shown(NamedTuple):
     cause: str | None
 
 
-def _shown(state: MonitorState) -> _Shown:
+def _shown(state: MonitorState, operator: bool) -> _Shown:
     down = state.status != "up"  # message and cause are shown only then
     return _Shown(
         state.name,
         state.status,
         state.description,
-        state.message if down else None,
+        state.message if down and operator else None,
         state.cause if down else None,
     )
 
@@ -57,18 +59,22 @@ class Fragments:
 
     def __init__(self, env: jinja2.Environment) -> None:
         self._env = env
-        self._pages: dict[str, dict[str, _Piece]] = {}
+        self._pages: dict[tuple[str, bool], dict[str, _Piece]] = {}
 
-    def of(self, slug: str, monitors: Iterable[MonitorView]) -> dict[str, Markup]:
-        """Monitor name -> its rendered piece, for page ``slug``."""
+    def of(
+        self, slug: str, monitors: Iterable[MonitorView], *, operator: bool = False
+    ) -> dict[str, Markup]:
+        """Monitor name -> its rendered piece, for page ``slug`` as a visitor sees it (or
+        an operator, ``operator``: with the check messages)."""
         template = self._env.get_template(TEMPLATE)
-        before = self._pages.get(slug, {})
+        before = self._pages.get((slug, operator), {})
         pieces: dict[str, _Piece] = {}
         for m in monitors:
-            shown = _shown(m.state)
+            shown = _shown(m.state, operator)
             piece = before.get(m.name)
             if piece is None or piece.bars is not m.bars or piece.shown != shown:
-                piece = _Piece(shown, m.bars, Markup(template.render(m=m)))
+                html = Markup(template.render(m=m, operator=operator))
+                piece = _Piece(shown, m.bars, html)
             pieces[m.name] = piece
-        self._pages[slug] = pieces
+        self._pages[(slug, operator)] = pieces
         return {name: piece.html for name, piece in pieces.items()}

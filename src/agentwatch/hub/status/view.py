@@ -143,7 +143,9 @@ class MonitorView:
         text += f"; {notable} {'day' if notable == 1 else 'days'} with downtime"
         return text + (f", {empty} without data." if empty else ".")
 
-    def as_json(self, days: int = DAYS) -> dict[str, Any]:
+    def as_json(self, days: int = DAYS, *, operator: bool = False) -> dict[str, Any]:
+        """``operator``: the request carries the token; only then is the check's message
+        (``HTTP 500 from http://10.0.0.5:8000/``: the probe's target) in it, else null."""
         s = self.state
         return {
             "name": s.name,
@@ -151,7 +153,7 @@ class MonitorView:
             "status": s.status,
             "status_text": STATUS_ICONS.get(s.status, ("", s.status))[1],
             "description": s.description,
-            "message": s.message,
+            "message": s.message if operator else None,
             "cause": s.cause,
             "last_check": iso(s.last_check),
             "latency_ms": s.latency_ms,
@@ -242,8 +244,12 @@ class PageView:
     def maintenance(self) -> list[MonitorState]:
         return [m.state for m in self.monitors if m.state.status == "maintenance"]
 
-    def as_json(self, public_url: str, days: int = DAYS) -> dict[str, Any]:
-        """``days``: how many of the last days each monitor lists (0: none)."""
+    def as_json(
+        self, public_url: str, days: int = DAYS, *, operator: bool = False
+    ) -> dict[str, Any]:
+        """``days``: how many of the last days each monitor lists (0: none); ``operator``:
+        the monitors' check messages are included (a visitor gets null). A maintenance
+        entry's message is the window's name, written for the page, so it stays."""
         p = self.page
         return {
             "page": {
@@ -263,7 +269,7 @@ class PageView:
                 }
                 for g in self.groups
             ],
-            "monitors": [m.as_json(days) for m in self.monitors],
+            "monitors": [m.as_json(days, operator=operator) for m in self.monitors],
             "maintenance": [{"monitor": s.name, "message": s.message} for s in self.maintenance],
             "incidents": {
                 "active": [i.as_json(self.now, public_url) for i in self.active],
