@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from tests.hub._support import running_hub
 
 from agentwatch.hub.app import Hub
 from agentwatch.hub.events import IncidentChange, MonitorChange
+from agentwatch.hub.store.migrate import alembic_config
 
 HUB_YAML = """
 status_pages:
@@ -220,3 +223,48 @@ async def test_concurrent_visitors_share_one_build_of_the_page() -> None:
     with pytest.raises(RuntimeError):
         await cache.get("public", failing)
     assert await cache.get("public", build) == 4  # a failure is not kept
+
+
+def test_updates_written_before_keep_the_page_words_not_the_check_message(
+    tmp_path: Path,
+) -> None:
+    """A hub upgraded from a version that wrote the check's message into the monitors'
+    updates no longer shows it: those updates say what is down; a person's stay."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/hub.db")
+    written = [
+        ("monitor:api", "api is down: HTTP 500 from http://10.0.0.5:8000/"),
+        ("monitor:api", "api is down again: connection refused"),
+        ("monitor:api", "api is down because postgres, which it depends on, is down: HTTP 500"),
+        ("monitor:api", "api is up again after 2 m 05 s. Resolved automatically."),
+        ("monitor:pg", "pg is down."),
+        ("ana", "api is down: we are on it"),
+    ]
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "status_0001")
+        conn.execute(
+            sa.text(
+                "INSERT INTO status_incidents (id, title, status, impact, pages, automatic,"
+                " opened_by, opened_at, updated_at) VALUES (1, 'api is down', 'investigating',"
+                " 'major', '[]', 1, 'monitor:api', 1.0, 1.0)"
+            )
+        )
+        for by, message in written:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO status_incident_updates (incident_id, at, status, message, by)"
+                    " VALUES (1, 1.0, 'investigating', :message, :by)"
+                ),
+                {"message": message, "by": by},
+            )
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "heads")
+        rows = conn.execute(sa.text("SELECT message FROM status_incident_updates ORDER BY id"))
+        assert [r.message for r in rows] == [
+            "api is down.",
+            "api is down again.",
+            "api is down because postgres, which it depends on, is down.",
+            "api is up again after 2 m 05 s. Resolved automatically.",
+            "pg is down.",
+            "api is down: we are on it",
+        ]
+    engine.dispose()
