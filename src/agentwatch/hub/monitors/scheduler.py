@@ -162,8 +162,8 @@ class Scheduler:
             self._running.discard(monitor.name)
 
     async def check(self, monitor: MonitorConfig) -> store.Outcome | None:
-        """The monitor's outcome now (None: another hub holds its lease, or a new push
-        monitor is still within its first ``interval + grace``)."""
+        """The monitor's outcome now (None: another hub holds its lease, or a push monitor
+        was heard from, or created, within ``interval + grace``: its heartbeats say)."""
         if self.leases is not None and not await self._claim(monitor):
             return None
         at = self.ctx.clock()
@@ -202,22 +202,18 @@ class Scheduler:
     async def _probe(self, monitor: MonitorConfig, at: float) -> ProbeResult | None:
         if monitor.type != "push":
             return await run_probe(monitor, self.http)
-        columns = (state.c.last_push, state.c.fails, state.c.message, state.c.created_at)
+        columns = (state.c.last_push, state.c.created_at)
         async with self.ctx.db.read() as conn:
             row = (
                 await conn.execute(sa.select(*columns).where(state.c.name == monitor.name))
             ).first()
         last = row.last_push if row is not None else None
-        if (
-            row is not None
-            and last is None
-            and at - row.created_at <= monitor.interval + monitor.grace
-        ):
-            return None  # new: pending until the job has had its interval (a nightly job...)
-        if row is not None and last is not None and at - last <= monitor.interval + monitor.grace:
-            if row.fails:  # the job said ``status=down``: down until it says otherwise
-                return ProbeResult("down", None, row.message)
-            return ProbeResult("up", None, f"last heartbeat {at - last:.0f}s ago")
+        heard = last if last is not None else (row.created_at if row is not None else None)
+        if heard is not None and at - heard <= monitor.interval + monitor.grace:
+            # the job's heartbeats record up or down themselves; the schedule only notices
+            # silence (it recording "up, heard 0 s ago" raced a heartbeat saying down); a new
+            # monitor is pending until the job has had its interval (a nightly job...)
+            return None
         since = "never" if last is None else f"{at - last:.0f}s ago"
         return ProbeResult(
             "down",
