@@ -88,6 +88,17 @@ def status_of(tried: Tried, name: str) -> str:
     return str(tried.get(f"/api/v1/monitors/{name}")["status"])
 
 
+def hub_check(config: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    """``agentwatch hub check --config CONFIG`` as a user runs it (``environ`` added)."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **environ},
+    )
+
+
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json"), response.text
@@ -261,23 +272,13 @@ def test_hub_check_refuses_a_depends_on_cycle(tmp_path: Path) -> None:
         '  - {name: b, type: http, url: "http://127.0.0.1:1/", depends_on: [a]}\n'
         '  - {name: c, type: http, url: "http://127.0.0.1:1/", depends_on: [c]}\n'
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = hub_check(config)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "(3 problems)" in run.stderr
     assert "hub.yaml: monitors[0].depends_on: is a cycle (a -> b -> a)" in run.stderr
     assert "hub.yaml: monitors[2].depends_on: is a cycle (c -> c)" in run.stderr
     config.write_text('monitors:\n  - {name: a, type: http, url: "http://x/", depends_on: [z]}\n')
-    run = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = hub_check(config)
     assert "(1 problem)" in run.stderr
     assert "'z' is not a monitor: expected one of internet" in run.stderr
 
@@ -355,12 +356,7 @@ def test_a_one_off_maintenance_window_starts_at_an_rfc3339_time(tmp_path: Path) 
         '  - {name: vague, monitors: [api], duration: 1h, start: "soon"}\n'
         '  - {name: typo, monitors: [api, apii], duration: 1h, cron: "0 3 * * *"}\n'
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = hub_check(config)
     assert run.returncode == 2 and "(2 problems)" in run.stderr, run.stderr
     assert "maintenance[2].start: 'soon' is not valid: expected an RFC 3339 time" in run.stderr
     assert "maintenance[3].monitors[1]: 'apii' is not a monitor of this file" in run.stderr
@@ -394,10 +390,7 @@ def test_hub_export_with_owner_is_still_a_hub_yaml(tried: Tried) -> None:
     assert "# owner: yaml\n- name: api\n" in run.stdout
     exported = tried.config.parent / "exported.yaml"
     exported.write_text(run.stdout)
-    check = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(exported)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    check = hub_check(exported)
     assert check.returncode == 0, check.stderr
 
 
@@ -410,12 +403,7 @@ def test_hub_check_reports_a_bad_channel_instead_of_crashing(tmp_path: Path) -> 
         "    - {name: team, type: slack, url_file: slack_url}\n"
         "  routes:\n    - {match: {severity: critical}, channels: [team]}\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = hub_check(config)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert (
         "notifications.channels[0].type: 'slak' is not valid: expected one of slack" in run.stderr
@@ -549,12 +537,7 @@ def test_hub_check_refuses_a_redis_url_that_is_not_one(tmp_path: Path) -> None:
         "monitors:\n  - {name: cache, type: redis, url_file: redis_url}\n"
         '  - {name: ok, type: redis, url: "rediss://127.0.0.1:6380/0"}\n'
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = hub_check(config)
     assert run.returncode == 2 and "(1 problem)" in run.stderr, run.stderr
     assert "monitors[0].url_file: is not a redis:// or rediss:// URL (from file" in run.stderr
     assert "s3cr3t" not in run.stderr
@@ -605,13 +588,7 @@ def test_hub_check_never_quotes_what_env_put_in_a_url(tmp_path: Path) -> None:
     the problem ``hub check`` printed."""
     config = tmp_path / "hub.yaml"
     config.write_text('monitors:\n  - {name: x, type: http, url: "${API_URL}"}\n')
-    run = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "API_URL": "ftp://probe:pa55-from-env@127.0.0.1/"},
-    )
+    run = hub_check(config, API_URL="ftp://probe:pa55-from-env@127.0.0.1/")
     assert run.returncode == 2, run.stderr
     assert "monitors[0].url: '${API_URL}' (its value is not shown) is not valid" in run.stderr
     assert "pa55-from-env" not in run.stderr
@@ -725,12 +702,7 @@ def test_hub_check_refuses_a_key_given_twice(tmp_path: Path) -> None:
         'monitors:\n  - {name: a, type: http, url: "http://127.0.0.1:1/"}\n'
         'monitors:\n  - {name: b, type: http, url: "http://127.0.0.1:1/"}\n'
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "agentwatch", "hub", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = hub_check(config)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "line 3, column 1: not valid YAML: 'monitors' is given twice" in run.stderr
 

@@ -239,7 +239,8 @@ class Builds:
         return number
 
 
-async def test_an_expired_view_serves_the_previous_while_the_next_builds() -> None:
+async def _expired_after_one_build() -> tuple[Builds, ViewCache[int]]:
+    """A cache whose one view (build 1) has just expired; the next build waits for release."""
     now = [100.0]
     builds = Builds()
     cache: ViewCache[int] = ViewCache(2.0, clock=lambda: now[0])
@@ -247,6 +248,11 @@ async def test_an_expired_view_serves_the_previous_while_the_next_builds() -> No
     assert await cache.get("public", builds) == 1
     builds.release.clear()
     now[0] += 2.0
+    return builds, cache
+
+
+async def test_an_expired_view_serves_the_previous_while_the_next_builds() -> None:
+    builds, cache = await _expired_after_one_build()
     assert await cache.get("public", builds) == 1  # expired: the previous, a build started
     await asyncio.sleep(0)
     assert await cache.get("public", builds) == 1  # the same build, still the previous
@@ -257,13 +263,7 @@ async def test_an_expired_view_serves_the_previous_while_the_next_builds() -> No
 
 
 async def test_after_a_clear_visitors_wait_for_the_new_view() -> None:
-    now = [100.0]
-    builds = Builds()
-    cache: ViewCache[int] = ViewCache(2.0, clock=lambda: now[0])
-    builds.release.set()
-    assert await cache.get("public", builds) == 1
-    builds.release.clear()
-    now[0] += 2.0
+    builds, cache = await _expired_after_one_build()
     cache.clear()  # an incident opened: the view before it is never served again
     waiting = asyncio.ensure_future(cache.get("public", builds))
     await asyncio.sleep(0)
@@ -273,20 +273,16 @@ async def test_after_a_clear_visitors_wait_for_the_new_view() -> None:
 
 
 async def test_a_failed_build_drops_the_previous_view_too() -> None:
-    now = [100.0]
-    cache: ViewCache[int] = ViewCache(2.0, clock=lambda: now[0])
-    builds = Builds()
-    builds.release.set()
-    assert await cache.get("public", builds) == 1
+    builds, cache = await _expired_after_one_build()
 
     async def failing() -> int:
         raise RuntimeError("database gone")
 
-    now[0] += 2.0
     assert await cache.get("public", failing) == 1  # served while it (fails to) build
     await asyncio.sleep(0)
     with pytest.raises(RuntimeError):
         await cache.get("public", failing)
+    builds.release.set()
     assert await cache.get("public", builds) == 2
 
 
