@@ -13,6 +13,7 @@ killed, and with it anything it started. Should the demo itself die without stop
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -76,9 +77,21 @@ class _Reaper:
                 stdin=subprocess.PIPE,
                 start_new_session=True,  # Ctrl-C and the demo's end leave it running
             )
+            atexit.register(self._close)
         assert self._process.stdin is not None
         self._process.stdin.write(f"{line}\n".encode())
         self._process.stdin.flush()
+
+    def _close(self) -> None:
+        """A demo ending normally (its children stopped) closes the pipe and waits for the
+        watchdog to see nothing left, instead of leaving it to the interpreter's exit."""
+        process = self._process
+        if process is None or process.stdin is None:
+            return
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(30)
 
 
 _REAPER = _Reaper()

@@ -35,8 +35,16 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..config import ENV_REFERENCE, Node, Secret, root
+from ..config import Node, Secret, root
 from .cron import CronError, parse_cron
+from .targets import (
+    checked_method,
+    checked_url,
+    hidden_values,
+    redis_url,
+    server_of,
+    without_credentials,
+)
 
 __all__ = [
     "TYPES",
@@ -118,13 +126,13 @@ class MonitorConfig:
     def target(self) -> str:
         """Where the check looks, never a secret."""
         if self.type in ("http", "health"):
-            return self.scrub(_without_credentials(self.url))
+            return self.scrub(without_credentials(self.url))
         if self.type in ("tcp",):
             return f"{self.host}:{self.port}"
         if self.type == "dns":
             return f"{self.host} {self.record}"
         if self.type in ("postgres", "redis") and self.secret is not None:
-            return _server_of(self.secret.reveal())
+            return server_of(self.secret.reveal())
         return ""
 
     def scrub(self, text: str) -> str:
@@ -255,11 +263,11 @@ def parse_monitor(node: Node) -> MonitorConfig | None:
 
 def _specific(node: Node, kind: str) -> dict[str, Any]:
     if kind in ("http", "health"):
-        url = _url(node, ("http://", "https://"))
+        url = checked_url(node, ("http://", "https://"))
         return {
             "url": url,
-            "hidden": _hidden(node, url),
-            "method": _method(node),
+            "hidden": hidden_values(node, url),
+            "method": checked_method(node),
             "headers": node.str_map("headers"),
             "body": node.text("body", None),
             "follow_redirects": node.flag("follow_redirects", False),
@@ -278,7 +286,7 @@ def _specific(node: Node, kind: str) -> dict[str, Any]:
     if kind == "postgres":
         return {"secret": node.secret("dsn", required=True)}
     if kind == "redis":
-        return {"secret": _redis_url(node)}
+        return {"secret": redis_url(node)}
     return {"grace": node.duration("grace", 60.0, minimum=0.0), "secret": node.secret("token")}
 
 
@@ -443,99 +451,6 @@ def dependency_cycle(start: str, graph: Mapping[str, Sequence[str]]) -> list[str
         return None
 
     return walk(start)
-
-
-def _url(node: Node, schemes: tuple[str, ...]) -> str:
-    url = node.text("url")
-    if url and not str(url).startswith(schemes):
-        node.problem(
-            "url",
-            f"{_written(node, 'url', url)} is not valid: expected a URL starting with "
-            f"{' or '.join(schemes)}",
-        )
-    return str(url)
-
-
-def _written(node: Node, key: str, value: object) -> str:
-    """``value`` as a problem may quote it: what the file says when ``${ENV}`` made it (an
-    API key or a password may be in it)."""
-    raw = node.data.get(key)
-    if isinstance(raw, str) and ENV_REFERENCE.search(raw):
-        return f"{raw!r} (its value is not shown)"
-    return repr(value)
-
-
-def _method(node: Node) -> str:
-    method = str(node.text("method", "GET")).upper()
-    if not re.fullmatch(r"[A-Z]{1,20}", method):
-        node.problem(
-            "method",
-            f"{_written(node, 'method', method)} is not valid: expected an HTTP method such as GET",
-        )
-    return method
-
-
-def _redis_url(node: Node) -> Secret | None:
-    """The Redis URL (a secret: never shown) is a ``redis://`` or ``rediss://`` one, or the
-    wrong file or variable was given (the probe would have tried it anyway)."""
-    url = node.secret("url", required=True)
-    if url is None or url.source.endswith("(not read)"):
-        return url
-    if not url.reveal().strip().startswith(("redis://", "rediss://")):
-        key = "url_file" if node.has("url_file") else "url"
-        node.problem(key, f"is not a redis:// or rediss:// URL (from {url.source}; not shown)")
-    return url
-
-
-_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#]*)")
-
-
-def _hidden(node: Node, url: str) -> tuple[str, ...]:
-    """What ``${ENV}`` references in the headers, the body and the url (but its host and
-    port: ``http://${API_HOST}:${API_PORT}/`` hides nothing; a whole ``${API_URL}`` hides
-    all of it) expand to, and the url's password: never shown in a message, a target or a
-    log."""
-    raw = node.data.get("url")
-    headers = node.data.get("headers")
-    written = [node.data.get("body"), *(headers.values() if isinstance(headers, Mapping) else [])]
-    if isinstance(raw, str):
-        authority = _AUTHORITY.match(raw)
-        written.append(raw[: authority.start(1)] + raw[authority.end(1) :] if authority else raw)
-    names = {m.group(1) for w in written if isinstance(w, str) for m in ENV_REFERENCE.finditer(w)}
-    found = [node.environ[n] for n in sorted(names) if node.environ.get(n)]
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    return tuple(found + ([password] if password else []))
-
-
-def _without_credentials(url: str) -> str:
-    return re.sub(r"//[^/@]*@", "//", url)
-
-
-_DSN_WORD = re.compile(r"\b(host|hostaddr|port|dbname)\s*=\s*'?([^\s']+)")
-
-
-def _server_of(secret: str) -> str:
-    """``scheme://host:port/db`` of a Postgres or Redis URL or a key=value DSN: what may be
-    shown of a secret (nothing when it is neither, e.g. a file that holds something else: a
-    webhook URL's path is its secret, and an API monitor may name any file the hub reads)."""
-    if "://" in secret:
-        try:
-            url = urlsplit(secret.strip())
-            port = f":{url.port}" if url.port else ""
-        except ValueError:
-            return ""
-        if not url.hostname or not re.fullmatch(r"(postgres(ql)?|rediss?)(\+\w+)?", url.scheme):
-            return ""
-        return f"{url.scheme}://{url.hostname}{port}{url.path}"
-    words = dict(_DSN_WORD.findall(secret))
-    if "host" not in words and "hostaddr" not in words:
-        return ""
-    host = words.get("host") or words.get("hostaddr", "")
-    port = f":{words['port']}" if "port" in words else ""
-    return f"postgresql://{host}{port}/{words.get('dbname', '')}"
 
 
 def _plain(node: Node) -> dict[str, Any]:
