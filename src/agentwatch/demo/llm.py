@@ -100,11 +100,17 @@ class LLMClient:
         async with agentwatch.llm_call(
             FALLBACK_PROVIDER, FALLBACK_MODEL, request={"max_tokens": max_tokens}
         ) as call:
-            response = await self.http.post(
-                "/v1/messages",
-                json=body,
-                headers={"x-api-key": "demo", "anthropic-version": "2023-06-01"},
-            )
+            for attempt in range(1, self.attempts + 1):  # the fallback retries too
+                response = await self.http.post(
+                    "/v1/messages",
+                    json=body,
+                    headers={"x-api-key": "demo", "anthropic-version": "2023-06-01"},
+                )
+                if response.status_code < 500 and response.status_code != 429:
+                    break
+                if attempt < self.attempts:
+                    call.retry(f"http_{response.status_code}", attempt=attempt)
+                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
             if response.status_code >= 400:
                 call.fail(f"http_{response.status_code}")
                 raise LLMUnavailable(f"{FALLBACK_PROVIDER}: HTTP {response.status_code}")
